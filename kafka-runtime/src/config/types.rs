@@ -1,0 +1,331 @@
+//! The typed configuration of one consumer service and one producer target.
+//!
+//! These structs are what the rest of the runtime uses: the address parser
+//! fills them, [`crate::config::register_consumer_addr_config`] lets code
+//! supply them directly (the seed's `RegisterAddrConfig`), and the mapping
+//! layer turns them into librdkafka properties. Field names follow the seed's
+//! address keys; every default is the tRPC-Go plugin's.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use super::secret::Secret;
+use super::values::{
+    Compression, InitialOffset, IsolationLevel, Partitioner, RequiredAcks, SaslMechanism,
+    SecurityProtocol, Strategy,
+};
+
+/// The client id the tRPC-Go plugin uses when `clientid` is not set.
+pub const DEFAULT_CLIENT_ID: &str = "trpcgo";
+
+/// The Kafka protocol version the tRPC-Go plugin assumes when `version` is not set.
+pub const DEFAULT_VERSION: &str = "1.1.1";
+
+/// Settings both sides share: brokers, identity, security, network and metadata.
+#[derive(Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CommonConfig {
+    /// Bootstrap brokers, `host:port` each (the part of the address before `?`).
+    pub brokers: Vec<String>,
+    /// `clientid`: the Kafka client id. `None` means the default: `trpcgo` for
+    /// producers, the group name for consumers.
+    pub client_id: Option<String>,
+    /// `version`: the broker protocol version (`1.1.1`, `0.10.2.0`, ...).
+    pub version: String,
+    /// `compression`: codec for produced batches.
+    pub compression: Compression,
+    /// `mechanism`: SASL mechanism; `None` disables SASL.
+    pub mechanism: Option<SaslMechanism>,
+    /// `user`: SASL user name.
+    pub user: Option<String>,
+    /// `password`: SASL password, redacted in every `Debug` and error.
+    pub password: Option<Secret>,
+    /// `protocol`: security protocol; `None` picks `SASL_PLAINTEXT` when a
+    /// mechanism is set and `PLAINTEXT` otherwise.
+    pub security_protocol: Option<SecurityProtocol>,
+    /// `trpcMeta`: carry tRPC metadata in record headers.
+    pub trpc_meta: bool,
+    /// `discover`: name of the discovery resolver that turns the address's
+    /// host part into a broker list.
+    pub discover: Option<String>,
+    /// `namespace`: discovery namespace, required with `discover`.
+    pub namespace: Option<String>,
+    /// `netMaxOpenRequests`: in-flight requests per broker connection.
+    pub net_max_open_requests: u32,
+    /// `netDailTimeout` (sic, the seed's spelling; `netDialTimeout` also accepted).
+    pub net_dial_timeout: Duration,
+    /// `netReadTimeout`: socket read deadline.
+    pub net_read_timeout: Duration,
+    /// `netWriteTimeout`: socket write deadline.
+    pub net_write_timeout: Duration,
+    /// `metadataRetryMax`: sarama's metadata retry budget.
+    pub metadata_retry_max: Option<u32>,
+    /// `metadataRetryBackoff`: wait between metadata retries.
+    pub metadata_retry_backoff: Option<Duration>,
+    /// `metadataRefreshFrequency` (seconds in the address): periodic metadata refresh.
+    pub metadata_refresh_frequency: Option<Duration>,
+    /// `metadataFull`: refresh metadata for all topics, not only the used ones.
+    pub metadata_full: Option<bool>,
+    /// `metadataAllowAutoTopicCreation`: let metadata requests create topics.
+    pub metadata_allow_auto_topic_creation: Option<bool>,
+    /// Raw librdkafka properties applied last, for code that needs a knob the
+    /// address language does not have. Not reachable from an address string.
+    pub librdkafka_overrides: BTreeMap<String, String>,
+}
+
+impl Default for CommonConfig {
+    fn default() -> Self {
+        Self {
+            brokers: Vec::new(),
+            client_id: None,
+            version: DEFAULT_VERSION.to_owned(),
+            compression: Compression::Gzip,
+            mechanism: None,
+            user: None,
+            password: None,
+            security_protocol: None,
+            trpc_meta: false,
+            discover: None,
+            namespace: None,
+            net_max_open_requests: 5,
+            net_dial_timeout: Duration::from_millis(30_000),
+            net_read_timeout: Duration::from_millis(30_000),
+            net_write_timeout: Duration::from_millis(30_000),
+            metadata_retry_max: None,
+            metadata_retry_backoff: None,
+            metadata_refresh_frequency: None,
+            metadata_full: None,
+            metadata_allow_auto_topic_creation: None,
+            librdkafka_overrides: BTreeMap::new(),
+        }
+    }
+}
+
+impl fmt::Debug for CommonConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Written by hand so that no future field can print a secret by accident:
+        // the password is a `Secret` and overrides are shown by key only.
+        f.debug_struct("CommonConfig")
+            .field("brokers", &self.brokers)
+            .field("client_id", &self.client_id)
+            .field("version", &self.version)
+            .field("compression", &self.compression)
+            .field("mechanism", &self.mechanism)
+            .field("user", &self.user)
+            .field("password", &self.password)
+            .field("security_protocol", &self.security_protocol)
+            .field("trpc_meta", &self.trpc_meta)
+            .field("discover", &self.discover)
+            .field("namespace", &self.namespace)
+            .field("net_max_open_requests", &self.net_max_open_requests)
+            .field("net_dial_timeout", &self.net_dial_timeout)
+            .field("net_read_timeout", &self.net_read_timeout)
+            .field("net_write_timeout", &self.net_write_timeout)
+            .field("metadata_retry_max", &self.metadata_retry_max)
+            .field("metadata_retry_backoff", &self.metadata_retry_backoff)
+            .field(
+                "metadata_refresh_frequency",
+                &self.metadata_refresh_frequency,
+            )
+            .field("metadata_full", &self.metadata_full)
+            .field(
+                "metadata_allow_auto_topic_creation",
+                &self.metadata_allow_auto_topic_creation,
+            )
+            .field(
+                "librdkafka_overrides",
+                &self.librdkafka_overrides.keys().collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// How many times a failing handler runs (`maxRetry` on a consumer address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryPolicy {
+    /// `maxRetry=0` (the default): retry for ever, until the handler succeeds.
+    Forever,
+    /// `maxRetry<0`: never retry; a failed message is committed and skipped.
+    Never,
+    /// `maxRetry=N>0`: run at most `N + 1` times, then commit and skip.
+    Limited(u32),
+}
+
+impl RetryPolicy {
+    /// The policy a `maxRetry` value selects, with the seed's meaning of 0 and negatives.
+    pub fn from_max_retry(max_retry: i64) -> Self {
+        match max_retry {
+            0 => RetryPolicy::Forever,
+            n if n < 0 => RetryPolicy::Never,
+            n => RetryPolicy::Limited(u32::try_from(n).unwrap_or(u32::MAX)),
+        }
+    }
+
+    /// Whether a handler that has already run `attempts` times may run again.
+    pub fn allows_another_attempt(self, attempts: u32) -> bool {
+        match self {
+            RetryPolicy::Forever => true,
+            RetryPolicy::Never => false,
+            RetryPolicy::Limited(max_retry) => attempts <= max_retry,
+        }
+    }
+}
+
+/// Everything one consumer service (`server.service[]` entry) needs.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ConsumerConfig {
+    /// Settings shared with producers.
+    pub common: CommonConfig,
+    /// `topics`: topics to subscribe to (comma-separated in the address).
+    pub topics: Vec<String>,
+    /// `group`: the consumer group id. Required.
+    pub group: String,
+    /// `strategy`: partition assignment strategy.
+    pub strategy: Strategy,
+    /// `fetchDefault`: bytes fetched per partition per request.
+    pub fetch_default: u32,
+    /// `fetchMax`: most bytes one fetch request returns.
+    pub fetch_max: u32,
+    /// `batch`: messages per batch; `None` means single-message handling.
+    pub batch: Option<u32>,
+    /// `batchFlush`: a partial batch is handed over after this long.
+    pub batch_flush: Duration,
+    /// `initial`: where a new group starts reading.
+    pub initial: InitialOffset,
+    /// `maxWaitTime`: how long the broker may hold a fetch waiting for data.
+    pub max_wait_time: Duration,
+    /// `maxRetry`: handler retry policy.
+    pub retry: RetryPolicy,
+    /// `retryInterval`: wait before running a failed handler again.
+    pub retry_interval: Duration,
+    /// `maxProcessingTime`: sarama's per-message processing budget.
+    pub max_processing_time: Duration,
+    /// `groupSessionTimeout`: consumer group session timeout.
+    pub group_session_timeout: Duration,
+    /// `groupRebalanceTimeout`: how long a rebalance may take.
+    pub group_rebalance_timeout: Duration,
+    /// `groupRebalanceRetryMax`: sarama's rebalance retry budget.
+    pub group_rebalance_retry_max: Option<u32>,
+    /// `isolationLevel`: whether to read uncommitted transactional records.
+    pub isolation_level: IsolationLevel,
+    /// `limiterRate`: messages per second the handler may receive (token bucket).
+    pub limiter_rate: Option<f64>,
+    /// `limiterBurst`: token bucket size; defaults to 1 when a rate is set.
+    pub limiter_burst: Option<u32>,
+    /// How often stored offsets are committed (the seed commits every 3 s).
+    pub commit_interval: Duration,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        Self {
+            common: CommonConfig::default(),
+            topics: Vec::new(),
+            group: String::new(),
+            strategy: Strategy::Sticky,
+            fetch_default: 524_288,
+            fetch_max: 1_048_576,
+            batch: None,
+            batch_flush: Duration::from_millis(2_000),
+            initial: InitialOffset::Newest,
+            max_wait_time: Duration::from_millis(1_000),
+            retry: RetryPolicy::Forever,
+            retry_interval: Duration::from_millis(3_000),
+            max_processing_time: Duration::from_millis(100),
+            group_session_timeout: Duration::from_millis(10_000),
+            group_rebalance_timeout: Duration::from_millis(60_000),
+            group_rebalance_retry_max: None,
+            isolation_level: IsolationLevel::ReadUncommitted,
+            limiter_rate: None,
+            limiter_burst: None,
+            commit_interval: Duration::from_millis(3_000),
+        }
+    }
+}
+
+impl ConsumerConfig {
+    /// The client id in effect: `clientid`, or the group name when unset.
+    pub fn effective_client_id(&self) -> &str {
+        self.common.client_id.as_deref().unwrap_or(&self.group)
+    }
+}
+
+/// Everything one producer target (`client.service[]` entry) needs.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ProducerConfig {
+    /// Settings shared with consumers.
+    pub common: CommonConfig,
+    /// `topic`: the topic `produce` writes to.
+    pub topic: Option<String>,
+    /// `partitioner`: how a record's partition is chosen.
+    pub partitioner: Partitioner,
+    /// `maxMessageBytes`: largest record accepted.
+    pub max_message_bytes: u32,
+    /// `requiredAcks`: acknowledgements the leader waits for.
+    pub required_acks: RequiredAcks,
+    /// `maxRetry`: delivery retries (must be >= 0).
+    pub max_retry: u32,
+    /// `retryInterval`: wait between delivery retries.
+    pub retry_interval: Duration,
+    /// `idempotent`: enable the idempotent producer.
+    pub idempotent: bool,
+    /// `async=1`: `produce` returns once the record is queued.
+    pub async_produce: bool,
+    /// `flushMessages`: records that trigger a send (sarama `Flush.Messages`).
+    pub flush_messages: Option<u32>,
+    /// `flushMaxMessages`: most records in one request (sarama `Flush.MaxMessages`).
+    pub flush_max_messages: Option<u32>,
+    /// `flushBytes`: bytes that trigger a send (sarama `Flush.Bytes`).
+    pub flush_bytes: Option<u32>,
+    /// `flushFrequency`: longest a record waits to be batched (sarama `Flush.Frequency`).
+    pub flush_frequency: Option<Duration>,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        Self {
+            common: CommonConfig::default(),
+            topic: None,
+            partitioner: Partitioner::Random,
+            max_message_bytes: 131_072,
+            required_acks: RequiredAcks::All,
+            max_retry: 3,
+            retry_interval: Duration::from_millis(100),
+            idempotent: false,
+            async_produce: false,
+            flush_messages: None,
+            flush_max_messages: None,
+            flush_bytes: None,
+            flush_frequency: None,
+        }
+    }
+}
+
+impl ProducerConfig {
+    /// The client id in effect: `clientid`, or `trpcgo` when unset.
+    pub fn effective_client_id(&self) -> &str {
+        self.common.client_id.as_deref().unwrap_or(DEFAULT_CLIENT_ID)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_policy_follows_the_seed() {
+        assert_eq!(RetryPolicy::from_max_retry(0), RetryPolicy::Forever);
+        assert_eq!(RetryPolicy::from_max_retry(-1), RetryPolicy::Never);
+        assert_eq!(RetryPolicy::from_max_retry(2), RetryPolicy::Limited(2));
+        // maxRetry=2 runs the handler at most 3 times.
+        let limited = RetryPolicy::Limited(2);
+        assert!(limited.allows_another_attempt(1));
+        assert!(limited.allows_another_attempt(2));
+        assert!(!limited.allows_another_attempt(3));
+        assert!(!RetryPolicy::Never.allows_another_attempt(1));
+        assert!(RetryPolicy::Forever.allows_another_attempt(u32::MAX));
+    }
+}
