@@ -1,0 +1,293 @@
+//! Loading `trpc_go.yaml`: the Kafka services and the Kafka plugin settings,
+//! nothing else (a tRPC file holds much more, which stays untouched).
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_yaml::Value;
+
+use super::address::{parse_consumer_address, parse_producer_target, KAFKA_SCHEME};
+use super::env::expand;
+use super::error::ConfigError;
+use super::registry;
+use super::types::CommonConfig;
+use super::validate::{MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE};
+use super::{Config, ConsumerService, PluginConfig, ProducerService};
+
+/// The environment variable naming the configuration file.
+pub const CONFIG_ENV: &str = "KAFKA_RS_CONFIG";
+/// The file read when [`CONFIG_ENV`] is not set.
+pub const DEFAULT_CONFIG_PATH: &str = "./trpc_go.yaml";
+
+#[derive(Deserialize, Default)]
+struct RawFile {
+    #[serde(default)]
+    server: Option<RawSection>,
+    #[serde(default)]
+    client: Option<RawSection>,
+    #[serde(default)]
+    plugins: Option<RawPlugins>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawSection {
+    /// Entries stay untyped: only Kafka ones are read, others may hold anything.
+    #[serde(default)]
+    service: Option<Vec<Value>>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawPlugins {
+    #[serde(default)]
+    database: Option<RawDatabase>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawDatabase {
+    #[serde(default)]
+    kafka: Option<RawKafkaPlugin>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawKafkaPlugin {
+    #[serde(default)]
+    max_request_size: Option<i64>,
+    #[serde(default)]
+    max_response_size: Option<i64>,
+    #[serde(default)]
+    rewrite_log: Option<bool>,
+}
+
+impl Config {
+    /// Loads the file named by `KAFKA_RS_CONFIG`, else `./trpc_go.yaml`.
+    pub fn load() -> Result<Config, ConfigError> {
+        match std::env::var_os(CONFIG_ENV) {
+            Some(path) => Config::from_path(&path).map_err(|mut e| {
+                if e.service.is_none() && e.key.is_none() && e.reason.contains("not found") {
+                    e.reason.push_str(&format!(" (the path comes from the environment variable {CONFIG_ENV})"));
+                }
+                e
+            }),
+            None => Config::from_path(DEFAULT_CONFIG_PATH).map_err(|mut e| {
+                if e.service.is_none() && e.key.is_none() && e.reason.contains("not found") {
+                    e.reason.push_str(&format!(
+                        " (the default path; set the environment variable {CONFIG_ENV} to the configuration file's path)"
+                    ));
+                }
+                e
+            }),
+        }
+    }
+
+    /// Loads the configuration file at `path`.
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let reason = if e.kind() == std::io::ErrorKind::NotFound {
+                format!("configuration file `{}` not found", path.display())
+            } else {
+                format!("cannot read configuration file `{}`: {e}", path.display())
+            };
+            ConfigError::new(None, reason)
+        })?;
+        Config::from_yaml_str(&text).map_err(|mut e| {
+            if e.service.is_none() && e.key.is_none() {
+                e.reason = format!("`{}`: {}", path.display(), e.reason);
+            }
+            e
+        })
+    }
+
+    /// Parses the Kafka part of a `trpc_go.yaml` text.
+    pub fn from_yaml_str(text: &str) -> Result<Config, ConfigError> {
+        from_yaml_with_env(text, |name| std::env::var(name).ok())
+    }
+}
+
+/// [`Config::from_yaml_str`] with an explicit environment, for tests.
+pub(crate) fn from_yaml_with_env(
+    text: &str,
+    env: impl Fn(&str) -> Option<String> + Copy,
+) -> Result<Config, ConfigError> {
+    let mut value: Value = serde_yaml::from_str(text)
+        .map_err(|e| ConfigError::new(None, format!("invalid YAML: {e}")))?;
+    if value.is_null() {
+        return Ok(Config::default());
+    }
+    value
+        .apply_merge()
+        .map_err(|e| ConfigError::new(None, format!("invalid YAML merge key: {e}")))?;
+    let raw: RawFile = serde_yaml::from_value(value)
+        .map_err(|e| ConfigError::new(None, format!("unexpected layout: {e}")))?;
+
+    let plugin = plugin_config(raw.plugins.and_then(|p| p.database).and_then(|d| d.kafka))?;
+    let mut config = Config {
+        plugin,
+        ..Config::default()
+    };
+
+    let servers = raw.server.and_then(|s| s.service).unwrap_or_default();
+    let mut names = HashSet::new();
+    for (index, entry) in servers.iter().enumerate() {
+        let where_ = format!("server.service[{index}]");
+        if text_field(entry, "protocol", &where_)?.as_deref() != Some("kafka") {
+            continue;
+        }
+        let name = required(entry, "name", &where_, None)?;
+        if !names.insert(name.clone()) {
+            return Err(ConfigError::new(
+                Some(&name),
+                "two `server.service` entries with `protocol: kafka` have this name; service names must be unique",
+            ));
+        }
+        let address = required(entry, "address", &where_, Some(&name))?;
+        let timeout = timeout(entry, &name)?;
+        let mut cfg = match registry::consumer(&address) {
+            Some(cfg) => cfg,
+            None => parse_consumer_address(&name, &expand(&name, "address", &address, env)?)?,
+        };
+        copy_plugin(&config.plugin, &mut cfg.common);
+        cfg.validate(&name)?;
+        config.consumers.push(ConsumerService {
+            name,
+            timeout,
+            config: cfg,
+        });
+    }
+
+    let clients = raw.client.and_then(|s| s.service).unwrap_or_default();
+    let mut names = HashSet::new();
+    for (index, entry) in clients.iter().enumerate() {
+        let where_ = format!("client.service[{index}]");
+        let target = text_field(entry, "target", &where_)?;
+        let kafka_target = target
+            .as_deref()
+            .is_some_and(|t| t.starts_with(KAFKA_SCHEME));
+        let kafka_protocol = text_field(entry, "protocol", &where_)?.as_deref() == Some("kafka");
+        if !kafka_target {
+            if kafka_protocol {
+                let name = text_field(entry, "name", &where_)?;
+                return Err(ConfigError::new(
+                    name.as_deref(),
+                    format!(
+                        "{where_} has `protocol: kafka` but its `target` does not start with `kafka://`: write `target: kafka://host:port[,host:port...]?topic=...`"
+                    ),
+                ));
+            }
+            continue;
+        }
+        let name = required(entry, "name", &where_, None)?;
+        if !names.insert(name.clone()) {
+            return Err(ConfigError::new(
+                Some(&name),
+                "two `client.service` entries with a `kafka://` target have this name; service names must be unique",
+            ));
+        }
+        let target = target.unwrap_or_default();
+        let timeout = timeout(entry, &name)?;
+        let mut cfg = match registry::producer(&target) {
+            Some(cfg) => cfg,
+            None => parse_producer_target(&name, &expand(&name, "target", &target, env)?)?,
+        };
+        copy_plugin(&config.plugin, &mut cfg.common);
+        cfg.validate(&name)?;
+        config.producers.push(ProducerService {
+            name,
+            timeout,
+            config: cfg,
+        });
+    }
+    Ok(config)
+}
+
+/// Plugin settings fill what a (registered) config leaves unset.
+fn copy_plugin(plugin: &PluginConfig, common: &mut CommonConfig) {
+    if common.max_request_size.is_none() {
+        common.max_request_size = plugin.max_request_size;
+    }
+    if common.max_response_size.is_none() {
+        common.max_response_size = plugin.max_response_size;
+    }
+}
+
+fn plugin_config(raw: Option<RawKafkaPlugin>) -> Result<PluginConfig, ConfigError> {
+    let raw = raw.unwrap_or_default();
+    let size = |key: &str,
+                value: Option<i64>,
+                (min, max): (i64, i64)|
+     -> Result<Option<u32>, ConfigError> {
+        match value {
+            None | Some(0) => Ok(None),
+            Some(v) if (min..=max).contains(&v) => Ok(u32::try_from(v).ok()),
+            Some(v) => Err(ConfigError {
+                service: None,
+                key: Some(format!("plugins.database.kafka.{key}")),
+                value: Some(v.to_string()),
+                reason: format!("out of range; allowed: {min}..={max} (bytes), or 0/absent for librdkafka's default"),
+            }),
+        }
+    };
+    Ok(PluginConfig {
+        max_request_size: size("max_request_size", raw.max_request_size, MAX_REQUEST_SIZE)?,
+        max_response_size: size(
+            "max_response_size",
+            raw.max_response_size,
+            MAX_RESPONSE_SIZE,
+        )?,
+        rewrite_log: raw.rewrite_log.unwrap_or(false),
+    })
+}
+
+/// A string field of a service entry; numbers are accepted as their text
+/// (YAML reads `name: 123` as a number).
+fn text_field(entry: &Value, field: &str, where_: &str) -> Result<Option<String>, ConfigError> {
+    match entry.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+        Some(_) => Err(ConfigError::new(
+            None,
+            format!("{where_}.{field} must be a string"),
+        )),
+    }
+}
+
+fn required(
+    entry: &Value,
+    field: &str,
+    where_: &str,
+    service: Option<&str>,
+) -> Result<String, ConfigError> {
+    match text_field(entry, field, where_)? {
+        Some(s) if !s.trim().is_empty() => Ok(s),
+        _ => Err(ConfigError::new(
+            service,
+            format!("{where_} is a Kafka service and needs a non-empty `{field}`"),
+        )),
+    }
+}
+
+/// `timeout` in milliseconds; absent or 0 means none.
+fn timeout(entry: &Value, service: &str) -> Result<Option<Duration>, ConfigError> {
+    let bad = |shown: String| {
+        ConfigError::for_key(
+            service,
+            "timeout",
+            Some(&shown),
+            "allowed: a whole number of milliseconds >= 0 (0 or absent: no deadline)",
+        )
+    };
+    match entry.get("timeout") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(0) => Ok(None),
+            Some(ms) => Ok(Some(Duration::from_millis(ms))),
+            None => Err(bad(n.to_string())),
+        },
+        Some(Value::String(s)) => Err(bad(s.clone())),
+        Some(_) => Err(bad("(not a number)".to_owned())),
+    }
+}
