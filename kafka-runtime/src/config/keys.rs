@@ -108,15 +108,18 @@ impl Kind {
         match self {
             Kind::Text => "any non-empty text".to_owned(),
             Kind::Names => "a comma-separated list of non-empty names".to_owned(),
-            Kind::Bool => "true, false (Go spellings 1, 0, t, f, TRUE, FALSE, True, False also accepted)"
-                .to_owned(),
+            Kind::Bool => {
+                "true, false (Go spellings 1, 0, t, f, TRUE, FALSE, True, False also accepted)"
+                    .to_owned()
+            }
             Kind::AsyncFlag => "0, 1, false, true".to_owned(),
             Kind::Choice(values) => values.join(", "),
             Kind::Int { min, max, unit } => format!("{min}..={max}{}", unit.suffix()),
-            Kind::Rate => "a positive decimal number (events per second), e.g. 100 or 0.5".to_owned(),
+            Kind::Rate => {
+                "a positive decimal number (events per second), e.g. 100 or 0.5".to_owned()
+            }
             Kind::Version => {
-                "a Kafka version: 0.x.y.z before 1.0 (e.g. 0.10.2.0), x.y.z from 1.0 (e.g. 1.1.1, 2.8.0)"
-                    .to_owned()
+                "0.x.y.z before 1.0 (e.g. 0.10.2.0), x.y.z from 1.0 (e.g. 1.1.1, 2.8.0)".to_owned()
             }
         }
     }

@@ -113,3 +113,6 @@ impl Config {
         self.producers.iter().find(|s| s.name == name)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -262,9 +262,13 @@ impl Default for ConsumerConfig {
 }
 
 impl ConsumerConfig {
-    /// The client id in effect: `clientid`, or the group name when unset.
+    /// The client id in effect: `clientid`, or the group name when unset or
+    /// left at `trpcgo` (the Go plugin treats its default as "use the group").
     pub fn effective_client_id(&self) -> &str {
-        self.common.client_id.as_deref().unwrap_or(&self.group)
+        match self.common.client_id.as_deref() {
+            Some(id) if id != DEFAULT_CLIENT_ID => id,
+            _ => &self.group,
+        }
     }
 }
 
