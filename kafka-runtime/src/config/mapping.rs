@@ -17,12 +17,12 @@
 //! | `metadataRefreshFrequency` (s) | both | `topic.metadata.refresh.interval.ms` = s x 1000 (0 -> -1; default 60 s, the Go plugin's) |
 //! | `metadataFull` | both | `topic.metadata.refresh.sparse` = !metadataFull (only when set) |
 //! | `metadataAllowAutoTopicCreation` | both | `allow.auto.create.topics` (default true, the Go plugin's) |
-//! | `max_request_size` (plugin) | consumer | `message.max.bytes`; producers: upper bound of `maxMessageBytes` |
+//! | `max_request_size` (plugin) | producer | upper bound of `maxMessageBytes` (checked; consumers send only small requests, so it has no effect there) |
 //! | `max_response_size` (plugin) | both | `receive.message.max.bytes` |
 //! | `group` | consumer | `group.id` |
 //! | `strategy` | consumer | `partition.assignment.strategy` (`sticky` -> `cooperative-sticky`) |
 //! | `fetchDefault` | consumer | `max.partition.fetch.bytes` |
-//! | `fetchMax` | consumer | `fetch.max.bytes` (and `message.max.bytes` = fetchMax when fetchMax < 1000000 and no `max_request_size`, since librdkafka requires fetch.max.bytes >= message.max.bytes) |
+//! | `fetchMax` | consumer | `fetch.max.bytes` (and `message.max.bytes` = fetchMax when fetchMax < 1000000, since librdkafka requires fetch.max.bytes >= message.max.bytes and a consumer's own requests are small) |
 //! | `initial` | consumer | `auto.offset.reset` (`newest` -> `latest`, `oldest` -> `earliest`) |
 //! | `maxWaitTime` | consumer | `fetch.wait.max.ms` |
 //! | `groupSessionTimeout` | consumer | `session.timeout.ms`, and `heartbeat.interval.ms` = min(3000, session / 3) |
@@ -245,14 +245,10 @@ impl ConsumerConfig {
         );
         props.set("max.partition.fetch.bytes", self.fetch_default.to_string());
         props.set("fetch.max.bytes", self.fetch_max.to_string());
-        match self.common.max_request_size {
-            Some(size) => props.set("message.max.bytes", size.to_string()),
+        if self.fetch_max < DEFAULT_MESSAGE_MAX_BYTES {
             // librdkafka refuses fetch.max.bytes < message.max.bytes; a
             // consumer's own requests are tiny, so lowering it costs nothing.
-            None if self.fetch_max < DEFAULT_MESSAGE_MAX_BYTES => {
-                props.set("message.max.bytes", self.fetch_max.to_string())
-            }
-            None => {}
+            props.set("message.max.bytes", self.fetch_max.to_string());
         }
         props.set("auto.offset.reset", self.initial.rdkafka_value());
         props.set("fetch.wait.max.ms", ms(self.max_wait_time));

@@ -67,8 +67,8 @@ pub struct Config {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PluginConfig {
-    /// `max_request_size`: largest request (consumer `message.max.bytes`;
-    /// producers' `maxMessageBytes` must not exceed it). 0 or absent: unset.
+    /// `max_request_size` (sarama `MaxRequestSize`): producers'
+    /// `maxMessageBytes` must not exceed it. 0 or absent: unset.
     pub max_request_size: Option<u32>,
     /// `max_response_size`: largest response (`receive.message.max.bytes`).
     /// 0 or absent: unset.

@@ -74,8 +74,8 @@ pub struct CommonConfig {
     /// `metadataAllowAutoTopicCreation`: let metadata requests create topics
     /// (`None`: the tRPC-Go default, true).
     pub metadata_allow_auto_topic_creation: Option<bool>,
-    /// `plugins.database.kafka.max_request_size`: largest request sent
-    /// (consumer `message.max.bytes`; caps a producer's `maxMessageBytes`).
+    /// `plugins.database.kafka.max_request_size` (sarama `MaxRequestSize`):
+    /// caps a producer's `maxMessageBytes`; no effect on consumers.
     pub max_request_size: Option<u32>,
     /// `plugins.database.kafka.max_response_size`: largest response accepted
     /// (`receive.message.max.bytes`).

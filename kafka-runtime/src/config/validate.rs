@@ -11,8 +11,10 @@ use super::keys::{self, Side, MESSAGE_TIMEOUT_MS};
 use super::types::{CommonConfig, ConsumerConfig, ProducerConfig, RetryPolicy};
 use super::values::{RequiredAcks, SecurityProtocol};
 
-/// `plugins.database.kafka.max_request_size` range (librdkafka `message.max.bytes`).
-pub(crate) const MAX_REQUEST_SIZE: (i64, i64) = (1_000, 1_000_000_000);
+/// `plugins.database.kafka.max_request_size` range (sarama's is any positive
+/// int32; below librdkafka's smallest `message.max.bytes` it would refuse
+/// every producer).
+pub(crate) const MAX_REQUEST_SIZE: (i64, i64) = (1_000, 2_147_483_647);
 /// `plugins.database.kafka.max_response_size` range (librdkafka `receive.message.max.bytes`).
 pub(crate) const MAX_RESPONSE_SIZE: (i64, i64) = (1_000, 2_147_483_647);
 /// librdkafka's `message.max.bytes` default, which a consumer's `fetch.max.bytes` must reach.
@@ -310,17 +312,6 @@ impl ConsumerConfig {
                     ms(self.group_session_timeout)
                 ),
             ));
-        }
-        if let Some(request) = self.common.max_request_size {
-            if self.fetch_max < request {
-                return Err(check.fail(
-                    "fetchMax",
-                    self.fetch_max,
-                    format!(
-                        "must be >= plugins.database.kafka.max_request_size ({request}): librdkafka requires fetch.max.bytes >= message.max.bytes"
-                    ),
-                ));
-            }
         }
         if let Some(response) = self.common.max_response_size {
             let needed = u64::from(self.fetch_max) + 512;

@@ -61,24 +61,11 @@ struct RawKafkaPlugin {
 }
 
 impl Config {
-    /// Loads the file named by `KAFKA_RS_CONFIG`, else `./trpc_go.yaml`.
+    /// Loads the file named by the environment variable `KAFKA_RS_CONFIG`,
+    /// else `./trpc_go.yaml`. A missing file is an error naming the path and
+    /// the variable.
     pub fn load() -> Result<Config, ConfigError> {
-        match std::env::var_os(CONFIG_ENV) {
-            Some(path) => Config::from_path(&path).map_err(|mut e| {
-                if e.service.is_none() && e.key.is_none() && e.reason.contains("not found") {
-                    e.reason.push_str(&format!(" (the path comes from the environment variable {CONFIG_ENV})"));
-                }
-                e
-            }),
-            None => Config::from_path(DEFAULT_CONFIG_PATH).map_err(|mut e| {
-                if e.service.is_none() && e.key.is_none() && e.reason.contains("not found") {
-                    e.reason.push_str(&format!(
-                        " (the default path; set the environment variable {CONFIG_ENV} to the configuration file's path)"
-                    ));
-                }
-                e
-            }),
-        }
+        load_from(std::env::var_os(CONFIG_ENV))
     }
 
     /// Loads the configuration file at `path`.
@@ -104,6 +91,22 @@ impl Config {
     pub fn from_yaml_str(text: &str) -> Result<Config, ConfigError> {
         from_yaml_with_env(text, |name| std::env::var(name).ok())
     }
+}
+
+/// [`Config::load`] with the value of `KAFKA_RS_CONFIG` passed in.
+pub(crate) fn load_from(env_path: Option<std::ffi::OsString>) -> Result<Config, ConfigError> {
+    let from_env = env_path.is_some();
+    let path = env_path.map_or_else(|| DEFAULT_CONFIG_PATH.into(), std::path::PathBuf::from);
+    Config::from_path(&path).map_err(|mut e| {
+        if e.service.is_none() && e.key.is_none() && e.reason.ends_with("not found") {
+            e.reason.push_str(&if from_env {
+                format!(" (the path comes from the environment variable {CONFIG_ENV})")
+            } else {
+                format!(" (the default path; set the environment variable {CONFIG_ENV} to the file's path)")
+            });
+        }
+        e
+    })
 }
 
 /// [`Config::from_yaml_str`] with an explicit environment, for tests.
