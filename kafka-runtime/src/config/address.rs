@@ -130,8 +130,15 @@ pub(crate) fn check_broker(service: &str, broker: &str) -> Result<(), ConfigErro
     {
         return Err(fail("bad host"));
     }
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        // Not echoed: text after a colon may be a password (`user:password`).
+        return Err(ConfigError::new(
+            Some(service),
+            format!("broker with host `{host}`: the port is not a number; each broker is `host:port` with a non-empty host and a port in 1..=65535, brokers separated by commas"),
+        ));
+    }
     match port.parse::<u32>() {
-        Ok(p) if (1..=65_535).contains(&p) && port.bytes().all(|b| b.is_ascii_digit()) => Ok(()),
+        Ok(p) if (1..=65_535).contains(&p) => Ok(()),
         _ => Err(fail("bad port")),
     }
 }

@@ -490,6 +490,28 @@ pub fn suggest(name: &str, side: Side) -> Option<&'static str> {
         .map(|(candidate, _)| lookup(candidate, side).map_or(candidate, |k| k.name))
 }
 
+/// The Markdown reference table of the keys whose side is exactly `side`
+/// (`Side::Both` gives the shared keys), as `CONFIGURATION.md` shows it.
+pub fn markdown_table(side: Side) -> String {
+    let mut out = String::from(
+        "| key | default | allowed values | librdkafka | meaning |\n|---|---|---|---|---|\n",
+    );
+    for key in KEYS.iter().filter(|k| k.side == side) {
+        let mut name = format!("`{}`", key.name);
+        for alias in key.aliases {
+            name.push_str(&format!(" (or `{alias}`)"));
+        }
+        out.push_str(&format!(
+            "| {name} | {} | {} | {} | {} |\n",
+            key.default,
+            key.kind.allowed(),
+            key.librdkafka,
+            key.doc
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -198,6 +198,10 @@ fn broker_lists() {
         format!("service `svc`: broker `h:0`: bad port; {BROKER_RULE}")
     );
     assert_eq!(
+        consumer_err("h:http?topics=t&group=g"),
+        format!("service `svc`: broker with host `h`: the port is not a number; {BROKER_RULE}")
+    );
+    assert_eq!(
         consumer_err("h:65536?topics=t&group=g"),
         format!("service `svc`: broker `h:65536`: bad port; {BROKER_RULE}")
     );
