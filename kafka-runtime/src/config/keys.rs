@@ -294,7 +294,7 @@ macro_rules! key {
 /// and defaults differ.
 pub const KEYS: &[KeySpec] = &[
     // ---- shared ----
-    key!("clientid", Both, Kind::Text, default "consumer: the group name; producer: trpcgo",
+    key!("clientid", Both, Kind::Text, default "consumer: the group name (also when set to trpcgo); producer: trpcgo",
         "Kafka client id, shown in broker logs and quotas.",
         "client.id"),
     key!("version", Both, Kind::Version, default "1.1.1",
@@ -340,7 +340,7 @@ pub const KEYS: &[KeySpec] = &[
     key!("metadataRetryMax", Both, int(0, 2_147_483_647, Unit::Count), default "1",
         "sarama's metadata request retry budget.",
         "none: librdkafka retries metadata requests until they succeed; accepted for compatibility"),
-    key!("metadataRetryBackoff", Both, int(1, 60_000, Unit::Millis), default "1000 (librdkafka's own 100 when absent)",
+    key!("metadataRetryBackoff", Both, int(1, 60_000, Unit::Millis), default "librdkafka's (100)",
         "Wait before re-requesting metadata after a failure or a lost leader.",
         "topic.metadata.refresh.fast.interval.ms"),
     key!("metadataRefreshFrequency", Both, int(0, 3_600, Unit::Seconds), default "60",
