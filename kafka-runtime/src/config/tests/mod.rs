@@ -4,6 +4,7 @@
 
 mod docs;
 mod keys;
+mod librdkafka;
 mod parser;
 mod secrets;
 mod yaml;
