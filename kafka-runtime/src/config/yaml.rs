@@ -5,7 +5,6 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde_yaml::Value;
 
 use super::address::{parse_consumer_address, parse_producer_target, KAFKA_SCHEME};
@@ -20,45 +19,6 @@ use super::{Config, ConsumerService, PluginConfig, ProducerService};
 pub const CONFIG_ENV: &str = "KAFKA_RS_CONFIG";
 /// The file read when [`CONFIG_ENV`] is not set.
 pub const DEFAULT_CONFIG_PATH: &str = "./trpc_go.yaml";
-
-#[derive(Deserialize, Default)]
-struct RawFile {
-    #[serde(default)]
-    server: Option<RawSection>,
-    #[serde(default)]
-    client: Option<RawSection>,
-    #[serde(default)]
-    plugins: Option<RawPlugins>,
-}
-
-#[derive(Deserialize, Default)]
-struct RawSection {
-    /// Entries stay untyped: only Kafka ones are read, others may hold anything.
-    #[serde(default)]
-    service: Option<Vec<Value>>,
-}
-
-#[derive(Deserialize, Default)]
-struct RawPlugins {
-    #[serde(default)]
-    database: Option<RawDatabase>,
-}
-
-#[derive(Deserialize, Default)]
-struct RawDatabase {
-    #[serde(default)]
-    kafka: Option<RawKafkaPlugin>,
-}
-
-#[derive(Deserialize, Default)]
-struct RawKafkaPlugin {
-    #[serde(default)]
-    max_request_size: Option<i64>,
-    #[serde(default)]
-    max_response_size: Option<i64>,
-    #[serde(default)]
-    rewrite_log: Option<bool>,
-}
 
 impl Config {
     /// Loads the file named by the environment variable `KAFKA_RS_CONFIG`,
@@ -122,16 +82,19 @@ pub(crate) fn from_yaml_with_env(
     value
         .apply_merge()
         .map_err(|e| ConfigError::new(None, format!("invalid YAML merge key: {e}")))?;
-    let raw: RawFile = serde_yaml::from_value(value)
-        .map_err(|e| ConfigError::new(None, format!("unexpected layout: {e}")))?;
-
-    let plugin = plugin_config(raw.plugins.and_then(|p| p.database).and_then(|d| d.kafka))?;
+    if !value.is_mapping() {
+        return Err(ConfigError::new(
+            None,
+            "the top level of the file must be a mapping (`server:`, `client:`, `plugins:`, ...)",
+        ));
+    }
+    let plugin = plugin_config(&value)?;
     let mut config = Config {
         plugin,
         ..Config::default()
     };
 
-    let servers = raw.server.and_then(|s| s.service).unwrap_or_default();
+    let servers = services(&value, "server")?;
     let mut names = HashSet::new();
     for (index, entry) in servers.iter().enumerate() {
         let where_ = format!("server.service[{index}]");
@@ -160,7 +123,7 @@ pub(crate) fn from_yaml_with_env(
         });
     }
 
-    let clients = raw.client.and_then(|s| s.service).unwrap_or_default();
+    let clients = services(&value, "client")?;
     let mut names = HashSet::new();
     for (index, entry) in clients.iter().enumerate() {
         let where_ = format!("client.service[{index}]");
@@ -215,31 +178,84 @@ fn copy_plugin(plugin: &PluginConfig, common: &mut CommonConfig) {
     }
 }
 
-fn plugin_config(raw: Option<RawKafkaPlugin>) -> Result<PluginConfig, ConfigError> {
-    let raw = raw.unwrap_or_default();
-    let size = |key: &str,
-                value: Option<i64>,
-                (min, max): (i64, i64)|
-     -> Result<Option<u32>, ConfigError> {
-        match value {
-            None | Some(0) => Ok(None),
-            Some(v) if (min..=max).contains(&v) => Ok(u32::try_from(v).ok()),
-            Some(v) => Err(ConfigError {
+/// The mapping at `path` under `root`; absent or null is `None`, anything
+/// but a mapping is an error naming the path.
+fn mapping<'a>(root: &'a Value, path: &[&str]) -> Result<Option<&'a Value>, ConfigError> {
+    let mut current = root;
+    for (depth, key) in path.iter().enumerate() {
+        match current.get(key) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(next) if next.is_mapping() => current = next,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    None,
+                    format!("`{}` must be a mapping", path[..=depth].join(".")),
+                ))
+            }
+        }
+    }
+    Ok(Some(current))
+}
+
+/// The entries of `<section>.service`; entries stay untyped because only
+/// Kafka ones are read and others may hold anything.
+fn services(root: &Value, section: &str) -> Result<Vec<Value>, ConfigError> {
+    let Some(section_value) = mapping(root, &[section])? else {
+        return Ok(Vec::new());
+    };
+    match section_value.get("service") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Sequence(entries)) => Ok(entries.clone()),
+        Some(_) => Err(ConfigError::new(
+            None,
+            format!("`{section}.service` must be a list of services"),
+        )),
+    }
+}
+
+fn plugin_config(root: &Value) -> Result<PluginConfig, ConfigError> {
+    let Some(kafka) = mapping(root, &["plugins", "database", "kafka"])? else {
+        return Ok(PluginConfig::default());
+    };
+    let size = |key: &str, (min, max): (i64, i64)| -> Result<Option<u32>, ConfigError> {
+        let bad = |shown: String| ConfigError {
+            service: None,
+            key: Some(format!("plugins.database.kafka.{key}")),
+            value: Some(shown),
+            reason: format!("allowed: {min}..={max} (bytes), or 0/absent for librdkafka's default"),
+        };
+        match kafka.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(0) => Ok(None),
+                Some(v) if (min..=max).contains(&v) => Ok(u32::try_from(v).ok()),
+                _ => Err(bad(n.to_string())),
+            },
+            Some(Value::String(s)) => Err(bad(s.clone())),
+            Some(_) => Err(bad("(not a number)".to_owned())),
+        }
+    };
+    let rewrite_log = match kafka.get("rewrite_log") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            let shown = match other {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => "(not a boolean)".to_owned(),
+            };
+            return Err(ConfigError {
                 service: None,
-                key: Some(format!("plugins.database.kafka.{key}")),
-                value: Some(v.to_string()),
-                reason: format!("out of range; allowed: {min}..={max} (bytes), or 0/absent for librdkafka's default"),
-            }),
+                key: Some("plugins.database.kafka.rewrite_log".to_owned()),
+                value: Some(shown),
+                reason: "allowed: true, false".to_owned(),
+            });
         }
     };
     Ok(PluginConfig {
-        max_request_size: size("max_request_size", raw.max_request_size, MAX_REQUEST_SIZE)?,
-        max_response_size: size(
-            "max_response_size",
-            raw.max_response_size,
-            MAX_RESPONSE_SIZE,
-        )?,
-        rewrite_log: raw.rewrite_log.unwrap_or(false),
+        max_request_size: size("max_request_size", MAX_REQUEST_SIZE)?,
+        max_response_size: size("max_response_size", MAX_RESPONSE_SIZE)?,
+        rewrite_log,
     })
 }
 

@@ -307,9 +307,29 @@ fn layout_errors() {
     );
     assert_eq!(
         load("plugins:\n  database:\n    kafka:\n      max_request_size: 10\n").unwrap_err(),
-        "`plugins.database.kafka.max_request_size=10`: out of range; allowed: 1000..=2147483647 (bytes), or 0/absent for librdkafka's default"
+        "`plugins.database.kafka.max_request_size=10`: allowed: 1000..=2147483647 (bytes), or 0/absent for librdkafka's default"
     );
     assert!(load("server: [").unwrap_err().starts_with("invalid YAML: "));
+    assert_eq!(
+        load("server:\n  - name: x\n").unwrap_err(),
+        "`server` must be a mapping"
+    );
+    assert_eq!(
+        load("client:\n  service: kafka://h:1?topic=t\n").unwrap_err(),
+        "`client.service` must be a list of services"
+    );
+    assert_eq!(
+        load("plugins:\n  database: [kafka]\n").unwrap_err(),
+        "`plugins.database` must be a mapping"
+    );
+    assert_eq!(
+        load("plugins:\n  database:\n    kafka:\n      rewrite_log: maybe\n").unwrap_err(),
+        "`plugins.database.kafka.rewrite_log=maybe`: allowed: true, false"
+    );
+    assert_eq!(
+        load("- a\n- b\n").unwrap_err(),
+        "the top level of the file must be a mapping (`server:`, `client:`, `plugins:`, ...)"
+    );
     assert_eq!(load("").unwrap(), Config::default());
     assert_eq!(
         load("global:\n  namespace: x\n").unwrap(),
