@@ -458,12 +458,6 @@ pub(crate) fn lookup_other_side(name: &str, side: Side) -> Option<&'static KeySp
         .find(|k| k.is_named(name) && !k.side.accepts(side))
 }
 
-/// The spec of a key the runtime itself refers to; `None` only if the table
-/// lost the key, which the unit tests rule out.
-pub(crate) fn spec(name: &str, side: Side) -> Option<&'static KeySpec> {
-    lookup(name, side)
-}
-
 /// Every key name an address of `side` accepts, in table order.
 pub fn allowed_names(side: Side) -> Vec<&'static str> {
     let mut names: Vec<&'static str> = Vec::new();

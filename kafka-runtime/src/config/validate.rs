@@ -31,7 +31,7 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn int(&self, key: &str, n: i64) -> Result<(), ConfigError> {
-        let Some(spec) = keys::spec(key, self.side) else {
+        let Some(spec) = keys::lookup(key, self.side) else {
             return Err(ConfigError::for_key(
                 self.service,
                 key,
@@ -117,7 +117,7 @@ fn validate_common(common: &CommonConfig, check: &Checker<'_>) -> Result<(), Con
         return Err(check.fail("password", "", "empty value; allowed: any non-empty text"));
     }
     if !keys::is_kafka_version(&common.version) {
-        let allowed = keys::spec("version", check.side)
+        let allowed = keys::lookup("version", check.side)
             .map(|s| s.kind.allowed())
             .unwrap_or_default();
         return Err(check.fail(
