@@ -39,7 +39,8 @@ pub use mapping::Properties;
 pub use registry::{register_consumer_addr_config, register_producer_addr_config};
 pub use secret::Secret;
 pub use types::{
-    CommonConfig, ConsumerConfig, ProducerConfig, RetryPolicy, DEFAULT_CLIENT_ID, DEFAULT_VERSION,
+    CommonConfig, ConsumerConfig, ProducerConfig, RetryPolicy, TlsConfig, DEFAULT_CLIENT_ID,
+    DEFAULT_VERSION,
 };
 pub use values::{
     Compression, InitialOffset, IsolationLevel, NotAllowed, Partitioner, RequiredAcks,
