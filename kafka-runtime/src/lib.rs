@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod discovery;
 mod error;
 mod inject;
 mod metadata;

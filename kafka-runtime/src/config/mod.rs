@@ -33,6 +33,7 @@ mod validate;
 mod values;
 mod yaml;
 
+pub(crate) use address::check_broker;
 pub use address::{parse_consumer_address, parse_producer_target, KAFKA_SCHEME};
 pub use error::ConfigError;
 pub use mapping::Properties;
