@@ -13,6 +13,7 @@ pub mod discovery;
 mod error;
 mod inject;
 mod metadata;
+pub mod security;
 #[cfg(feature = "testing")]
 pub mod testing;
 
