@@ -25,7 +25,9 @@ use crate::config::{Properties, Secret};
 
 /// How long [`probe_authentication`] waits for one metadata answer before
 /// looking at what the connection reported.
-const METADATA_SLICE: Duration = Duration::from_millis(200);
+const METADATA_SLICE: Duration = Duration::from_millis(100);
+/// How long each round serves the client's events.
+const POLL_SLICE: Duration = Duration::from_millis(50);
 
 /// Why a client could not connect securely.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +35,10 @@ const METADATA_SLICE: Duration = Duration::from_millis(200);
 pub enum ProbeError {
     /// The broker refused the SASL credentials or the mechanism.
     Authentication {
+        /// The SASL mechanism that was tried (`sasl.mechanisms`).
+        mechanism: Option<String>,
+        /// The user that was tried (`sasl.username`).
+        user: Option<String>,
         /// librdkafka's description, secrets redacted.
         detail: String,
     },
@@ -70,10 +76,23 @@ impl ProbeError {
 impl fmt::Display for ProbeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ProbeError::Authentication { detail } => write!(
-                f,
-                "authentication failed: {detail} (check `mechanism`, `user` and `password`, and that the broker has this user for this mechanism)"
-            ),
+            ProbeError::Authentication {
+                mechanism,
+                user,
+                detail,
+            } => {
+                f.write_str("authentication failed")?;
+                if let Some(mechanism) = mechanism {
+                    write!(f, " with mechanism {mechanism}")?;
+                }
+                if let Some(user) = user {
+                    write!(f, " for user `{user}`")?;
+                }
+                write!(
+                    f,
+                    ": {detail} (check `mechanism`, `user` and `password`, and that the broker has this user for this mechanism)"
+                )
+            }
             ProbeError::Tls { detail } => write!(
                 f,
                 "TLS handshake failed: {detail} (check `tlsCaFile`, `tlsCertFile`, `tlsKeyFile`, `tlsKeyPassword`, and that the broker speaks TLS)"
@@ -124,14 +143,20 @@ pub fn probe_authentication(config: &ClientConfig, deadline: Duration) -> Result
         let left = deadline.saturating_sub(started.elapsed());
         let slice = left.min(METADATA_SLICE).max(Duration::from_millis(1));
         let answered = producer.client().fetch_metadata(None, slice).is_ok();
-        // Error events reach the context only through polling.
-        producer.poll(Duration::ZERO);
+        // Error events (and, with rdkafka's `log.queue`, log lines) reach the
+        // context only through polling; a timed poll drains the queue, a
+        // zero one would serve a single event.
+        producer.poll(POLL_SLICE);
         let seen = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if answered {
             return Ok(());
         }
         if let Some(detail) = seen.authentication {
-            return Err(ProbeError::Authentication { detail });
+            return Err(ProbeError::Authentication {
+                mechanism: config.get("sasl.mechanisms").map(str::to_owned),
+                user: config.get("sasl.username").map(str::to_owned),
+                detail,
+            });
         }
         if let Some(detail) = seen.tls {
             return Err(ProbeError::Tls { detail });
@@ -213,6 +238,30 @@ pub(crate) fn scrub(text: &str, secrets: &[String]) -> String {
     text
 }
 
+/// What kind of failure a client error is.
+#[derive(Debug, PartialEq, Eq)]
+enum Failure {
+    Authentication,
+    Tls,
+    Other,
+}
+
+/// librdkafka reports most handshake failures with their own codes, but a
+/// TLS verification failure noticed while reading surfaces as a plain
+/// transport failure whose text names OpenSSL; it is a TLS failure all the
+/// same, and the next attempt would only come after a reconnect backoff.
+fn classify(code: Option<RDKafkaErrorCode>, reason: &str) -> Failure {
+    match code {
+        Some(RDKafkaErrorCode::Authentication) => Failure::Authentication,
+        Some(RDKafkaErrorCode::SSL) => Failure::Tls,
+        _ if reason.contains("SSL routines") || reason.contains("SSL handshake failed") => {
+            Failure::Tls
+        }
+        _ if reason.contains("SASL authentication error") => Failure::Authentication,
+        _ => Failure::Other,
+    }
+}
+
 /// What the connection reported so far.
 #[derive(Debug, Clone, Default)]
 struct Seen {
@@ -253,14 +302,14 @@ impl ClientContext for ProbeContext {
     fn error(&self, error: KafkaError, reason: &str) {
         let detail = scrub(reason, &self.secrets);
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        match error.rdkafka_error_code() {
-            Some(RDKafkaErrorCode::Authentication) => {
+        match classify(error.rdkafka_error_code(), reason) {
+            Failure::Authentication => {
                 seen.authentication.get_or_insert(detail);
             }
-            Some(RDKafkaErrorCode::SSL) => {
+            Failure::Tls => {
                 seen.tls.get_or_insert(detail);
             }
-            _ => seen.other = Some(detail),
+            Failure::Other => seen.other = Some(detail),
         }
     }
 }
@@ -281,6 +330,27 @@ mod tests {
         assert_eq!(
             scrub("user alice password hunter2 key k3y-pass hunter2", &secrets),
             "user alice password *** key *** ***"
+        );
+    }
+
+    #[test]
+    fn transport_failures_from_openssl_are_tls_failures() {
+        let transport = Some(RDKafkaErrorCode::BrokerTransportFailure);
+        assert_eq!(
+            classify(
+                transport,
+                "ssl://h:1/bootstrap: error:0A000086:SSL routines::certificate verify failed"
+            ),
+            Failure::Tls
+        );
+        assert_eq!(classify(transport, "Connection refused"), Failure::Other);
+        assert_eq!(
+            classify(Some(RDKafkaErrorCode::Authentication), "anything"),
+            Failure::Authentication
+        );
+        assert_eq!(
+            classify(Some(RDKafkaErrorCode::SSL), "anything"),
+            Failure::Tls
         );
     }
 

@@ -1,0 +1,155 @@
+//! SASL/SCRAM against an authenticating tansu (`scripts/tansu-secure.sh`):
+//! round trips with SCRAM-SHA-256 and SCRAM-SHA-512, and fast, explicit
+//! authentication errors for a wrong password, a wrong mechanism, an unknown
+//! user and a mechanism the broker does not offer.
+//!
+//! Clients are plain rdkafka clients built by the mapping layer
+//! (`client_config()`) from real addresses, plus the runtime's
+//! `security::probe_authentication`.
+
+mod secure_support;
+
+use std::time::{Duration, Instant};
+
+use kafka_rs::unique_name;
+use kafka_runtime::config::{parse_consumer_address, parse_producer_target};
+use kafka_runtime::security::{probe_authentication_async, ProbeError};
+use secure_support::{consumer_address, encode, producer_target, round_trip, Scram};
+
+/// An authentication error must arrive well before this.
+const FAST: Duration = Duration::from_secs(10);
+
+fn sasl(mechanism: &str, user: &str, password: &str) -> String {
+    format!(
+        "mechanism={mechanism}&user={}&password={}",
+        encode(user),
+        encode(password)
+    )
+}
+
+async fn scram_round_trip(mechanism: &str) {
+    let broker = Scram::from_env();
+    let topic = unique_name(&format!("scram-{}", mechanism.to_lowercase()));
+    let security = sasl(mechanism, broker.user_for(mechanism), &broker.password);
+    round_trip(
+        &consumer_address(&broker.bootstrap, &topic, &security),
+        &producer_target(&broker.bootstrap, &topic, &security),
+        &topic,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn scram_sha_256_produces_and_consumes() {
+    scram_round_trip("SCRAM-SHA-256").await;
+}
+
+#[tokio::test]
+async fn scram_sha_512_produces_and_consumes() {
+    scram_round_trip("SCRAM-SHA-512").await;
+}
+
+/// Probes a consumer and a producer configured with `security`; both must
+/// fail with an authentication error within [`FAST`].
+async fn assert_rejected(security: &str, expected: &[&str]) {
+    let broker = Scram::from_env();
+    let topic = unique_name("rejected");
+    let consumer =
+        parse_consumer_address("c", &consumer_address(&broker.bootstrap, &topic, security))
+            .unwrap();
+    let producer =
+        parse_producer_target("p", &producer_target(&broker.bootstrap, &topic, security)).unwrap();
+    for (side, config) in [
+        ("consumer", consumer.client_config()),
+        ("producer", producer.client_config()),
+    ] {
+        let started = Instant::now();
+        let err = probe_authentication_async(config, Duration::from_secs(30))
+            .await
+            .expect_err("the broker must refuse these credentials");
+        let took = started.elapsed();
+        assert!(
+            matches!(err, ProbeError::Authentication { .. }),
+            "{side}: expected an authentication error, got: {err}"
+        );
+        assert!(
+            took < FAST,
+            "{side}: the authentication error took {took:?} (limit {FAST:?})"
+        );
+        let text = err.to_string();
+        assert!(
+            text.starts_with("authentication failed with mechanism "),
+            "{side}: {text}"
+        );
+        for part in expected {
+            assert!(text.contains(part), "{side}: `{part}` missing from: {text}");
+        }
+        assert!(!text.contains(&broker.password), "{side}: {text}");
+        eprintln!("{side}: rejected in {took:?}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn wrong_password_is_an_authentication_error_within_seconds() {
+    let broker = Scram::from_env();
+    let wrong = format!("{}-wrong", broker.password);
+    assert_rejected(
+        &sasl("SCRAM-SHA-512", &broker.user_512, &wrong),
+        &["with mechanism SCRAM-SHA-512", "invalid-proof"],
+    )
+    .await;
+    assert_rejected(
+        &sasl("SCRAM-SHA-256", &broker.user_256, &wrong),
+        &["with mechanism SCRAM-SHA-256", "invalid-proof"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn wrong_mechanism_is_an_authentication_error_within_seconds() {
+    let broker = Scram::from_env();
+    // The user has a SCRAM-SHA-512 credential only.
+    assert_rejected(
+        &sasl("SCRAM-SHA-256", &broker.user_512, &broker.password),
+        &[
+            "with mechanism SCRAM-SHA-256",
+            "SASL SCRAM authentication failed",
+        ],
+    )
+    .await;
+    // tansu 0.6.0 does not offer PLAIN at all.
+    assert_rejected(
+        &sasl("PLAIN", &broker.user_512, &broker.password),
+        &["with mechanism PLAIN"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_user_is_an_authentication_error_within_seconds() {
+    let broker = Scram::from_env();
+    assert_rejected(
+        &sasl("SCRAM-SHA-512", "nobody-here", &broker.password),
+        &[
+            "with mechanism SCRAM-SHA-512 for user `nobody-here`",
+            "unknown-user",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn correct_credentials_pass_the_probe() {
+    let broker = Scram::from_env();
+    for mechanism in ["SCRAM-SHA-256", "SCRAM-SHA-512"] {
+        let target = producer_target(
+            &broker.bootstrap,
+            "unused",
+            &sasl(mechanism, broker.user_for(mechanism), &broker.password),
+        );
+        let config = parse_producer_target("p", &target).unwrap().client_config();
+        probe_authentication_async(config, Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|e| panic!("{mechanism}: {e}"));
+    }
+}
