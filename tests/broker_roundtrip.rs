@@ -2,6 +2,13 @@
 //! configuration mapping layer, on the broker [`TestBroker`] selects: the
 //! embedded mock cluster by default, tansu under `scripts/test.sh`.
 //!
+//! Both clients come from a `trpc_go.yaml` text through
+//! `kafka_runtime::config` (`Config::from_yaml_str`, then
+//! `ConsumerConfig::client_config` / `ProducerConfig::client_config`), so
+//! they also prove that librdkafka and both brokers accept the mapped
+//! properties (gzip, `acks=all`, `cooperative-sticky`, background commits of
+//! stored offsets, ...).
+//!
 //! These tests pin what the rest of the framework relies on from a broker:
 //! records keep key, payload and headers; explicit partitions are honoured;
 //! a consumer group commits, and a new member of the group resumes after the
@@ -10,8 +17,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_rs::{unique_name, TestBroker, TEST_SESSION_TIMEOUT};
-use kafka_runtime::rdkafka::config::ClientConfig;
+use kafka_rs::{unique_name, wait_until, TestBroker, TEST_SESSION_TIMEOUT};
+use kafka_runtime::config::Config;
 use kafka_runtime::rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use kafka_runtime::rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
 use kafka_runtime::rdkafka::producer::{FutureProducer, FutureRecord};
@@ -20,36 +27,51 @@ use kafka_runtime::rdkafka::{Message, Offset, TopicPartitionList};
 /// Upper bound for any single broker round trip in these tests.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A producer configured the way the framework configures one.
-fn producer(broker: &TestBroker) -> FutureProducer {
-    // TEMPORARY until the mapping layer lands on main: then this becomes
-    // `ProducerConfig` parsed from a `kafka://` target + `client_config()`.
-    ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .set("client.id", "trpcgo")
-        .set("compression.type", "gzip")
-        .set("acks", "-1")
-        .create()
-        .expect("producer config is valid")
+/// The `trpc_go.yaml` of these tests: one consumer and one producer service
+/// on `topic`, in the seed's address language.
+fn config(broker: &TestBroker, topic: &str, group: &str) -> Config {
+    let bootstrap = broker.bootstrap();
+    // `initial=oldest`: the group subscribes after the records were written.
+    // `groupSessionTimeout`: the group is reopened; see `TEST_SESSION_TIMEOUT`.
+    let session_ms = TEST_SESSION_TIMEOUT.as_millis();
+    let yaml = format!(
+        r#"
+server:
+  service:
+    - name: trpc.test.roundtrip.consumer
+      address: {bootstrap}?topics={topic}&group={group}&initial=oldest&groupSessionTimeout={session_ms}
+      protocol: kafka
+      timeout: 1000
+client:
+  service:
+    - name: trpc.test.roundtrip.producer
+      target: kafka://{bootstrap}?topic={topic}&clientid=roundtrip&compression=gzip&requiredAcks=-1
+      timeout: 1000
+"#
+    );
+    Config::from_yaml_str(&yaml).expect("the test configuration is valid")
 }
 
-/// A consumer in `group` configured the way the framework configures one,
-/// reading a new group from the oldest record and committing explicitly.
-fn consumer(broker: &TestBroker, group: &str) -> StreamConsumer {
-    // TEMPORARY until the mapping layer lands on main (see `producer`).
-    ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .set("group.id", group)
-        .set("client.id", group)
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        // The group is reopened below; see `TEST_SESSION_TIMEOUT`.
-        .set(
-            "session.timeout.ms",
-            TEST_SESSION_TIMEOUT.as_millis().to_string(),
-        )
+/// A producer configured by the mapping layer from the producer service.
+fn producer(config: &Config) -> FutureProducer {
+    config
+        .producer("trpc.test.roundtrip.producer")
+        .expect("the producer service is configured")
+        .config
+        .client_config()
         .create()
-        .expect("consumer config is valid")
+        .expect("librdkafka accepts the mapped producer properties")
+}
+
+/// A consumer configured by the mapping layer from the consumer service.
+fn consumer(config: &Config) -> StreamConsumer {
+    config
+        .consumer("trpc.test.roundtrip.consumer")
+        .expect("the consumer service is configured")
+        .config
+        .client_config()
+        .create()
+        .expect("librdkafka accepts the mapped consumer properties")
 }
 
 fn headers(pairs: &[(&str, &[u8])]) -> OwnedHeaders {
@@ -91,7 +113,7 @@ async fn receive(consumer: &StreamConsumer) -> BorrowedMessage<'_> {
         .expect("the consumer reads without error")
 }
 
-/// The group's committed offset for each partition of `topic`.
+/// The group's committed offset (a blocking OffsetFetch round trip) for each partition of `topic`.
 fn committed(consumer: &StreamConsumer, topic: &str, partitions: i32) -> BTreeMap<i32, Offset> {
     let mut wanted = TopicPartitionList::new();
     for partition in 0..partitions {
@@ -116,7 +138,8 @@ async fn one_record_keeps_key_payload_headers_and_its_commit() {
         .await
         .expect("the topic is created");
 
-    let producer = producer(&broker);
+    let config = config(&broker, &topic, &group);
+    let producer = producer(&config);
     let sent_headers: &[(&str, &[u8])] = &[("trace-id", b"abc-123"), ("bin", &[0, 159, 255])];
     let (partition, offset) = send(
         &producer,
@@ -128,7 +151,7 @@ async fn one_record_keeps_key_payload_headers_and_its_commit() {
     .await;
     assert_eq!(partition, 0);
 
-    let consumer = consumer(&broker, &group);
+    let consumer = consumer(&config);
     consumer.subscribe(&[&topic]).expect("subscribe");
     let message = receive(&consumer).await;
     assert_eq!(message.topic(), topic);
@@ -141,13 +164,19 @@ async fn one_record_keeps_key_payload_headers_and_its_commit() {
         .collect();
     assert_eq!(header_pairs(&message), expected);
 
+    // The framework's commit path: store the handled offset and let the
+    // mapped background commit (every 3 s, as the seed) send it.
     consumer
-        .commit_message(&message, CommitMode::Sync)
-        .expect("the commit is accepted");
+        .store_offset_from_message(&message)
+        .expect("the offset is stored");
     drop(message);
-    assert_eq!(
-        committed(&consumer, &topic, 1),
-        BTreeMap::from([(0, Offset::Offset(offset + 1))])
+    let expected = BTreeMap::from([(0, Offset::Offset(offset + 1))]);
+    let committed_in_time =
+        wait_until(TIMEOUT, || committed(&consumer, &topic, 1) == expected).await;
+    assert!(
+        committed_in_time,
+        "the stored offset was not committed within {TIMEOUT:?}: {:?}",
+        committed(&consumer, &topic, 1)
     );
     drop(consumer);
 
@@ -159,7 +188,7 @@ async fn one_record_keeps_key_payload_headers_and_its_commit() {
             .payload(&b"second"[..]),
     )
     .await;
-    let consumer = self::consumer(&broker, &group);
+    let consumer = self::consumer(&config);
     consumer.subscribe(&[&topic]).expect("subscribe");
     let message = receive(&consumer).await;
     assert_eq!(message.offset(), next_offset);
@@ -178,7 +207,8 @@ async fn one_record_per_partition_round_trips_on_a_multi_partition_topic() {
         .await
         .expect("the topic is created");
 
-    let producer = producer(&broker);
+    let config = config(&broker, &topic, &group);
+    let producer = producer(&config);
     let mut sent = BTreeMap::new();
     for partition in 0..PARTITIONS {
         let key = format!("key-{partition}");
@@ -197,7 +227,7 @@ async fn one_record_per_partition_round_trips_on_a_multi_partition_topic() {
         sent.insert(partition, (offset, key, payload));
     }
 
-    let consumer = consumer(&broker, &group);
+    let consumer = consumer(&config);
     consumer.subscribe(&[&topic]).expect("subscribe");
     let mut received = BTreeMap::new();
     while received.len() < PARTITIONS as usize {
