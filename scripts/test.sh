@@ -52,7 +52,9 @@ banner "phase 2/2: install tansu if needed and start it"
 t=$SECONDS
 bash scripts/tansu.sh install </dev/null
 timings+=("tansu install check/install: $((SECONDS - t))s")
-eval "$(bash scripts/tansu.sh start </dev/null)"
+# An assignment, not `eval "$(...)"`, so that a failed start stops the run.
+start_output="$(bash scripts/tansu.sh start </dev/null)"
+eval "$start_output"
 [[ -n "${KAFKA_RS_TEST_BOOTSTRAP:-}" ]] || {
     echo "scripts/test.sh: tansu started but printed no bootstrap" >&2
     exit 1
