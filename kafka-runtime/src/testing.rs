@@ -29,6 +29,8 @@
 //!   timeout expires: a new member of the same group waited 44 s with the
 //!   default `session.timeout.ms` of 45 s, 8 s with 6 s. Tests that close
 //!   and reopen a group member should use a short session timeout.
+//! - Record timestamps are not indexed: `offsets_for_times` answers the end
+//!   of the partition. Group listing (`fetch_group_list`) is not supported.
 
 use std::sync::mpsc;
 use std::sync::Mutex;
