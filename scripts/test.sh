@@ -4,7 +4,8 @@
 #   bash scripts/test.sh
 #
 # Phase 1: every test of the workspace (unit, doc, UI and integration tests)
-#          against the embedded broker (librdkafka's mock cluster, in process).
+#          against the embedded broker (librdkafka's mock cluster, in process),
+#          then the quick start example (the README's other command).
 # Phase 2: installs tansu once per machine (~8 min on 2 cores), starts it on a
 #          free loopback port and runs the integration tests of the top-level
 #          package again against it (KAFKA_RS_TEST_BOOTSTRAP=127.0.0.1:PORT).
@@ -47,6 +48,12 @@ banner "phase 1/2: cargo test --workspace --all-features  [broker: embedded mock
 t=$SECONDS
 timeout "$phase_timeout" cargo test --workspace --all-features </dev/null
 timings+=("phase 1 (embedded): $((SECONDS - t))s")
+
+banner "phase 1/2: cargo run --example quickstart  [broker: embedded mock cluster, in process]"
+t=$SECONDS
+# The README's first command must keep working.
+timeout 300 cargo run --example quickstart </dev/null
+timings+=("quickstart (embedded): $((SECONDS - t))s")
 
 banner "phase 2/2: install tansu if needed and start it"
 t=$SECONDS
