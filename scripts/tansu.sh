@@ -113,11 +113,17 @@ accepts_connections() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# The pid of the tansu started from $state_dir, if it still runs. The command
+# line is checked so that a stale pid file never names someone else's process.
 running_pid() {
     local pid
     [[ -f "$state_dir/pid" ]] || return 1
     pid="$(cat "$state_dir/pid")"
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && printf '%s\n' "$pid"
+    [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+    if [[ -r "/proc/$pid/cmdline" ]]; then
+        tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "tansu broker" || return 1
+    fi
+    printf '%s\n' "$pid"
 }
 
 cmd_start() {

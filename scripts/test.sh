@@ -59,6 +59,8 @@ banner "phase 2/2: install tansu if needed and start it"
 t=$SECONDS
 bash scripts/tansu.sh install </dev/null
 timings+=("tansu install check/install: $((SECONDS - t))s")
+# A tansu left behind by an interrupted run of this checkout would block start.
+bash scripts/tansu.sh stop </dev/null
 # An assignment, not `eval "$(...)"`, so that a failed start stops the run.
 start_output="$(bash scripts/tansu.sh start </dev/null)"
 eval "$start_output"
