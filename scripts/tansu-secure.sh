@@ -156,8 +156,10 @@ run_tests() {
     trap stop EXIT
     eval "$exports"
     cd "$ROOT"
-    cargo test -p kafka-rs --features tansu-secure-tests \
-        --test security_scram --test security_tls --test security_logs "$@"
+    local targets=(--test security_scram --test security_tls --test security_logs)
+    # `test = false` keeps these targets out of `--all-targets`: lint them here.
+    cargo clippy -p kafka-rs --features tansu-secure-tests "${targets[@]}" -- -D warnings
+    cargo test -p kafka-rs --features tansu-secure-tests "${targets[@]}" "$@"
 }
 
 case "${1:-}" in
