@@ -48,7 +48,8 @@ pub enum ProbeError {
         /// librdkafka's description, secrets redacted.
         detail: String,
     },
-    /// No broker answered within the deadline.
+    /// No broker could be reached (every bootstrap broker refused or
+    /// dropped the connection), or none answered within the deadline.
     Unreachable {
         /// How long the probe waited.
         waited: Duration,
@@ -98,7 +99,7 @@ impl fmt::Display for ProbeError {
                 "TLS handshake failed: {detail} (check `tlsCaFile`, `tlsCertFile`, `tlsKeyFile`, `tlsKeyPassword`, and that the broker speaks TLS)"
             ),
             ProbeError::Unreachable { waited, detail } => {
-                write!(f, "no broker answered within {} ms", waited.as_millis())?;
+                write!(f, "no broker answered (waited {} ms)", waited.as_millis())?;
                 if let Some(detail) = detail {
                     write!(f, ": {detail}")?;
                 }
@@ -120,7 +121,9 @@ impl std::error::Error for ProbeError {}
 /// Returns as soon as the outcome is known: `Ok` once the broker answered,
 /// [`ProbeError::Authentication`] or [`ProbeError::Tls`] at the first
 /// refused handshake (typically within milliseconds), and
-/// [`ProbeError::Unreachable`] when nothing answered in time. Blocks the
+/// [`ProbeError::Unreachable`] once every bootstrap broker is down or
+/// nothing answered in time (the runtime then goes on and lets librdkafka
+/// keep reconnecting, as it would without the probe). Blocks the
 /// calling thread; use [`probe_authentication_async`] from async code.
 pub fn probe_authentication(config: &ClientConfig, deadline: Duration) -> Result<(), ProbeError> {
     let secrets = secrets_of(config);
@@ -161,7 +164,7 @@ pub fn probe_authentication(config: &ClientConfig, deadline: Duration) -> Result
         if let Some(detail) = seen.tls {
             return Err(ProbeError::Tls { detail });
         }
-        if started.elapsed() >= deadline {
+        if seen.all_brokers_down || started.elapsed() >= deadline {
             return Err(ProbeError::Unreachable {
                 waited: started.elapsed(),
                 detail: seen.other,
@@ -268,6 +271,7 @@ struct Seen {
     authentication: Option<String>,
     tls: Option<String>,
     other: Option<String>,
+    all_brokers_down: bool,
 }
 
 /// Records the first authentication and TLS failures and forwards
@@ -309,7 +313,13 @@ impl ClientContext for ProbeContext {
             Failure::Tls => {
                 seen.tls.get_or_insert(detail);
             }
-            Failure::Other => seen.other = Some(detail),
+            Failure::Other => {
+                if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+                    seen.all_brokers_down = true;
+                } else {
+                    seen.other = Some(detail);
+                }
+            }
         }
     }
 }
@@ -380,18 +390,22 @@ mod tests {
     }
 
     #[test]
-    fn an_unreachable_broker_is_reported_after_the_deadline() {
+    fn an_unreachable_broker_ends_the_probe_early() {
         // Port 1 on loopback: nothing listens, the connection is refused.
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", "127.0.0.1:1");
         let started = Instant::now();
-        let err = probe_authentication(&config, Duration::from_millis(600)).unwrap_err();
+        let err = probe_authentication(&config, Duration::from_secs(30)).unwrap_err();
         assert!(matches!(err, ProbeError::Unreachable { .. }), "{err:?}");
         assert!(!err.is_security_error());
-        assert!(started.elapsed() < Duration::from_secs(5));
+        // Every broker down ends the probe long before the deadline.
         assert!(
-            err.to_string().starts_with("no broker answered within"),
-            "{err}"
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
         );
+        let text = err.to_string();
+        assert!(text.starts_with("no broker answered (waited "), "{text}");
+        assert!(text.contains("127.0.0.1:1"), "{text}");
     }
 }
