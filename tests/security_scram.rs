@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use kafka_rs::unique_name;
 use kafka_runtime::config::{parse_consumer_address, parse_producer_target};
-use kafka_runtime::security::{probe_authentication_async, ProbeError};
+use kafka_runtime::security::{check_services, probe_authentication_async, ProbeError};
 use secure_support::{consumer_address, encode, producer_target, round_trip, Scram};
 
 /// An authentication error must arrive well before this.
@@ -152,4 +152,47 @@ async fn correct_credentials_pass_the_probe() {
             .await
             .unwrap_or_else(|e| panic!("{mechanism}: {e}"));
     }
+}
+
+#[tokio::test]
+async fn the_startup_check_names_the_service_and_the_cause() {
+    let broker = Scram::from_env();
+    let wrong = format!("{}-wrong", broker.password);
+    let target = producer_target(
+        &broker.bootstrap,
+        "unused",
+        &sasl("SCRAM-SHA-512", &broker.user_512, &wrong),
+    );
+    let bad = parse_producer_target("trpc.app.orders", &target)
+        .unwrap()
+        .client_config();
+    let good = parse_producer_target(
+        "trpc.app.audit",
+        &producer_target(
+            &broker.bootstrap,
+            "unused",
+            &sasl("SCRAM-SHA-512", &broker.user_512, &broker.password),
+        ),
+    )
+    .unwrap()
+    .client_config();
+    let started = Instant::now();
+    let err = check_services(
+        vec![
+            ("trpc.app.audit".to_owned(), good),
+            ("trpc.app.orders".to_owned(), bad),
+        ],
+        Duration::from_secs(30),
+    )
+    .await
+    .expect_err("one service has a wrong password");
+    assert!(started.elapsed() < FAST, "{:?}", started.elapsed());
+    let text = err.to_string();
+    assert!(
+        text.starts_with(
+            "service `trpc.app.orders` cannot connect to its brokers: authentication failed with mechanism SCRAM-SHA-512 for user `kafka-rs-512`: "
+        ),
+        "{text}"
+    );
+    assert!(!text.contains(&wrong), "{text}");
 }

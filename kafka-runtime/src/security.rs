@@ -22,6 +22,7 @@ use rdkafka::producer::{BaseProducer, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::config::{Properties, Secret};
+use crate::Error;
 
 /// How long [`probe_authentication`] waits for one metadata answer before
 /// looking at what the connection reported.
@@ -185,6 +186,41 @@ pub async fn probe_authentication_async(
                 detail: format!("the probe thread failed: {e}"),
             })
         })
+}
+
+/// How long the runtime's startup probe waits for a broker that accepts
+/// connections but does not answer.
+pub const STARTUP_PROBE_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The runtime's startup check: probes every `(service, client config)`
+/// concurrently and fails with [`Error::Security`] on the first refused
+/// authentication or TLS handshake. A broker that cannot be reached is only
+/// logged: librdkafka keeps reconnecting, as it would without the probe.
+pub async fn check_services(
+    services: Vec<(String, ClientConfig)>,
+    deadline: Duration,
+) -> Result<(), Error> {
+    let probes = services.into_iter().map(|(service, config)| async move {
+        (service, probe_authentication_async(config, deadline).await)
+    });
+    let mut result = Ok(());
+    for (service, outcome) in futures::future::join_all(probes).await {
+        match outcome {
+            Ok(()) => {}
+            Err(source)
+                if source.is_security_error() || matches!(source, ProbeError::Client { .. }) =>
+            {
+                tracing::error!(service = %service, error = %source, "kafka security check failed");
+                if result.is_ok() {
+                    result = Err(Error::Security { service, source });
+                }
+            }
+            Err(unreachable) => {
+                tracing::warn!(service = %service, error = %unreachable, "kafka brokers not reachable at startup; the client keeps retrying");
+            }
+        }
+    }
+    result
 }
 
 /// Property prefixes and names that shape a connection; the probe copies
@@ -387,6 +423,37 @@ mod tests {
         );
         assert_eq!(copied.get("sasl.password"), Some("p"));
         assert_eq!(secrets_of(&config), ["p"]);
+    }
+
+    #[tokio::test]
+    async fn the_startup_check_lets_unreachable_brokers_pass() {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", "127.0.0.1:1");
+        check_services(vec![("svc".to_owned(), config)], Duration::from_secs(5))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_startup_check_fails_when_librdkafka_refuses_the_client() {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", "127.0.0.1:1")
+            .set("security.protocol", "ssl")
+            .set("ssl.key.password", "k3y-secret")
+            .set("ssl.certificate.location", "/nonexistent/cert.pem")
+            .set("ssl.key.location", "/nonexistent/key.pem");
+        let err = check_services(vec![("svc".to_owned(), config)], Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "service `svc` cannot connect to its brokers: could not create the Kafka client: "
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("k3y-secret"), "{text}");
     }
 
     #[test]

@@ -156,6 +156,18 @@ impl Config {
         Ok(self)
     }
 
+    /// [`Config::resolve_discovery`] on a blocking thread (resolvers may
+    /// block on the network), for the runtime's async startup.
+    pub async fn resolve_discovery_async(self) -> Result<Config, crate::Error> {
+        if !self.needs_discovery() {
+            return Ok(self);
+        }
+        tokio::task::spawn_blocking(move || self.resolve_discovery())
+            .await
+            .map_err(|e| crate::Error::Wiring(format!("a discovery resolver panicked: {e}")))?
+            .map_err(crate::Error::from)
+    }
+
     /// Whether any service still needs [`Config::resolve_discovery`].
     pub fn needs_discovery(&self) -> bool {
         self.consumers
