@@ -1,0 +1,210 @@
+//! `serve()`: load the configuration, wire handlers to services, run every
+//! consumer service until shutdown.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::handler::Registration;
+use crate::{consumer, Error, RuntimeHandle};
+
+mod wiring;
+
+pub use wiring::Wiring;
+
+/// The default time in-flight handlers get to finish after a shutdown signal.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// Runs every Kafka consumer service of the configuration with the
+/// `#[kafka_consumer]` handlers linked into this binary.
+///
+/// Await it (it implements [`IntoFuture`]); it returns only on shutdown or a
+/// fatal error. Configure it before awaiting:
+///
+/// ```no_run
+/// # async fn run() -> Result<(), kafka_runtime::Error> {
+/// kafka_runtime::serve()
+///     .config_yaml("server: {service: []}")
+///     .shutdown_timeout(std::time::Duration::from_secs(10))
+///     .await
+/// # }
+/// ```
+///
+/// Registrations are collected with `inventory`: a crate whose handlers are
+/// never referenced may not be linked at all. If handlers live in a separate
+/// library crate, reference it (`use my_handlers as _;`); `serve()` reports a
+/// Kafka service without a handler as a wiring error rather than idling.
+pub fn serve() -> Serve {
+    Serve {
+        source: Source::Default,
+        shutdown: None,
+        shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        only: None,
+    }
+}
+
+enum Source {
+    Default,
+    Config(Box<Config>),
+}
+
+/// The builder [`serve()`] returns; `.await` it to run.
+#[must_use = "serve() does nothing until it is awaited"]
+pub struct Serve {
+    source: Source,
+    shutdown: Option<ShutdownSignal>,
+    shutdown_timeout: Duration,
+    only: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for Serve {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Serve")
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("only", &self.only)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Serve {
+    /// Uses an already loaded configuration instead of `trpc_go.yaml`.
+    pub fn config(mut self, config: Config) -> Self {
+        self.source = Source::Config(Box::new(config));
+        self
+    }
+
+    /// Stops on `signal` instead of SIGINT/SIGTERM.
+    pub fn with_graceful_shutdown<F>(mut self, signal: F) -> Self
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.shutdown = Some(Box::pin(signal));
+        self
+    }
+
+    /// How long in-flight handlers may take to finish after the shutdown
+    /// signal (default [`DEFAULT_SHUTDOWN_TIMEOUT`]); a handler still running
+    /// then is dropped and its message stays uncommitted.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Runs only the named Kafka services of the configuration.
+    ///
+    /// Handlers bound (by `service = "..."`) to services outside this set are
+    /// ignored instead of being reported as wiring errors; every other wiring
+    /// check still applies to the selected services. Meant for running part
+    /// of a larger binary, and for test binaries that hold handlers for many
+    /// tests. A name that is not a Kafka service of the configuration is an
+    /// error.
+    pub fn only_services<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.only = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    async fn run(self) -> Result<(), Error> {
+        let config = match self.source {
+            Source::Config(c) => *c,
+            Source::Default => {
+                return Err(Error::Wiring(
+                    "no configuration: give serve() one with .config(...)".to_owned(),
+                ))
+            }
+        };
+        let registrations: Vec<&'static Registration> = Registration::all().collect();
+        let wiring = Wiring::resolve(&config, &registrations, self.only.as_deref())?;
+        let config = Arc::new(config);
+        let runtime = RuntimeHandle::start(config.clone()).await?;
+
+        let mut handlers = Vec::with_capacity(wiring.pairs.len());
+        for (service, registration) in &wiring.pairs {
+            handlers.push((service.clone(), (registration.factory)(&runtime)?));
+        }
+
+        let stop = CancellationToken::new();
+        let mut running = Vec::new();
+        for (service, handler) in handlers {
+            match consumer::start(&service, handler, stop.child_token(), self.shutdown_timeout) {
+                Ok(r) => running.push(r),
+                Err(e) => {
+                    stop.cancel();
+                    let _ = wait_all(running).await;
+                    let _ = runtime.shutdown(self.shutdown_timeout).await;
+                    return Err(e);
+                }
+            }
+        }
+        tracing::info!(
+            services = ?running.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            "kafka consumers running"
+        );
+
+        let signal = self.shutdown.unwrap_or_else(|| Box::pin(os_signal()));
+        signal.await;
+        tracing::info!("shutdown requested");
+        stop.cancel();
+        let result = wait_all(running).await;
+        runtime.shutdown(self.shutdown_timeout).await?;
+        result
+    }
+}
+
+async fn wait_all(running: Vec<consumer::RunningService>) -> Result<(), Error> {
+    let mut result = Ok(());
+    for r in running {
+        if let Ok(Err(e)) = r.done.await {
+            if result.is_ok() {
+                result = Err(e);
+            }
+        }
+    }
+    result
+}
+
+/// SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+async fn os_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C; stop with SIGTERM");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+impl IntoFuture for Serve {
+    type Output = Result<(), Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
