@@ -1,3 +1,155 @@
 //! Support code shared by the workspace's `examples/` and `tests/`: which
-//! broker to run against (the embedded mock cluster or an external tansu),
-//! and unique topic and group names per test.
+//! broker to run against, and unique topic and group names per test.
+//!
+//! By default every [`TestBroker`] is a fresh in-process mock cluster
+//! ([`kafka_runtime::testing::EmbeddedBroker`]). With
+//! `KAFKA_RS_TEST_BOOTSTRAP=host:port` set (as `scripts/test.sh` does after
+//! starting tansu), the same tests run against that external broker instead.
+#![deny(missing_docs)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use kafka_runtime::rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use kafka_runtime::rdkafka::client::DefaultClientContext;
+use kafka_runtime::rdkafka::config::ClientConfig;
+use kafka_runtime::rdkafka::consumer::{BaseConsumer, Consumer};
+use kafka_runtime::rdkafka::error::KafkaError;
+use kafka_runtime::testing::EmbeddedBroker;
+
+/// The environment variable that points the tests at an external broker.
+pub const BOOTSTRAP_ENV: &str = "KAFKA_RS_TEST_BOOTSTRAP";
+
+/// How long topic creation may take before a test fails.
+const TOPIC_READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A broker a test runs against.
+#[derive(Debug)]
+pub enum TestBroker {
+    /// A mock cluster owned by this value.
+    Embedded(EmbeddedBroker),
+    /// An external broker (tansu in this project's test runs).
+    External {
+        /// Its bootstrap list.
+        bootstrap: String,
+    },
+}
+
+impl TestBroker {
+    /// The broker the environment selects: external when
+    /// `KAFKA_RS_TEST_BOOTSTRAP` is set, else a fresh embedded one.
+    pub async fn start() -> Result<Self, KafkaError> {
+        match std::env::var(BOOTSTRAP_ENV) {
+            Ok(bootstrap) if !bootstrap.trim().is_empty() => Ok(TestBroker::External {
+                bootstrap: bootstrap.trim().to_owned(),
+            }),
+            _ => Ok(TestBroker::Embedded(EmbeddedBroker::start()?)),
+        }
+    }
+
+    /// `"embedded"` or `"external"`, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TestBroker::Embedded(_) => "embedded",
+            TestBroker::External { .. } => "external",
+        }
+    }
+
+    /// The bootstrap list clients connect to.
+    pub fn bootstrap(&self) -> String {
+        match self {
+            TestBroker::Embedded(broker) => broker.bootstrap_servers(),
+            TestBroker::External { bootstrap } => bootstrap.clone(),
+        }
+    }
+
+    /// The embedded broker, for fault injection; `None` on an external one.
+    pub fn embedded(&self) -> Option<&EmbeddedBroker> {
+        match self {
+            TestBroker::Embedded(broker) => Some(broker),
+            TestBroker::External { .. } => None,
+        }
+    }
+
+    /// Creates `topic` with `partitions` partitions and waits until its
+    /// metadata shows every partition.
+    pub async fn create_topic(&self, topic: &str, partitions: i32) -> Result<(), KafkaError> {
+        match self {
+            TestBroker::Embedded(broker) => broker.create_topic(topic, partitions)?,
+            TestBroker::External { bootstrap } => {
+                let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+                    .set("bootstrap.servers", bootstrap)
+                    .create()?;
+                let topic_spec = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+                let options = AdminOptions::new().operation_timeout(Some(TOPIC_READY_TIMEOUT));
+                for result in admin.create_topics([&topic_spec], &options).await? {
+                    result.map_err(|(_, code)| KafkaError::AdminOp(code))?;
+                }
+            }
+        }
+        self.wait_for_topic(topic, partitions).await
+    }
+
+    async fn wait_for_topic(&self, topic: &str, partitions: i32) -> Result<(), KafkaError> {
+        let bootstrap = self.bootstrap();
+        let topic = topic.to_owned();
+        // Metadata calls block; keep them off the async workers.
+        tokio::task::spawn_blocking(move || {
+            let probe: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", &bootstrap)
+                .create()?;
+            let deadline = Instant::now() + TOPIC_READY_TIMEOUT;
+            loop {
+                let metadata = probe.fetch_metadata(Some(&topic), Duration::from_secs(5));
+                if let Ok(metadata) = &metadata {
+                    let ready = metadata.topics().iter().any(|t| {
+                        t.name() == topic
+                            && t.error().is_none()
+                            && t.partitions().len() == partitions as usize
+                    });
+                    if ready {
+                        return Ok(());
+                    }
+                }
+                if Instant::now() >= deadline {
+                    return Err(metadata.err().unwrap_or(KafkaError::MetadataFetch(
+                        kafka_runtime::rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition,
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+        .await
+        .expect("the metadata probe does not panic")
+    }
+}
+
+/// A name no other test in this or any earlier run has used: `prefix`, the
+/// process id, the time and a counter.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+/// The bounded wait tests use instead of sleeping.
+pub async fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

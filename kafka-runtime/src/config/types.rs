@@ -307,7 +307,10 @@ impl Default for ProducerConfig {
 impl ProducerConfig {
     /// The client id in effect: `clientid`, or `trpcgo` when unset.
     pub fn effective_client_id(&self) -> &str {
-        self.common.client_id.as_deref().unwrap_or(DEFAULT_CLIENT_ID)
+        self.common
+            .client_id
+            .as_deref()
+            .unwrap_or(DEFAULT_CLIENT_ID)
     }
 }
 
