@@ -206,19 +206,13 @@ pub mod decode {
     pub fn json<T: serde::de::DeserializeOwned>(msg: Message) -> Result<T, HandlerError> {
         let payload = msg.payload_bytes();
         serde_json::from_slice(&payload).map_err(|e| {
-            HandlerError::undecodable(format!(
-                "JSON into `{}`: {e}",
-                std::any::type_name::<T>()
-            ))
+            HandlerError::undecodable(format!("JSON into `{}`: {e}", std::any::type_name::<T>()))
         })
     }
 
     /// Decodes each message of a batch, logging and dropping the ones that do
     /// not decode (they are committed with the batch: retrying cannot fix them).
-    pub fn batch<T>(
-        msgs: Vec<Message>,
-        decode: fn(Message) -> Result<T, HandlerError>,
-    ) -> Vec<T> {
+    pub fn batch<T>(msgs: Vec<Message>, decode: fn(Message) -> Result<T, HandlerError>) -> Vec<T> {
         msgs.into_iter()
             .filter_map(|m| {
                 let (topic, partition, offset) = (m.topic.clone(), m.partition, m.offset);

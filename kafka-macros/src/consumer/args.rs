@@ -29,7 +29,9 @@ impl Args {
     fn one(&mut self, meta: ParseNestedMeta<'_>) -> syn::Result<()> {
         if meta.path.is_ident("service") {
             let value = meta.value().map_err(|_| {
-                meta.error("`service` takes the service name: `service = \"trpc.app.server.consumer\"`")
+                meta.error(
+                    "`service` takes the service name: `service = \"trpc.app.server.consumer\"`",
+                )
             })?;
             let lit: LitStr = value.parse().map_err(|e| {
                 syn::Error::new(
@@ -60,7 +62,10 @@ impl Args {
                 ));
             }
             if self.batch_span.is_some() {
-                return Err(syn::Error::new_spanned(&meta.path, "`batch` set multiple times"));
+                return Err(syn::Error::new_spanned(
+                    &meta.path,
+                    "`batch` set multiple times",
+                ));
             }
             self.batch = true;
             self.batch_span = Some(meta.path.span());

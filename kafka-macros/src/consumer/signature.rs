@@ -39,7 +39,8 @@ pub struct Signature {
     pub output_span: Span,
 }
 
-const EXPECTED: &str = "expected `async fn handler(ctx: Context, msg: Message) -> Result<(), HandlerError>` \
+const EXPECTED: &str =
+    "expected `async fn handler(ctx: Context, msg: Message) -> Result<(), HandlerError>` \
      (the context is optional; the message may also be `Bytes`, `Vec<u8>`, `String` or any \
      `serde::Deserialize` type)";
 

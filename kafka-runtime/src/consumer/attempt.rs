@@ -170,9 +170,18 @@ mod tests {
 
     #[tokio::test]
     async fn retry_counts_follow_the_seed() {
-        assert_eq!(runs_until(RetryPolicy::Forever, 5).await, (Outcome::Commit, 5));
-        assert_eq!(runs_until(RetryPolicy::Never, 99).await, (Outcome::Commit, 1));
-        assert_eq!(runs_until(RetryPolicy::Limited(2), 99).await, (Outcome::Commit, 3));
+        assert_eq!(
+            runs_until(RetryPolicy::Forever, 5).await,
+            (Outcome::Commit, 5)
+        );
+        assert_eq!(
+            runs_until(RetryPolicy::Never, 99).await,
+            (Outcome::Commit, 1)
+        );
+        assert_eq!(
+            runs_until(RetryPolicy::Limited(2), 99).await,
+            (Outcome::Commit, 3)
+        );
     }
 
     #[tokio::test]

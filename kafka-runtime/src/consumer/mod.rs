@@ -133,7 +133,10 @@ impl Poller {
                 ),
             }
         }
-        tracing::info!(service = &*self.service.name, "stopping: finishing in-flight handlers");
+        tracing::info!(
+            service = &*self.service.name,
+            "stopping: finishing in-flight handlers"
+        );
         let ctx = self.consumer.context();
         ctx.stop_and_commit(&self.consumer, None, shutdown_timeout);
         rebalance::commit_stored(&self.service.name, &self.consumer);
@@ -142,13 +145,16 @@ impl Poller {
         // (the final revocation runs our callback, with nothing left to wait for).
         match self.consumer.close_queue() {
             Ok(()) => {
-                let deadline = std::time::Instant::now() + shutdown_timeout.max(Duration::from_secs(1));
+                let deadline =
+                    std::time::Instant::now() + shutdown_timeout.max(Duration::from_secs(1));
                 while !self.consumer.closed() && std::time::Instant::now() < deadline {
                     // Records polled now are not handled and not committed.
                     let _ = self.consumer.poll(POLL_INTERVAL);
                 }
             }
-            Err(e) => tracing::warn!(service = &*self.service.name, error = %e, "could not close the consumer"),
+            Err(e) => {
+                tracing::warn!(service = &*self.service.name, error = %e, "could not close the consumer")
+            }
         }
         tracing::info!(service = &*self.service.name, "stopped");
     }

@@ -65,7 +65,10 @@ impl Wiring {
             // A handler naming the service wins over catch-all handlers
             // (seed Q1: one handler without a name serves every service).
             let candidates: Vec<_> = if named.is_empty() {
-                registrations.iter().filter(|r| r.service.is_none()).collect()
+                registrations
+                    .iter()
+                    .filter(|r| r.service.is_none())
+                    .collect()
             } else {
                 named
             };
