@@ -65,7 +65,10 @@ async fn typed(ctx: Context, orders: Vec<Order>) -> Result<(), HandlerError> {
     Ok(())
 }
 
-async fn serve_batches(service: &str, tune: impl FnOnce(Service) -> Service) -> (TestBroker, String, Running) {
+async fn serve_batches(
+    service: &str,
+    tune: impl FnOnce(Service) -> Service,
+) -> (TestBroker, String, Running) {
     init_logs();
     let broker = TestBroker::start().await.unwrap();
     let topic = unique_name(&service.replace('.', "-"));
@@ -81,10 +84,8 @@ fn total(topic: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn batches_fill_up_to_the_batch_size() {
-    let (broker, topic, running) = serve_batches("batch.raw", |s| {
-        s.key("batch", 4).key("batchFlush", 60_000)
-    })
-    .await;
+    let (broker, topic, running) =
+        serve_batches("batch.raw", |s| s.key("batch", 4).key("batchFlush", 60_000)).await;
     let producer = producer(&broker.bootstrap());
     for i in 0..8 {
         produce(&producer, &topic, Some(0), "k", &format!("m{i}")).await;
@@ -95,19 +96,14 @@ async fn batches_fill_up_to_the_batch_size() {
     // With a 60 s flush only full batches can have been handed over.
     assert_eq!(
         got,
-        [
-            vec!["m0", "m1", "m2", "m3"],
-            vec!["m4", "m5", "m6", "m7"]
-        ]
+        [vec!["m0", "m1", "m2", "m3"], vec!["m4", "m5", "m6", "m7"]]
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_partial_batch_is_flushed_after_batch_flush() {
-    let (broker, topic, running) = serve_batches("batch.raw", |s| {
-        s.key("batch", 100).key("batchFlush", 400)
-    })
-    .await;
+    let (broker, topic, running) =
+        serve_batches("batch.raw", |s| s.key("batch", 100).key("batchFlush", 400)).await;
     let producer = producer(&broker.bootstrap());
     let sent = Instant::now();
     for i in 0..3 {
@@ -122,13 +118,19 @@ async fn a_partial_batch_is_flushed_after_batch_flush() {
         ["m0", "m1", "m2"]
     );
     // The first batch waited for its flush time.
-    assert!(got[0].1 - sent >= Duration::from_millis(350), "{:?}", got[0].1 - sent);
+    assert!(
+        got[0].1 - sent >= Duration::from_millis(350),
+        "{:?}",
+        got[0].1 - sent
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failed_batch_is_retried_whole() {
     let (broker, topic, running) = serve_batches("batch.raw", |s| {
-        s.key("batch", 3).key("batchFlush", 60_000).key("maxRetry", 0)
+        s.key("batch", 3)
+            .key("batchFlush", 60_000)
+            .key("maxRetry", 0)
     })
     .await;
     let producer = producer(&broker.bootstrap());

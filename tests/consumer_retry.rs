@@ -160,6 +160,9 @@ async fn the_handler_timeout_fails_the_attempt() {
     assert_eq!(at.len(), 2);
     let gap = at[1] - at[0];
     // Timed out after 200 ms (not the 2 s sleep), then retried.
-    assert!(gap >= Duration::from_millis(200) && gap < Duration::from_millis(1_900), "{gap:?}");
+    assert!(
+        gap >= Duration::from_millis(200) && gap < Duration::from_millis(1_900),
+        "{gap:?}"
+    );
     assert_eq!(DONE.payloads(&topic), ["slow-1", "ok"]);
 }

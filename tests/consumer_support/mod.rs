@@ -11,6 +11,7 @@ use kafka_runtime::rdkafka::ClientConfig;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+#[allow(unused_imports)]
 pub use kafka_rs::{unique_name, TestBroker};
 
 /// How long a test waits for an outcome before failing.

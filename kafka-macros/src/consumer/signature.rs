@@ -16,7 +16,7 @@ pub enum Payload {
     /// `String`: the value as UTF-8.
     String,
     /// Anything else: the value as JSON.
-    Json(Type),
+    Json(Box<Type>),
 }
 
 /// One parameter of the handler, in order.
@@ -26,7 +26,7 @@ pub enum Param {
     /// The message, or the batch.
     Message,
     /// A value built by `Inject` at startup and cloned per call.
-    Injected(Type),
+    Injected(Box<Type>),
 }
 
 /// What the generated code needs to know about the handler.
@@ -111,7 +111,7 @@ impl Signature {
                 }
                 params.push(Param::Message);
             } else {
-                params.push(Param::Injected(ty.clone()));
+                params.push(Param::Injected(Box::new(ty.clone())));
             }
         }
         let payload = match payload {
@@ -180,7 +180,7 @@ fn single(ty: &Type) -> Payload {
     } else if is_named(ty, "String") {
         Payload::String
     } else {
-        Payload::Json(ty.clone())
+        Payload::Json(Box::new(ty.clone()))
     }
 }
 
