@@ -222,3 +222,30 @@ pub fn init_logs() {
         .with_test_writer()
         .try_init();
 }
+
+/// Produces `payload` with `headers` to `topic`'s partition `partition`.
+pub async fn produce_with_headers(
+    producer: &FutureProducer,
+    topic: &str,
+    partition: i32,
+    payload: &str,
+    headers: &[(&str, &str)],
+) {
+    use kafka_runtime::rdkafka::message::{Header, OwnedHeaders};
+    let mut owned = OwnedHeaders::new();
+    for (key, value) in headers {
+        owned = owned.insert(Header {
+            key,
+            value: Some(*value),
+        });
+    }
+    let record = FutureRecord::<str, str>::to(topic)
+        .partition(partition)
+        .payload(payload)
+        .headers(owned);
+    producer
+        .send(record, Duration::from_secs(10))
+        .await
+        .map_err(|(e, _)| e)
+        .expect("test record delivered");
+}

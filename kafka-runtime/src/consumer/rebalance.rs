@@ -134,7 +134,11 @@ impl ConsumerContext for EngineContext {
                 self.stop_and_commit(consumer, Some(keys), self.revoke_wait);
             }
             Rebalance::Assign(tpl) => {
-                self.table().assignments += 1;
+                // Cooperative rebalances also report empty assignments; only
+                // a real hand-over moves the local generation.
+                if tpl.count() > 0 {
+                    self.table().assignments += 1;
+                }
                 tracing::info!(
                     service = &*self.service,
                     partitions = tpl.count(),
