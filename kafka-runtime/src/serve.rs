@@ -30,7 +30,7 @@ type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 /// ```no_run
 /// # async fn run() -> Result<(), kafka_runtime::Error> {
 /// kafka_runtime::serve()
-///     .config_yaml("server: {service: []}")
+///     .config(kafka_runtime::config::Config::default())
 ///     .shutdown_timeout(std::time::Duration::from_secs(10))
 ///     .await
 /// # }

@@ -31,13 +31,13 @@ pub fn registration(func: &syn::ItemFn, args: &Args, sig: &Signature) -> TokenSt
                 injections.push(quote_spanned! {syn::spanned::Spanned::span(ty)=>
                     let #var: #ty = <#ty as #rt::Inject>::inject(__runtime)?;
                 });
-                clones.push(quote!(let #var = ::core::clone::Clone::clone(&#var);));
+                clones.push(quote_spanned! {syn::spanned::Spanned::span(ty)=>
+                    let #var = ::core::clone::Clone::clone(&#var);
+                });
                 call_args.push(quote!(#var));
             }
         }
     }
-    // Silences "unused" when the handler takes no context.
-    let _ = &clones;
 
     let decoder = match &sig.payload {
         Payload::Message => quote!(#rt::decode::message),
