@@ -116,3 +116,33 @@ async fn only_services_must_name_configured_services() {
         "{msg}"
     );
 }
+
+#[tokio::test]
+async fn a_bad_address_stops_serve_with_a_config_error() {
+    let yaml = "server:\n  service:\n    - name: wiring.single\n      address: 127.0.0.1:1?topics=t&group=g&maxRetri=2\n      protocol: kafka\n";
+    let result = tokio::time::timeout(
+        WAIT,
+        kafka_runtime::serve()
+            .config_yaml(yaml)
+            .only_services(["wiring.single"])
+            .with_graceful_shutdown(std::future::pending()),
+    )
+    .await
+    .expect("a config error is immediate");
+    match result {
+        Err(Error::Config(e)) => assert!(e.to_string().contains("maxRetri"), "{e}"),
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_missing_config_file_is_a_config_error() {
+    let result = kafka_runtime::serve()
+        .config_path("/nonexistent/trpc_go.yaml")
+        .with_graceful_shutdown(std::future::pending())
+        .await;
+    match result {
+        Err(Error::Config(e)) => assert!(e.to_string().contains("not found"), "{e}"),
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+}

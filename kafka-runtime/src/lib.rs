@@ -97,17 +97,4 @@ pub mod __private {
     pub use crate::{Context, Error, HandlerError, Message};
     pub use inventory;
     pub use std::sync::Arc;
-
-    /// Builds a consumer service from typed parts (tests, until YAML loading lands).
-    pub fn consumer_service(
-        name: &str,
-        timeout: Option<std::time::Duration>,
-        config: crate::config::ConsumerConfig,
-    ) -> crate::config::ConsumerService {
-        crate::config::ConsumerService {
-            name: name.to_owned(),
-            timeout,
-            config,
-        }
-    }
 }

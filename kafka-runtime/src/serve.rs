@@ -2,6 +2,7 @@
 //! consumer service until shutdown.
 
 use std::future::{Future, IntoFuture};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,13 +25,23 @@ type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 /// Runs every Kafka consumer service of the configuration with the
 /// `#[kafka_consumer]` handlers linked into this binary.
 ///
+/// The configuration is `trpc_go.yaml` found as [`Config::load`] says
+/// (`KAFKA_RS_CONFIG`, else `./trpc_go.yaml`) unless `.config(...)`,
+/// `.config_path(...)` or `.config_yaml(...)` gives another. Startup order:
+/// load and validate the configuration, match handlers to services (every
+/// mismatch is an [`Error::Wiring`] before anything connects), start the
+/// producers ([`RuntimeHandle`]), then one consumer-group member per service.
+/// On shutdown (SIGINT/SIGTERM by default) consumers stop fetching, in-flight
+/// handlers get `shutdown_timeout` to finish, handled offsets are committed,
+/// the members leave their groups, and producers are flushed last.
+///
 /// Await it (it implements [`IntoFuture`]); it returns only on shutdown or a
 /// fatal error. Configure it before awaiting:
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), kafka_runtime::Error> {
 /// kafka_runtime::serve()
-///     .config(kafka_runtime::config::Config::default())
+///     .config_path("trpc_go.yaml")
 ///     .shutdown_timeout(std::time::Duration::from_secs(10))
 ///     .await
 /// # }
@@ -50,8 +61,11 @@ pub fn serve() -> Serve {
 }
 
 enum Source {
+    /// `KAFKA_RS_CONFIG`, else `./trpc_go.yaml`.
     Default,
     Config(Box<Config>),
+    Path(PathBuf),
+    Yaml(String),
 }
 
 /// The builder [`serve()`] returns; `.await` it to run.
@@ -73,9 +87,23 @@ impl std::fmt::Debug for Serve {
 }
 
 impl Serve {
-    /// Uses an already loaded configuration instead of `trpc_go.yaml`.
+    /// Uses an already loaded (and possibly adjusted) configuration instead
+    /// of `trpc_go.yaml`.
     pub fn config(mut self, config: Config) -> Self {
         self.source = Source::Config(Box::new(config));
+        self
+    }
+
+    /// Reads the configuration from `path` instead of `KAFKA_RS_CONFIG` /
+    /// `./trpc_go.yaml`.
+    pub fn config_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.source = Source::Path(path.into());
+        self
+    }
+
+    /// Parses the configuration from YAML text.
+    pub fn config_yaml(mut self, yaml: impl Into<String>) -> Self {
+        self.source = Source::Yaml(yaml.into());
         self
     }
 
@@ -116,11 +144,9 @@ impl Serve {
     async fn run(self) -> Result<(), Error> {
         let config = match self.source {
             Source::Config(c) => *c,
-            Source::Default => {
-                return Err(Error::Wiring(
-                    "no configuration: give serve() one with .config(...)".to_owned(),
-                ))
-            }
+            Source::Default => Config::load()?,
+            Source::Path(path) => Config::from_path(path)?,
+            Source::Yaml(text) => Config::from_yaml_str(&text)?,
         };
         let registrations: Vec<&'static Registration> = Registration::all().collect();
         let wiring = Wiring::resolve(&config, &registrations, self.only.as_deref())?;

@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use kafka_runtime::config::{Config, ConsumerConfig, InitialOffset, RetryPolicy};
+use kafka_runtime::config::Config;
 use kafka_runtime::rdkafka::producer::{FutureProducer, FutureRecord};
 use kafka_runtime::rdkafka::ClientConfig;
 use tokio::sync::oneshot;
@@ -54,45 +54,41 @@ impl Service {
     }
 }
 
-/// The configuration holding `services` on `bootstrap`.
+/// The configuration holding `services` on `bootstrap`, written as the
+/// `trpc_go.yaml` a user would write and loaded through `Config::from_yaml_str`.
 pub fn config(bootstrap: &str, services: &[Service]) -> Config {
-    let mut config = Config::default();
+    let mut yaml = String::from("server:\n  service:\n");
     for s in services {
-        let mut c = ConsumerConfig::default();
-        c.common.brokers = bootstrap.split(',').map(str::to_owned).collect();
-        c.topics = s.topics.clone();
-        c.group = s.group.clone();
-        // Fast tests: commit often, short retry interval unless a test sets it.
-        c.commit_interval = Duration::from_millis(200);
-        c.retry_interval = Duration::from_millis(20);
-        c.batch_flush = Duration::from_millis(200);
-        c.group_session_timeout = Duration::from_millis(6_000);
+        // Fast tests: a short retry interval and flush unless a test sets them.
+        let mut keys: Vec<(&str, String)> = vec![
+            ("topics", s.topics.join(",")),
+            ("group", s.group.clone()),
+            ("retryInterval", "20".to_owned()),
+            ("batchFlush", "200".to_owned()),
+            ("groupSessionTimeout", "6000".to_owned()),
+        ];
         for (k, v) in &s.extra {
-            match *k {
-                "initial" => {
-                    c.initial = if v == "oldest" {
-                        InitialOffset::Oldest
-                    } else {
-                        InitialOffset::Newest
-                    }
-                }
-                "maxRetry" => c.retry = RetryPolicy::from_max_retry(v.parse().unwrap()),
-                "retryInterval" => c.retry_interval = Duration::from_millis(v.parse().unwrap()),
-                "batch" => c.batch = Some(v.parse().unwrap()),
-                "batchFlush" => c.batch_flush = Duration::from_millis(v.parse().unwrap()),
-                "trpcMeta" => c.common.trpc_meta = v == "true",
-                "limiterRate" => c.limiter_rate = Some(v.parse().unwrap()),
-                "limiterBurst" => c.limiter_burst = Some(v.parse().unwrap()),
-                other => panic!("test helper does not know `{other}`"),
-            }
+            keys.retain(|(existing, _)| existing != k);
+            keys.push((k, v.clone()));
         }
-        config
-            .consumers
-            .push(kafka_runtime::__private::consumer_service(
-                &s.name,
-                s.timeout_ms.map(Duration::from_millis),
-                c,
-            ));
+        let query = keys
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        yaml.push_str(&format!(
+            "    - name: {}\n      address: {bootstrap}?{query}\n      protocol: kafka\n",
+            s.name
+        ));
+        if let Some(ms) = s.timeout_ms {
+            yaml.push_str(&format!("      timeout: {ms}\n"));
+        }
+    }
+    let mut config = Config::from_yaml_str(&yaml)
+        .unwrap_or_else(|e| panic!("test configuration does not load: {e}\n{yaml}"));
+    for s in &mut config.consumers {
+        // Not an address key; commit often so tests never depend on it.
+        s.config.commit_interval = Duration::from_millis(200);
     }
     config
 }

@@ -13,7 +13,6 @@
 //! shutdown.
 
 mod attempt;
-mod client;
 mod limiter;
 mod rebalance;
 mod worker;
@@ -68,7 +67,7 @@ pub(crate) fn start(
         revoke_wait: config.group_rebalance_timeout,
     };
     let consumer: BaseConsumer<EngineContext> =
-        BaseConsumer::from_config_and_context(&client::client_config(config), context)
+        BaseConsumer::from_config_and_context(&config.client_config(), context)
             .map_err(kafka_err)?;
     let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics).map_err(kafka_err)?;
