@@ -13,6 +13,8 @@ static RAW: Seen = Seen::new();
 static TYPED: Seen = Seen::new();
 static ORDERED: Seen = Seen::new();
 static RESTART: Seen = Seen::new();
+static SLOW: Seen = Seen::new();
+static SKIPPED: Seen = Seen::new();
 static REJECT_ALL: AtomicBool = AtomicBool::new(false);
 static REJECTED: AtomicUsize = AtomicUsize::new(0);
 
@@ -56,6 +58,26 @@ async fn restart(ctx: Context, payload: String) -> Result<(), HandlerError> {
     }
     let raw = ctx.raw();
     RESTART.push(&raw.topic, raw.partition, raw.offset, &payload);
+    Ok(())
+}
+
+/// Slower than fetching, so the partition's queue fills and it is paused.
+#[kafka_consumer(service = "single.slow")]
+async fn slow(ctx: Context, payload: String) -> Result<(), HandlerError> {
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    let raw = ctx.raw();
+    SLOW.push(&raw.topic, raw.partition, raw.offset, &payload);
+    Ok(())
+}
+
+/// "skip" is acknowledged without committing its offset.
+#[kafka_consumer(service = "single.skip")]
+async fn skip(ctx: Context, payload: String) -> Result<(), HandlerError> {
+    let raw = ctx.raw();
+    SKIPPED.push(&raw.topic, raw.partition, raw.offset, &payload);
+    if payload == "skip" {
+        return Err(HandlerError::continue_without_commit());
+    }
     Ok(())
 }
 
@@ -185,4 +207,66 @@ async fn at_least_once_across_a_restart() {
     eventually("d and e handled", || RESTART.count(&topic) >= 5).await;
     running.stop().await.unwrap();
     assert_eq!(RESTART.payloads(&topic), ["a", "b", "c", "d", "e"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backlog_larger_than_the_queue_is_handled_once_in_order() {
+    init_logs();
+    let broker = TestBroker::start().await.unwrap();
+    let topic = unique_name("single-slow");
+    broker.create_topic(&topic, 1).await.unwrap();
+    let producer = producer(&broker.bootstrap());
+    // Far more than a partition's in-memory queue (64): the poll thread has
+    // to pause the partition and resume it as the handler catches up.
+    let sends = (0..400).map(|i| {
+        let producer = producer.clone();
+        let topic = topic.clone();
+        async move { produce(&producer, &topic, Some(0), "k", &format!("{i:04}")).await }
+    });
+    futures_join_all(sends).await;
+    let config = config(&broker.bootstrap(), &[Service::new("single.slow", &topic)]);
+    let running = start(config, &["single.slow"]);
+    eventually("400 records handled", || SLOW.count(&topic) >= 400).await;
+    running.stop().await.unwrap();
+    let mut payloads = SLOW.payloads(&topic);
+    payloads.sort();
+    payloads.dedup();
+    assert_eq!(payloads.len(), 400, "every record exactly once");
+    let offsets = SLOW.offsets(&topic);
+    assert_eq!(offsets, (0..400).collect::<Vec<i64>>(), "in offset order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn continue_without_commit_moves_on_but_leaves_the_offset_uncommitted() {
+    init_logs();
+    let broker = TestBroker::start().await.unwrap();
+    let topic = unique_name("single-skip");
+    broker.create_topic(&topic, 1).await.unwrap();
+    let group = unique_name("skip-group");
+    let make = || {
+        config(
+            &broker.bootstrap(),
+            &[Service::new("single.skip", &topic).group(&group)],
+        )
+    };
+    let producer = producer(&broker.bootstrap());
+    produce(&producer, &topic, Some(0), "k", "skip").await;
+    let running = start(make(), &["single.skip"]);
+    eventually("skip seen", || SKIPPED.count(&topic) == 1).await;
+    running.stop().await.unwrap();
+    // Not committed: the next member of the group sees it again.
+    let running = start(make(), &["single.skip"]);
+    eventually("skip redelivered", || SKIPPED.count(&topic) == 2).await;
+    running.stop().await.unwrap();
+    assert_eq!(SKIPPED.payloads(&topic), ["skip", "skip"]);
+}
+
+/// Waits for every future (the test crate has no `futures` dependency).
+async fn futures_join_all<F: std::future::Future<Output = ()> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) {
+    let tasks: Vec<_> = futures.map(tokio::spawn).collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
 }

@@ -206,6 +206,17 @@ impl Seen {
             .collect()
     }
 
+    /// Offsets handled on `topic`, in handling order.
+    pub fn offsets(&self, topic: &str) -> Vec<i64> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, ..)| t == topic)
+            .map(|(_, _, o, _)| *o)
+            .collect()
+    }
+
     pub fn count(&self, topic: &str) -> usize {
         self.payloads(topic).len()
     }

@@ -202,6 +202,12 @@ impl Poller {
                     slot.paused = true;
                     let mut tpl = TopicPartitionList::new();
                     tpl.add_partition(&topic, partition);
+                    tracing::debug!(
+                        service = &*self.service.name,
+                        topic,
+                        partition,
+                        "worker queue full: partition paused"
+                    );
                     if let Err(e) = self.consumer.pause(&tpl) {
                         tracing::warn!(service = &*self.service.name, topic, partition, error = %e, "could not pause a partition");
                     }
@@ -233,6 +239,12 @@ impl Poller {
                 slot.paused = false;
                 let mut tpl = TopicPartitionList::new();
                 tpl.add_partition(topic, *partition);
+                tracing::debug!(
+                    service = &*self.service.name,
+                    topic,
+                    partition,
+                    "worker caught up: partition resumed"
+                );
                 if let Err(e) = self.consumer.resume(&tpl) {
                     tracing::warn!(service = &*self.service.name, topic, partition, error = %e, "could not resume a partition");
                 }
