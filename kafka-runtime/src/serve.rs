@@ -177,22 +177,55 @@ impl Serve {
         );
 
         let signal = self.shutdown.unwrap_or_else(|| Box::pin(os_signal()));
-        signal.await;
-        tracing::info!("shutdown requested");
+        // A service that ends on its own (fatal client error) ends them all.
+        let early = tokio::select! {
+            () = signal => {
+                tracing::info!("shutdown requested");
+                None
+            }
+            ended = first_to_end(&mut running) => Some(ended),
+        };
         stop.cancel();
-        let result = wait_all(running).await;
+        let mut result = wait_all(running).await;
+        if let Some((service, ended)) = early {
+            match ended {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Err(e),
+                // The poll thread panicked: an engine bug. Stop the rest
+                // cleanly, then let the panic surface.
+                Err(panic) => {
+                    tracing::error!(service, "consumer thread panicked; stopping every service");
+                    let _ = runtime.shutdown(self.shutdown_timeout).await;
+                    std::panic::resume_unwind(panic);
+                }
+            }
+        }
         runtime.shutdown(self.shutdown_timeout).await?;
         result
     }
 }
 
+/// Resolves when the first service ends (never, without services), removing
+/// it from `running`.
+async fn first_to_end(running: &mut Vec<consumer::RunningService>) -> (String, consumer::Ended) {
+    if running.is_empty() {
+        return std::future::pending().await;
+    }
+    let (ended, index, _) =
+        futures::future::select_all(running.iter_mut().map(|r| &mut r.done)).await;
+    let service = running.remove(index).name;
+    // A dropped sender cannot happen (the thread always sends), but if it
+    // did the service is gone all the same.
+    (service, ended.unwrap_or(Ok(Ok(()))))
+}
+
 async fn wait_all(running: Vec<consumer::RunningService>) -> Result<(), Error> {
     let mut result = Ok(());
     for r in running {
-        if let Ok(Err(e)) = r.done.await {
-            if result.is_ok() {
-                result = Err(e);
-            }
+        match r.done.await {
+            Ok(Ok(Err(e))) if result.is_ok() => result = Err(e),
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            _ => {}
         }
     }
     result

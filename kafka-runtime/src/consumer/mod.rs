@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::TopicPartitionList;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -38,10 +39,14 @@ use worker::{Claim, ServiceRuntime};
 /// shutdown and drained workers.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
-/// A running service; resolves when its poll thread has finished.
+/// How a service's poll thread ended: normally, with a fatal error, or with
+/// a panic (a bug in the engine), whose payload `serve()` re-raises.
+pub(crate) type Ended = std::thread::Result<Result<(), Error>>;
+
+/// A running service; `done` resolves when its poll thread has finished.
 pub(crate) struct RunningService {
     pub(crate) name: String,
-    pub(crate) done: oneshot::Receiver<Result<(), Error>>,
+    pub(crate) done: oneshot::Receiver<Ended>,
 }
 
 /// Creates the service's consumer, subscribes it and starts its poll thread.
@@ -104,8 +109,10 @@ pub(crate) fn start(
                 service: runtime,
                 capacity,
             };
-            poller.run(&shutdown, shutdown_timeout);
-            let _ = done_tx.send(Ok(()));
+            let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                poller.run(&shutdown, shutdown_timeout)
+            }));
+            let _ = done_tx.send(ended);
         })
         .map_err(|e| Error::Wiring(format!("could not start a consumer thread: {e}")))?;
     Ok(RunningService {
@@ -121,12 +128,25 @@ struct Poller {
 }
 
 impl Poller {
-    fn run(&self, shutdown: &CancellationToken, shutdown_timeout: Duration) {
+    /// Polls until shutdown or a fatal client error, then stops cleanly
+    /// either way.
+    fn run(&self, shutdown: &CancellationToken, shutdown_timeout: Duration) -> Result<(), Error> {
+        let mut outcome = Ok(());
         while !shutdown.is_cancelled() {
             self.feed_pending();
             match self.consumer.poll(POLL_INTERVAL) {
                 None => {}
                 Some(Ok(record)) => self.dispatch(Message::from_borrowed(&record)),
+                // librdkafka retries transient errors itself and reports them
+                // for information; only a fatal error ends the member.
+                Some(Err(e)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) => {
+                    tracing::error!(service = &*self.service.name, error = %e, "fatal consumer error");
+                    outcome = Err(Error::Kafka {
+                        service: self.service.name.to_string(),
+                        source: e,
+                    });
+                    break;
+                }
                 Some(Err(e)) => tracing::warn!(
                     service = &*self.service.name, error = %e, "consumer error"
                 ),
@@ -156,6 +176,7 @@ impl Poller {
             }
         }
         tracing::info!(service = &*self.service.name, "stopped");
+        outcome
     }
 
     /// Hands a record to its partition's worker, starting the worker on the
