@@ -67,9 +67,11 @@ pub(crate) fn start(
         service: name.clone(),
         table: Mutex::new(Table::default()),
         runtime: tokio::runtime::Handle::current(),
-        // A revocation must finish within the group's rebalance timeout, or
-        // the coordinator evicts this member anyway.
-        revoke_wait: config.group_rebalance_timeout,
+        // A revocation must finish within the group's rebalance timeout
+        // (also librdkafka's `max.poll.interval.ms` here, and the callback
+        // blocks polling), or the coordinator evicts this member anyway;
+        // keep a margin for the commit that follows.
+        revoke_wait: config.group_rebalance_timeout.mul_f64(0.75),
     };
     let consumer: BaseConsumer<EngineContext> =
         BaseConsumer::from_config_and_context(&config.client_config(), context)

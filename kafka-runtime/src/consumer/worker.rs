@@ -11,6 +11,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::attempt::{self, Origin, Outcome, Policy};
 use super::limiter::Limiter;
@@ -156,6 +157,15 @@ async fn handle(
         last_offset: last,
     };
     let trpc_meta = service.trpc_meta;
+    // One span per message (or batch), so handler logs carry where it came from.
+    let span = tracing::info_span!(
+        "kafka_handle",
+        service = &*service.name,
+        topic = claim.topic.as_str(),
+        partition = claim.partition,
+        offset = first,
+        last_offset = last,
+    );
     match &service.handler {
         Handler::Single(f) => {
             let Some(msg) = msgs.into_iter().next() else {
@@ -165,6 +175,7 @@ async fn handle(
                 let fut = f(ctx.clone(), msg.clone());
                 scoped(trpc_meta, metadata.clone(), fut)
             })
+            .instrument(span)
             .await
         }
         Handler::Batch(f) => {
@@ -172,6 +183,7 @@ async fn handle(
                 let fut = f(ctx.clone(), msgs.clone());
                 scoped(trpc_meta, metadata.clone(), fut)
             })
+            .instrument(span)
             .await
         }
     }

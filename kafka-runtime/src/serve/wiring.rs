@@ -148,3 +148,82 @@ fn strsim_hint(wanted: &str, names: &[&str]) -> String {
         .map(|(_, n)| format!(" (did you mean `{n}`?)"))
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handler::Handler;
+    use crate::RuntimeHandle;
+
+    fn never(_: &RuntimeHandle) -> Result<Handler, Error> {
+        Err(Error::Wiring("not built in these tests".to_owned()))
+    }
+
+    static NAMED: Registration = Registration::new(Some("a"), false, "named", "f.rs", 1, never);
+    static CATCH_ALL: Registration = Registration::new(None, false, "catch_all", "f.rs", 2, never);
+    static BATCH_B: Registration = Registration::new(Some("b"), true, "batch_b", "f.rs", 3, never);
+
+    fn config(yaml_services: &[(&str, &str)]) -> Config {
+        let mut yaml = String::from("server:\n  service:\n");
+        for (name, extra) in yaml_services {
+            yaml.push_str(&format!(
+                "    - name: {name}\n      address: 127.0.0.1:9092?topics=t&group=g{extra}\n      protocol: kafka\n"
+            ));
+        }
+        Config::from_yaml_str(&yaml).expect("test config")
+    }
+
+    fn names(w: &Wiring) -> Vec<(String, &'static str)> {
+        w.pairs
+            .iter()
+            .map(|(s, r)| (s.name.clone(), r.name))
+            .collect()
+    }
+
+    #[test]
+    fn a_named_handler_wins_over_the_catch_all() {
+        let w = Wiring::resolve(
+            &config(&[("a", ""), ("c", ""), ("b", "&batch=2")]),
+            &[&NAMED, &CATCH_ALL, &BATCH_B],
+            None,
+        )
+        .expect("wires");
+        assert_eq!(
+            names(&w),
+            [
+                ("a".to_owned(), "named"),
+                ("c".to_owned(), "catch_all"),
+                ("b".to_owned(), "batch_b")
+            ]
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let err = Wiring::resolve(
+            &config(&[("b", ""), ("c", "&batch=3")]),
+            &[&NAMED, &BATCH_B],
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("bound to service `a`"), "{err}");
+        assert!(err.contains("has no `batch`"), "{err}");
+        assert!(err.contains("`c` has no handler"), "{err}");
+        assert!(
+            err.contains("taking `Vec<Message>` and marked `batch`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn only_services_ignores_handlers_of_other_services() {
+        let w = Wiring::resolve(
+            &config(&[("a", ""), ("z", "")]),
+            &[&NAMED, &BATCH_B],
+            Some(&["a".to_owned()]),
+        )
+        .expect("wires");
+        assert_eq!(names(&w), [("a".to_owned(), "named")]);
+    }
+}
