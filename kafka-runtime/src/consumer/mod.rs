@@ -188,6 +188,16 @@ impl Poller {
         let mut table = ctx.table();
         let assignment = table.assignments;
         let key = (msg.topic.clone(), msg.partition);
+        if !table.assigned.contains(&key) {
+            tracing::debug!(
+                service = &*self.service.name,
+                topic = msg.topic,
+                partition = msg.partition,
+                offset = msg.offset,
+                "dropping a record of a partition no longer assigned"
+            );
+            return;
+        }
         let slot = table.slots.entry(key).or_insert_with(|| {
             let (tx, rx) = mpsc::channel(self.capacity);
             let stop = CancellationToken::new();

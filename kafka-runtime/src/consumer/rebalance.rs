@@ -1,7 +1,7 @@
 //! The librdkafka consumer context: the partition table shared by the poll
 //! thread and the rebalance callback, and what happens on revocation.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -32,6 +32,10 @@ pub(crate) struct Table {
     pub(crate) slots: HashMap<(String, i32), Slot>,
     /// Assignments received so far (the local "generation").
     pub(crate) assignments: u64,
+    /// Partitions currently assigned to this member. A record polled for
+    /// any other partition (left in a local queue across a revocation) is
+    /// dropped unhandled and uncommitted: it belongs to its new owner.
+    pub(crate) assigned: HashSet<(String, i32)>,
 }
 
 /// The context librdkafka calls back into on rebalances.
@@ -131,14 +135,25 @@ impl ConsumerContext for EngineContext {
                     .map(|e| (e.topic().to_owned(), e.partition()))
                     .collect::<Vec<_>>();
                 tracing::info!(service = &*self.service, partitions = ?keys, "partitions revoked");
+                {
+                    let mut table = self.table();
+                    for key in &keys {
+                        table.assigned.remove(key);
+                    }
+                }
                 self.stop_and_commit(consumer, Some(keys), self.revoke_wait);
             }
             Rebalance::Assign(tpl) => {
                 // Cooperative rebalances also report empty assignments; only
                 // a real hand-over moves the local generation.
+                let mut table = self.table();
                 if tpl.count() > 0 {
-                    self.table().assignments += 1;
+                    table.assignments += 1;
                 }
+                for e in tpl.elements() {
+                    table.assigned.insert((e.topic().to_owned(), e.partition()));
+                }
+                drop(table);
                 tracing::info!(
                     service = &*self.service,
                     partitions = tpl.count(),
@@ -146,7 +161,13 @@ impl ConsumerContext for EngineContext {
                 );
             }
             Rebalance::Error(e) => {
-                tracing::warn!(service = &*self.service, error = %e, "rebalance error");
+                // rdkafka answers a rebalance error by dropping the whole
+                // assignment (no revoke callback follows), so stop every
+                // worker now; their handled offsets are committed if the
+                // group still accepts them.
+                tracing::warn!(service = &*self.service, error = %e, "rebalance error; releasing every partition");
+                self.table().assigned.clear();
+                self.stop_and_commit(consumer, None, self.revoke_wait);
             }
         }
     }
