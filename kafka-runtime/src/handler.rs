@@ -43,6 +43,14 @@ impl HandlerError {
         }
     }
 
+    /// A failure wrapping any boxable error, e.g. an `anyhow::Error`
+    /// (which is not a `std::error::Error` itself, so `?` cannot convert it).
+    pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        HandlerError {
+            kind: ErrorKind::Failed(error.into()),
+        }
+    }
+
     /// Go on with the next message, but do not store this message's offset
     /// (the seed's `ContinueWithoutCommitError`). A later message's success
     /// still stores its own, later offset, as with sarama's `MarkMessage`.
@@ -236,4 +244,44 @@ pub mod decode {
 #[doc(hidden)]
 pub fn into_handler_result<E: Into<HandlerError>>(result: Result<(), E>) -> HandlerResult {
     result.map_err(Into::into)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_convert_and_keep_their_message() {
+        fn fails() -> HandlerResult {
+            let n: u32 = "x".parse()?;
+            let _ = n;
+            Ok(())
+        }
+        let e = fails().unwrap_err();
+        assert!(e.to_string().contains("invalid digit"), "{e}");
+        assert!(!e.is_continue_without_commit());
+        let boxed: Box<dyn std::error::Error + Send + Sync> = "boxed".into();
+        assert_eq!(HandlerError::new(boxed).to_string(), "boxed");
+        assert!(HandlerError::continue_without_commit().is_continue_without_commit());
+    }
+
+    #[test]
+    fn decoders_pick_the_payload_apart() {
+        let msg = Message::new("t", 0, 7).with_payload(&b"{\"a\":1}"[..]);
+        #[derive(serde::Deserialize)]
+        struct A {
+            a: u8,
+        }
+        assert_eq!(decode::json::<A>(msg.clone()).map(|v| v.a).ok(), Some(1));
+        assert_eq!(
+            decode::string(msg.clone()).ok().as_deref(),
+            Some("{\"a\":1}")
+        );
+        let bad = Message::new("t", 0, 8).with_payload(&b"\xff"[..]);
+        let err = decode::json::<A>(bad.clone()).unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::Undecodable(_)), "{err}");
+        assert!(decode::string(bad.clone()).is_err());
+        let kept = decode::batch(vec![msg, bad], decode::json::<A>);
+        assert_eq!(kept.len(), 1);
+    }
 }

@@ -39,6 +39,15 @@ impl Wiring {
             .filter(|s| only.is_none_or(|o| o.iter().any(|n| n == &s.name)))
             .collect();
 
+        if only.is_none() && names.is_empty() {
+            for r in registrations.iter().filter(|r| r.service.is_none()) {
+                problems.push(format!(
+                    "handler {} serves every Kafka service, but the configuration has none: \
+                     add a `server.service[]` entry with `protocol: kafka`",
+                    r.describe()
+                ));
+            }
+        }
         if only.is_none() {
             for r in registrations {
                 if let Some(service) = r.service {
@@ -212,6 +221,17 @@ mod tests {
         assert!(err.contains("`c` has no handler"), "{err}");
         assert!(
             err.contains("taking `Vec<Message>` and marked `batch`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_catch_all_handler_needs_a_kafka_service() {
+        let err = Wiring::resolve(&Config::default(), &[&CATCH_ALL], None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("serves every Kafka service, but the configuration has none"),
             "{err}"
         );
     }
