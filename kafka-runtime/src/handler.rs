@@ -268,7 +268,7 @@ mod tests {
     #[test]
     fn decoders_pick_the_payload_apart() {
         let msg = Message::new("t", 0, 7).with_payload(&b"{\"a\":1}"[..]);
-        #[derive(serde::Deserialize)]
+        #[derive(Debug, serde::Deserialize)]
         struct A {
             a: u8,
         }
