@@ -43,15 +43,24 @@ impl Context {
     }
 }
 
-/// Read-only facts about the consumer group session and partition claim.
+/// Read-only facts about the consumer group session and partition claim
+/// (the seed's `RawSaramaContext`: `Session` and `Claim`).
 ///
-/// What librdkafka does not let safe Rust reach is `None` rather than guessed:
-/// the group member id (`rd_kafka_memberid`) and the Kafka generation id
-/// (`rd_kafka_consumer_group_metadata` is opaque; its only readers are C
-/// functions rust-rdkafka does not wrap) are reachable only through
-/// `rdkafka-sys` with `unsafe`, which this workspace forbids. `assignment` is
-/// therefore this member's own count of partition assignments, which moves
-/// exactly when a rebalance hands it new partitions.
+/// What safe Rust cannot reach is `None` rather than guessed:
+/// - the group member id: librdkafka has it (`rd_kafka_memberid`) but
+///   rust-rdkafka 0.39 does not wrap that function, and calling it through
+///   `rdkafka-sys` needs `unsafe`, which this workspace forbids. The other
+///   route, a DescribeGroups request (`Consumer::fetch_group_list`), is not
+///   served by librdkafka's mock cluster and could only match this member by
+///   decoding member assignments, so it is not used;
+/// - the Kafka generation id: it lives in the opaque
+///   `rd_kafka_consumer_group_metadata_t` (`Consumer::group_metadata`), whose
+///   accessors rust-rdkafka does not expose, and librdkafka's statistics only
+///   count rebalances.
+///
+/// `assignment` is this member's own count of (non-empty) partition
+/// assignments: it moves exactly when a rebalance hands it partitions, which
+/// is what monitoring usually wants the generation for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RawContext {
