@@ -239,6 +239,13 @@ pub mod decode {
     }
 }
 
+/// Requires a handler's future to be `Send` (used by the macro's generated
+/// code, so the error names the handler).
+#[doc(hidden)]
+pub fn assert_send<F: Future + Send>(future: F) -> F {
+    future
+}
+
 /// What a handler's `Result` turns into: any error converts to
 /// [`HandlerError`] (used by the macro's generated code).
 #[doc(hidden)]

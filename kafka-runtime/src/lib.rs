@@ -92,7 +92,9 @@ pub use rdkafka;
 /// Not public API: paths the macros' generated code refers to.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::handler::{decode, into_handler_result, Handler, HandlerFuture, Registration};
+    pub use crate::handler::{
+        assert_send, decode, into_handler_result, Handler, HandlerFuture, Registration,
+    };
     pub use crate::inject::{Inject, RuntimeHandle};
     pub use crate::{Context, Error, HandlerError, Message};
     pub use inventory;

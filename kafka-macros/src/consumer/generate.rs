@@ -47,8 +47,18 @@ pub fn registration(func: &syn::ItemFn, args: &Args, sig: &Signature) -> TokenSt
         Payload::Json(ty) => quote!(#rt::decode::json::<#ty>),
     };
     let out = sig.output_span;
-    let call = quote_spanned! {out=>
-        #rt::into_handler_result(#ident(#(#call_args),*).await)
+    // The runtime runs handlers on a multi-threaded runtime, so the future
+    // must be `Send`; checking it on its own, at the fn's name, gives
+    // "future returned by `handle` is not `Send`" instead of an error deep
+    // in generated code.
+    let future = quote_spanned! {ident.span()=>
+        #rt::assert_send(#ident(#(#call_args),*))
+    };
+    // Spanned at the return type, so a wrong `Result` is reported there.
+    let result = quote_spanned! {out=> __result };
+    let call = quote! {
+        let #result = #future.await;
+        #rt::into_handler_result(#result)
     };
     let (variant, input_ty, decode) = if batch {
         (
