@@ -106,8 +106,14 @@ async fn typed_payloads_decode_and_undecodable_ones_are_skipped() {
     let broker = TestBroker::start().await.unwrap();
     let topic = unique_name("single-typed");
     broker.create_topic(&topic, 1).await.unwrap();
-    let config = config(&broker.bootstrap(), &[Service::new("single.typed", &topic)]);
-    let running = start(config, &["single.typed"]);
+    let group = unique_name("typed-group");
+    let make = || {
+        config(
+            &broker.bootstrap(),
+            &[Service::new("single.typed", &topic).group(&group)],
+        )
+    };
+    let running = start(make(), &["single.typed"]);
     let producer = producer(&broker.bootstrap());
     produce(&producer, &topic, Some(0), "k", r#"{"id":1}"#).await;
     produce(&producer, &topic, Some(0), "k", "this is not JSON").await;
@@ -115,6 +121,14 @@ async fn typed_payloads_decode_and_undecodable_ones_are_skipped() {
     eventually("both decodable orders handled", || TYPED.count(&topic) >= 2).await;
     running.stop().await.unwrap();
     assert_eq!(TYPED.payloads(&topic), ["1", "3"]);
+
+    // The undecodable record was committed with the others: a restarted
+    // member starts after it.
+    produce(&producer, &topic, Some(0), "k", r#"{"id":4}"#).await;
+    let running = start(make(), &["single.typed"]);
+    eventually("the next order handled", || TYPED.count(&topic) >= 3).await;
+    running.stop().await.unwrap();
+    assert_eq!(TYPED.payloads(&topic), ["1", "3", "4"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
