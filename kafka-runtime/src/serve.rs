@@ -176,7 +176,7 @@ impl Serve {
             "kafka consumers running"
         );
 
-        let signal = self.shutdown.unwrap_or_else(|| Box::pin(os_signal()));
+        let signal = self.shutdown.unwrap_or_else(os_signal);
         // A service that ends on its own (fatal client error) ends them all.
         let early = tokio::select! {
             () = signal => {
@@ -232,31 +232,47 @@ async fn wait_all(running: Vec<consumer::RunningService>) -> Result<(), Error> {
 }
 
 /// SIGINT (Ctrl-C) or, on Unix, SIGTERM.
-async fn os_signal() {
-    let ctrl_c = async {
+///
+/// The handlers are installed when this is called, not when the future is
+/// first polled, so a signal arriving during startup is not lost (and does
+/// not kill the process with the default action).
+#[cfg(unix)]
+fn os_signal() -> ShutdownSignal {
+    use tokio::signal::unix::{signal, SignalKind};
+    let listen = |kind: SignalKind, name: &'static str| {
+        let registered = signal(kind);
+        async move {
+            match registered {
+                Ok(mut s) => {
+                    s.recv().await;
+                    tracing::info!(signal = name, "shutdown signal received");
+                }
+                Err(e) => {
+                    tracing::error!(signal = name, error = %e, "cannot listen for the signal");
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    };
+    let interrupt = listen(SignalKind::interrupt(), "SIGINT");
+    let terminate = listen(SignalKind::terminate(), "SIGTERM");
+    Box::pin(async move {
+        tokio::select! {
+            () = interrupt => {}
+            () = terminate => {}
+        }
+    })
+}
+
+/// Ctrl-C where there are no Unix signals.
+#[cfg(not(unix))]
+fn os_signal() -> ShutdownSignal {
+    Box::pin(async {
         if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C; stop with SIGTERM");
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
+    })
 }
 
 impl IntoFuture for Serve {
@@ -265,5 +281,31 @@ impl IntoFuture for Serve {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run())
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::time::Duration;
+
+    /// Sends `signal` to this very process with the system's `kill`.
+    fn kill(signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([signal, &std::process::id().to_string()])
+            .status()
+            .expect("`kill` runs");
+        assert!(status.success());
+    }
+
+    // One test for both signals: handlers are process-wide.
+    #[tokio::test]
+    async fn sigterm_and_sigint_end_the_default_shutdown_signal() {
+        for signal in ["-TERM", "-INT"] {
+            let shutdown = super::os_signal();
+            kill(signal);
+            tokio::time::timeout(Duration::from_secs(10), shutdown)
+                .await
+                .unwrap_or_else(|_| panic!("{signal} observed"));
+        }
     }
 }
