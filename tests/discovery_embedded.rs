@@ -12,7 +12,16 @@ mod secure_support;
 use kafka_rs::{unique_name, TestBroker};
 use kafka_runtime::config::Config;
 use kafka_runtime::discovery::{register_resolver, DiscoveryError, EnvResolver};
-use secure_support::produce_and_consume_with;
+use kafka_runtime::{kafka_consumer, Context, HandlerError};
+use secure_support::{produce_and_consume_with, produce_one, serve_until, Seen};
+
+static DISCOVERED: Seen = Seen::new();
+
+#[kafka_consumer(service = "discovery.serve.consumer")]
+async fn discovered_consumer(_ctx: Context, payload: String) -> Result<(), HandlerError> {
+    DISCOVERED.push(payload);
+    Ok(())
+}
 
 /// A `trpc_go.yaml` with one consumer and one producer whose addresses name
 /// `service` through `discover`/`namespace`.
@@ -162,5 +171,54 @@ fn an_empty_result_and_a_failing_resolver_are_startup_errors() {
     assert_eq!(
         err,
         format!("service `trpc.app.server.consumer`: `discover={resolver}`: resolver `{resolver}` could not resolve `svc.down` in namespace `Test`: registry timed out")
+    );
+}
+
+/// `serve()` resolves `discover=` before its consumer connects.
+#[tokio::test]
+async fn serve_resolves_discovery_for_its_consumers() {
+    let broker = TestBroker::start().await.unwrap();
+    let bootstrap = broker.bootstrap();
+    let resolver = unique_name("test-serve-registry");
+    let brokers: Vec<String> = bootstrap.split(',').map(str::to_owned).collect();
+    register_resolver(
+        resolver.clone(),
+        move |_: &str, _: &str| Ok(brokers.clone()),
+    );
+    let topic = unique_name("serve-discovered");
+    broker.create_topic(&topic, 1).await.unwrap();
+    let payload = unique_name("payload");
+    produce_one(
+        &format!("kafka://{bootstrap}?topic={topic}"),
+        &topic,
+        &payload,
+    )
+    .await;
+    let group = unique_name("group");
+    let yaml = format!(
+        "server:\n  service:\n    - name: discovery.serve.consumer\n      protocol: kafka\n      \
+         address: trpc.kafka.orders?topics={topic}&group={group}&initial=oldest&discover={resolver}&namespace=Test\n"
+    );
+    serve_until(yaml, "discovery.serve.consumer", || {
+        DISCOVERED.contains(&payload)
+    })
+    .await;
+}
+
+/// `serve()` reports an unknown resolver at startup.
+#[tokio::test]
+async fn serve_reports_an_unknown_resolver() {
+    let yaml =
+        "server:\n  service:\n    - name: discovery.serve.consumer\n      protocol: kafka\n      \
+                address: trpc.kafka.orders?topics=t&group=g&discover=nacos&namespace=Test\n";
+    let err = kafka_runtime::serve()
+        .config_yaml(yaml)
+        .only_services(["discovery.serve.consumer"])
+        .await
+        .expect_err("no resolver named nacos");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("configuration error: service `discovery.serve.consumer`: `discover=nacos`: no discovery resolver named `nacos` is registered; registered resolvers: "),
+        "{text}"
     );
 }

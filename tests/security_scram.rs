@@ -14,7 +14,24 @@ use std::time::{Duration, Instant};
 use kafka_rs::unique_name;
 use kafka_runtime::config::{parse_consumer_address, parse_producer_target};
 use kafka_runtime::security::{check_services, probe_authentication_async, ProbeError};
-use secure_support::{consumer_address, encode, producer_target, round_trip, Scram};
+use kafka_runtime::{kafka_consumer, Context, HandlerError};
+use secure_support::{
+    consumer_address, consumer_yaml, create_topic, encode, produce_one, producer_target,
+    round_trip, serve_until, Scram, Seen,
+};
+
+static SERVED: Seen = Seen::new();
+
+#[kafka_consumer(service = "secure.scram.consumer")]
+async fn scram_consumer(_ctx: Context, payload: String) -> Result<(), HandlerError> {
+    SERVED.push(payload);
+    Ok(())
+}
+
+#[kafka_consumer(service = "secure.scram.rejected")]
+async fn rejected_consumer(_ctx: Context, _payload: String) -> Result<(), HandlerError> {
+    panic!("a consumer with a wrong password never receives a record");
+}
 
 /// An authentication error must arrive well before this.
 const FAST: Duration = Duration::from_secs(10);
@@ -192,6 +209,66 @@ async fn the_startup_check_names_the_service_and_the_cause() {
         text.starts_with(
             "service `trpc.app.orders` cannot connect to its brokers: authentication failed with mechanism SCRAM-SHA-512 for user `kafka-rs-512`: "
         ),
+        "{text}"
+    );
+    assert!(!text.contains(&wrong), "{text}");
+}
+
+/// The framework's consumer (`serve()` and a `#[kafka_consumer]` handler)
+/// authenticates with SCRAM-SHA-512 and receives a record.
+#[tokio::test]
+async fn serve_consumes_with_scram() {
+    let broker = Scram::from_env();
+    let topic = unique_name("serve-scram");
+    let security = sasl("SCRAM-SHA-512", &broker.user_512, &broker.password);
+    let target = producer_target(&broker.bootstrap, &topic, &security);
+    create_topic(
+        &parse_producer_target("p", &target).unwrap().client_config(),
+        &topic,
+    )
+    .await;
+    let payload = unique_name("served");
+    produce_one(&target, &topic, &payload).await;
+    let yaml = consumer_yaml(
+        "secure.scram.consumer",
+        &consumer_address(&broker.bootstrap, &topic, &security),
+    );
+    serve_until(yaml, "secure.scram.consumer", || SERVED.contains(&payload)).await;
+}
+
+/// `serve()` with a wrong password stops at startup with an authentication
+/// error naming the service, within seconds, before joining the group.
+#[tokio::test]
+async fn serve_fails_fast_on_a_wrong_password() {
+    let broker = Scram::from_env();
+    let wrong = format!("{}-wrong", broker.password);
+    let address = consumer_address(
+        &broker.bootstrap,
+        &unique_name("serve-rejected"),
+        &sasl("SCRAM-SHA-256", &broker.user_256, &wrong),
+    );
+    let started = Instant::now();
+    let result = tokio::time::timeout(
+        Duration::from_secs(30),
+        kafka_runtime::serve()
+            .config_yaml(consumer_yaml("secure.scram.rejected", &address))
+            .only_services(["secure.scram.rejected"]),
+    )
+    .await
+    .expect("serve() returns instead of retrying for ever");
+    let took = started.elapsed();
+    let err = result.expect_err("the broker refuses the password");
+    assert!(
+        matches!(err, kafka_runtime::Error::Security { .. }),
+        "expected a security error, got: {err}"
+    );
+    assert!(
+        took < FAST,
+        "serve() took {took:?} to fail (limit {FAST:?})"
+    );
+    let text = err.to_string();
+    assert!(
+        text.starts_with("service `secure.scram.rejected` cannot connect to its brokers: authentication failed with mechanism SCRAM-SHA-256 for user `kafka-rs-256`: "),
         "{text}"
     );
     assert!(!text.contains(&wrong), "{text}");

@@ -173,3 +173,67 @@ pub async fn produce_and_consume_with(
     assert_eq!(message.key(), Some(&b"k"[..]));
     assert_eq!(message.offset(), delivery.offset);
 }
+
+/// Payloads a `#[kafka_consumer]` handler of a test saw.
+#[derive(Default)]
+pub struct Seen(std::sync::Mutex<Vec<String>>);
+
+impl Seen {
+    pub const fn new() -> Self {
+        Seen(std::sync::Mutex::new(Vec::new()))
+    }
+    pub fn push(&self, payload: String) {
+        self.0.lock().unwrap().push(payload);
+    }
+    pub fn contains(&self, payload: &str) -> bool {
+        self.0.lock().unwrap().iter().any(|p| p == payload)
+    }
+}
+
+/// A `trpc_go.yaml` with one consumer service `name` on `address`.
+pub fn consumer_yaml(name: &str, address: &str) -> String {
+    format!(
+        "server:\n  service:\n    - name: {name}\n      protocol: kafka\n      address: \"{address}\"\n"
+    )
+}
+
+/// Produces one record with `value` to `topic` through `target`'s config.
+pub async fn produce_one(target: &str, topic: &str, value: &str) {
+    let client = parse_producer_target("producer", target)
+        .unwrap_or_else(|e| panic!("producer target: {e}"))
+        .client_config();
+    let producer: FutureProducer = client.create().unwrap_or_else(|e| panic!("producer: {e}"));
+    producer
+        .send(
+            FutureRecord::to(topic).key("k").payload(value),
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap_or_else(|(e, _)| panic!("send: {e}"));
+}
+
+/// Runs `serve()` on `yaml` (service `name` only) until `done` holds,
+/// then shuts it down; fails if `serve()` ends early or `done` never holds.
+pub async fn serve_until(yaml: String, name: &str, done: impl Fn() -> bool) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serve = kafka_runtime::serve()
+        .config_yaml(yaml)
+        .only_services([name])
+        .shutdown_timeout(Duration::from_secs(10))
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+    let task = tokio::spawn(async move { serve.await });
+    let held = kafka_rs::wait_until(Duration::from_secs(60), || done() || task.is_finished()).await;
+    if task.is_finished() {
+        let result = task.await.expect("serve() does not panic");
+        panic!("serve() ended early: {result:?}");
+    }
+    assert!(held, "the handler did not see the record within 60 s");
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("serve() stops within 30 s")
+        .expect("serve() does not panic")
+        .unwrap_or_else(|e| panic!("serve(): {e}"));
+}
