@@ -2,33 +2,83 @@
 //! producers, built once by the runtime from the configuration.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::Config;
+use crate::producer::{ProducerSet, ProducerSource, RawProducer};
 use crate::Error;
 
 /// The running runtime as injection sees it: the configuration and every
 /// producer built from it. Cheap to clone.
+///
+/// `serve()` starts and shuts it down around the consumers; a producer-only
+/// program does it itself:
+///
+/// ```no_run
+/// # async fn run(config: std::sync::Arc<kafka_runtime::config::Config>) -> Result<(), kafka_runtime::Error> {
+/// use kafka_runtime::RuntimeHandle;
+/// let runtime = RuntimeHandle::start(config).await?;
+/// let orders = runtime.producer("trpc.app.server.producer")?;
+/// orders.produce("key", "value", kafka_runtime::producer::Headers::new()).await?;
+/// runtime.shutdown(std::time::Duration::from_secs(5)).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct RuntimeHandle {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     config: Arc<Config>,
+    producers: ProducerSet,
 }
 
 impl RuntimeHandle {
     /// Builds every registered producer for `config` (one librdkafka producer
     /// per distinct target) and returns the handle that hands them out.
+    /// Fails, naming the declaration, when a producer names a service that is
+    /// not configured or has an invalid target.
     pub async fn start(config: Arc<Config>) -> Result<Self, Error> {
-        Ok(RuntimeHandle { config })
+        let producers = ProducerSet::start(Arc::clone(&config))?;
+        Ok(RuntimeHandle {
+            inner: Arc::new(Inner { config, producers }),
+        })
     }
 
     /// The configuration the runtime runs with.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.inner.config
     }
 
-    /// Flushes every producer, waiting at most `deadline`.
-    pub async fn shutdown(&self, deadline: std::time::Duration) -> Result<(), Error> {
-        let _ = deadline;
-        Ok(())
+    /// Builds a value that implements [`Inject`] (a `#[kafka_producer]` struct).
+    pub fn get<T: Inject>(&self) -> Result<T, Error> {
+        T::inject(self)
+    }
+
+    /// The producer of the `client.service[]` entry `service` (the seed's
+    /// `NewClientProxy(name)`), built on first use.
+    pub fn producer(&self, service: &str) -> Result<RawProducer, Error> {
+        self.inner
+            .producers
+            .service(service, "`RuntimeHandle::producer`")
+    }
+
+    /// The producer a `#[kafka_producer]` declaration refers to. Not public API.
+    #[doc(hidden)]
+    pub fn __producer(
+        &self,
+        source: ProducerSource,
+        declared_by: &str,
+    ) -> Result<RawProducer, Error> {
+        self.inner.producers.get(source, declared_by)
+    }
+
+    /// Flushes every producer, waiting at most `deadline`: every record
+    /// queued before the call is acknowledged (or has failed) and every
+    /// asynchronous callback has run when this returns `Ok`.
+    pub async fn shutdown(&self, deadline: Duration) -> Result<(), Error> {
+        self.inner.producers.flush(deadline).await
     }
 }
 

@@ -12,12 +12,14 @@ pub mod config;
 mod error;
 mod inject;
 mod metadata;
+pub mod producer;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use error::{Error, Result};
 pub use inject::{Inject, RuntimeHandle};
 pub use metadata::Metadata;
+pub use producer::{ProduceError, Producer, RawProducer};
 
 /// The `rdkafka` crate this runtime is built on, for native records and
 /// settings the address language does not cover.
@@ -26,5 +28,6 @@ pub use rdkafka;
 /// Not public API: paths the macros' generated code refers to.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::producer::{FromRawProducer, ProducerRegistration, ProducerSource};
     pub use inventory;
 }
