@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rdkafka::error::KafkaError;
-use rdkafka::message::ToBytes;
 use rdkafka::message::Header;
+use rdkafka::message::ToBytes;
 use rdkafka::producer::{DeliveryFuture, FutureRecord};
 
 use super::callbacks::{self, AsyncCallbacks};
