@@ -21,6 +21,8 @@ pub use inject::{Inject, RuntimeHandle};
 pub use metadata::Metadata;
 pub use producer::{ProduceError, Producer, RawProducer};
 
+pub use kafka_macros::kafka_producer;
+
 /// The `rdkafka` crate this runtime is built on, for native records and
 /// settings the address language does not cover.
 pub use rdkafka;
