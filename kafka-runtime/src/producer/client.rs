@@ -19,6 +19,9 @@ use super::partition::RoundRobin;
 /// (round-robin needs it; partitions are rarely added).
 const PARTITION_COUNT_TTL: Duration = Duration::from_secs(60);
 
+/// How long the check behind a timed-out delivery may take.
+const DIAGNOSIS_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Pause between attempts to enqueue while librdkafka's queue is full.
 const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(5);
 
@@ -187,6 +190,32 @@ impl SharedClient {
                 return Ok(count);
             }
         }
+        self.fetch_partition_count(topic, timeout).await
+    }
+
+    /// Turns a timed-out delivery into the more useful `UnknownTopic` when the
+    /// topic does not exist: librdkafka keeps records for a missing topic
+    /// queued until they time out (it waits for the topic to appear), so
+    /// without this check the caller would only see a timeout.
+    pub(crate) async fn diagnose_timeout(
+        self: &Arc<Self>,
+        error: ProduceError,
+        topic: &str,
+    ) -> ProduceError {
+        if !matches!(error, ProduceError::Timeout { .. }) {
+            return error;
+        }
+        match self.fetch_partition_count(topic, DIAGNOSIS_TIMEOUT).await {
+            Err(unknown @ ProduceError::UnknownTopic { .. }) => unknown,
+            _ => error,
+        }
+    }
+
+    async fn fetch_partition_count(
+        self: &Arc<Self>,
+        topic: &str,
+        timeout: Duration,
+    ) -> Result<i32, ProduceError> {
         let client = Arc::clone(self);
         let name = topic.to_owned();
         // fetch_metadata blocks on the network: keep it off the async workers.

@@ -303,6 +303,18 @@ impl Binding {
         topic: &str,
         size: usize,
     ) -> Result<Delivered, ProduceError> {
+        match self.delivery_outcome(delivery, topic, size).await {
+            Err(error) => Err(self.client.diagnose_timeout(error, topic).await),
+            ok => ok,
+        }
+    }
+
+    async fn delivery_outcome(
+        &self,
+        delivery: DeliveryFuture,
+        topic: &str,
+        size: usize,
+    ) -> Result<Delivered, ProduceError> {
         let timeout = self.effective_timeout();
         let report = match tokio::time::timeout(timeout + TIMEOUT_GRACE, delivery).await {
             Ok(Ok(report)) => report,
@@ -319,7 +331,8 @@ impl Binding {
                 self.client.delivered();
                 Ok(Delivered {
                     partition: delivery.partition,
-                    offset: delivery.offset,
+                    // librdkafka reports "invalid offset" (-1001) when acks=0.
+                    offset: delivery.offset.max(-1),
                 })
             }
             Err((error, _message)) => Err(self.client.classify(topic, size, timeout, error)),
