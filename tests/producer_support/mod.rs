@@ -24,6 +24,17 @@ pub struct Fixture {
 impl Fixture {
     pub async fn new(prefix: &str, partitions: i32) -> Fixture {
         let broker = TestBroker::start().await.expect("test broker starts");
+        Self::on(broker, prefix, partitions).await
+    }
+
+    /// On the embedded broker whatever the environment selects, for what an
+    /// external broker cannot do (fault injection, codecs tansu cannot serve).
+    pub async fn embedded(prefix: &str, partitions: i32) -> Fixture {
+        let broker = kafka_runtime::testing::EmbeddedBroker::start().expect("embedded broker");
+        Self::on(TestBroker::Embedded(broker), prefix, partitions).await
+    }
+
+    async fn on(broker: TestBroker, prefix: &str, partitions: i32) -> Fixture {
         let topic = kafka_rs::unique_name(prefix);
         broker
             .create_topic(&topic, partitions)
