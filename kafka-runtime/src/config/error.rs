@@ -3,7 +3,11 @@
 use std::fmt;
 
 /// A configuration the runtime refuses. Its text names the service, the key,
-/// the offending value (secrets redacted) and what is allowed instead.
+/// the offending value (secrets redacted) and what is allowed instead:
+///
+/// ```text
+/// service `trpc.app.server.consumer`: `fetchMax=12x`: not a whole number; allowed: 1000..=2147483135 (bytes)
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConfigError {
@@ -15,6 +19,33 @@ pub struct ConfigError {
     pub value: Option<String>,
     /// What is wrong and what is allowed instead.
     pub reason: String,
+}
+
+impl ConfigError {
+    /// An error that is about no single key (file, YAML layout, address syntax).
+    pub fn new(service: Option<&str>, reason: impl Into<String>) -> Self {
+        ConfigError {
+            service: service.map(str::to_owned),
+            key: None,
+            value: None,
+            reason: reason.into(),
+        }
+    }
+
+    /// An error about one key; `value` must already be redacted if secret.
+    pub fn for_key(
+        service: &str,
+        key: &str,
+        value: Option<&str>,
+        reason: impl Into<String>,
+    ) -> Self {
+        ConfigError {
+            service: Some(service.to_owned()),
+            key: Some(key.to_owned()),
+            value: value.map(str::to_owned),
+            reason: reason.into(),
+        }
+    }
 }
 
 impl fmt::Display for ConfigError {

@@ -3,6 +3,9 @@
 //! A consumer service is a `server.service[]` entry with `protocol: kafka`; a
 //! producer is a `client.service[]` entry whose `target` starts with
 //! `kafka://`. Everything else in the file is left to whoever owns it.
+//! `CONFIGURATION.md` at the workspace root is the full reference; the key
+//! table ([`keys::KEYS`]) and the property mapping ([`mapping`]) are its
+//! sources.
 //!
 //! ```text
 //! server:
@@ -18,12 +21,22 @@
 //!       timeout: 800
 //! ```
 
+mod address;
+mod env;
 mod error;
+pub mod keys;
+pub mod mapping;
+mod registry;
 mod secret;
 mod types;
+mod validate;
 mod values;
+mod yaml;
 
+pub use address::{parse_consumer_address, parse_producer_target, KAFKA_SCHEME};
 pub use error::ConfigError;
+pub use mapping::Properties;
+pub use registry::{register_consumer_addr_config, register_producer_addr_config};
 pub use secret::Secret;
 pub use types::{
     CommonConfig, ConsumerConfig, ProducerConfig, RetryPolicy, DEFAULT_CLIENT_ID, DEFAULT_VERSION,
@@ -32,6 +45,7 @@ pub use values::{
     Compression, InitialOffset, IsolationLevel, NotAllowed, Partitioner, RequiredAcks,
     SaslMechanism, SecurityProtocol, Strategy,
 };
+pub use yaml::{CONFIG_ENV, DEFAULT_CONFIG_PATH};
 
 use std::time::Duration;
 
@@ -44,6 +58,24 @@ pub struct Config {
     pub consumers: Vec<ConsumerService>,
     /// `client.service[]` entries with a `kafka://` target, in file order.
     pub producers: Vec<ProducerService>,
+    /// `plugins.database.kafka`, already copied into every service's
+    /// [`CommonConfig`] where it matters.
+    pub plugin: PluginConfig,
+}
+
+/// `plugins.database.kafka`: settings for every Kafka service of the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PluginConfig {
+    /// `max_request_size` (sarama `MaxRequestSize`): producers'
+    /// `maxMessageBytes` must not exceed it. 0 or absent: unset.
+    pub max_request_size: Option<u32>,
+    /// `max_response_size`: largest response (`receive.message.max.bytes`).
+    /// 0 or absent: unset.
+    pub max_response_size: Option<u32>,
+    /// `rewrite_log`: route the Kafka client's logs into the application's
+    /// log (the Go plugin's sarama logger switch).
+    pub rewrite_log: bool,
 }
 
 /// One consumer service: a `server.service[]` entry with `protocol: kafka`.
@@ -81,3 +113,6 @@ impl Config {
         self.producers.iter().find(|s| s.name == name)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -59,16 +59,27 @@ pub struct CommonConfig {
     pub net_read_timeout: Duration,
     /// `netWriteTimeout`: socket write deadline.
     pub net_write_timeout: Duration,
-    /// `metadataRetryMax`: sarama's metadata retry budget.
+    /// `metadataRetryMax`: sarama's metadata retry budget (`None`: the
+    /// tRPC-Go default, 1; librdkafka has no twin).
     pub metadata_retry_max: Option<u32>,
-    /// `metadataRetryBackoff`: wait between metadata retries.
+    /// `metadataRetryBackoff`: wait between metadata retries (`None`:
+    /// librdkafka's own `topic.metadata.refresh.fast.interval.ms`).
     pub metadata_retry_backoff: Option<Duration>,
-    /// `metadataRefreshFrequency` (seconds in the address): periodic metadata refresh.
+    /// `metadataRefreshFrequency` (seconds in the address): periodic metadata
+    /// refresh; `None`: the tRPC-Go default, 60 s; zero disables it.
     pub metadata_refresh_frequency: Option<Duration>,
-    /// `metadataFull`: refresh metadata for all topics, not only the used ones.
+    /// `metadataFull`: refresh metadata for all topics, not only the used
+    /// ones (`None`: the tRPC-Go default, false).
     pub metadata_full: Option<bool>,
-    /// `metadataAllowAutoTopicCreation`: let metadata requests create topics.
+    /// `metadataAllowAutoTopicCreation`: let metadata requests create topics
+    /// (`None`: the tRPC-Go default, true).
     pub metadata_allow_auto_topic_creation: Option<bool>,
+    /// `plugins.database.kafka.max_request_size` (sarama `MaxRequestSize`):
+    /// caps a producer's `maxMessageBytes`; no effect on consumers.
+    pub max_request_size: Option<u32>,
+    /// `plugins.database.kafka.max_response_size`: largest response accepted
+    /// (`receive.message.max.bytes`).
+    pub max_response_size: Option<u32>,
     /// Raw librdkafka properties applied last, for code that needs a knob the
     /// address language does not have. Not reachable from an address string.
     pub librdkafka_overrides: BTreeMap<String, String>,
@@ -97,6 +108,8 @@ impl Default for CommonConfig {
             metadata_refresh_frequency: None,
             metadata_full: None,
             metadata_allow_auto_topic_creation: None,
+            max_request_size: None,
+            max_response_size: None,
             librdkafka_overrides: BTreeMap::new(),
         }
     }
@@ -133,6 +146,8 @@ impl fmt::Debug for CommonConfig {
                 "metadata_allow_auto_topic_creation",
                 &self.metadata_allow_auto_topic_creation,
             )
+            .field("max_request_size", &self.max_request_size)
+            .field("max_response_size", &self.max_response_size)
             .field(
                 "librdkafka_overrides",
                 &self.librdkafka_overrides.keys().collect::<Vec<_>>(),
@@ -206,7 +221,8 @@ pub struct ConsumerConfig {
     pub group_session_timeout: Duration,
     /// `groupRebalanceTimeout`: how long a rebalance may take.
     pub group_rebalance_timeout: Duration,
-    /// `groupRebalanceRetryMax`: sarama's rebalance retry budget.
+    /// `groupRebalanceRetryMax`: sarama's rebalance retry budget (`None`: the
+    /// tRPC-Go default, 4; librdkafka has no twin).
     pub group_rebalance_retry_max: Option<u32>,
     /// `isolationLevel`: whether to read uncommitted transactional records.
     pub isolation_level: IsolationLevel,
@@ -246,9 +262,13 @@ impl Default for ConsumerConfig {
 }
 
 impl ConsumerConfig {
-    /// The client id in effect: `clientid`, or the group name when unset.
+    /// The client id in effect: `clientid`, or the group name when unset or
+    /// left at `trpcgo` (the Go plugin treats its default as "use the group").
     pub fn effective_client_id(&self) -> &str {
-        self.common.client_id.as_deref().unwrap_or(&self.group)
+        match self.common.client_id.as_deref() {
+            Some(id) if id != DEFAULT_CLIENT_ID => id,
+            _ => &self.group,
+        }
     }
 }
 

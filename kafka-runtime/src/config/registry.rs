@@ -1,0 +1,59 @@
+//! Programmatic address overrides: the seed's `RegisterAddrConfig` (Q11).
+//!
+//! A YAML address or target equal to a registered string gets the
+//! registered config instead of being parsed. Register before loading the
+//! configuration; the registry is process-wide.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, PoisonError, RwLock};
+
+use super::address::KAFKA_SCHEME;
+use super::types::{ConsumerConfig, ProducerConfig};
+
+static CONSUMERS: LazyLock<RwLock<HashMap<String, ConsumerConfig>>> =
+    LazyLock::new(|| RwLock::new(HashMap::new()));
+static PRODUCERS: LazyLock<RwLock<HashMap<String, ProducerConfig>>> =
+    LazyLock::new(|| RwLock::new(HashMap::new()));
+
+/// Uses `cfg` for every consumer service whose `address` is exactly
+/// `address` (e.g. `fake_address`). Call it before loading the configuration;
+/// the config is still validated when a service uses it.
+pub fn register_consumer_addr_config(address: &str, cfg: ConsumerConfig) {
+    // A poisoned lock only means another registration panicked; the map is intact.
+    CONSUMERS
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(address.to_owned(), cfg);
+}
+
+/// Uses `cfg` for every producer service whose `target` is `address`, with
+/// or without the `kafka://` prefix. Call it before loading the
+/// configuration; the config is still validated when a service uses it.
+pub fn register_producer_addr_config(address: &str, cfg: ProducerConfig) {
+    PRODUCERS
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(strip_scheme(address).to_owned(), cfg);
+}
+
+fn strip_scheme(target: &str) -> &str {
+    target.strip_prefix(KAFKA_SCHEME).unwrap_or(target)
+}
+
+/// The config registered for a consumer address.
+pub(crate) fn consumer(address: &str) -> Option<ConsumerConfig> {
+    CONSUMERS
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(address)
+        .cloned()
+}
+
+/// The config registered for a producer target.
+pub(crate) fn producer(target: &str) -> Option<ProducerConfig> {
+    PRODUCERS
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(strip_scheme(target))
+        .cloned()
+}

@@ -1,0 +1,413 @@
+//! Whole-config checks: ranges (shared with the key table), keys that need
+//! each other, and librdkafka's cross-property constraints, turned into
+//! errors that name the address keys instead of a librdkafka failure at
+//! client creation.
+
+use std::time::Duration;
+
+use super::address::check_broker;
+use super::error::ConfigError;
+use super::keys::{self, Side, MESSAGE_TIMEOUT_MS};
+use super::types::{CommonConfig, ConsumerConfig, ProducerConfig, RetryPolicy};
+use super::values::{RequiredAcks, SecurityProtocol};
+
+/// `plugins.database.kafka.max_request_size` range (sarama's is any positive
+/// int32; below librdkafka's smallest `message.max.bytes` it would refuse
+/// every producer).
+pub(crate) const MAX_REQUEST_SIZE: (i64, i64) = (1_000, 2_147_483_647);
+/// `plugins.database.kafka.max_response_size` range (librdkafka `receive.message.max.bytes`).
+pub(crate) const MAX_RESPONSE_SIZE: (i64, i64) = (1_000, 2_147_483_647);
+/// librdkafka's `message.max.bytes` default, which a consumer's `fetch.max.bytes` must reach.
+pub(crate) const DEFAULT_MESSAGE_MAX_BYTES: u32 = 1_000_000;
+/// librdkafka's `max.in.flight` ceiling for the idempotent producer.
+const IDEMPOTENT_MAX_IN_FLIGHT: u32 = 5;
+
+/// Range checks against the key table, so an address and a registered
+/// config obey the same limits.
+struct Checker<'a> {
+    service: &'a str,
+    side: Side,
+}
+
+impl Checker<'_> {
+    fn int(&self, key: &str, n: i64) -> Result<(), ConfigError> {
+        let Some(spec) = keys::lookup(key, self.side) else {
+            return Err(ConfigError::for_key(
+                self.service,
+                key,
+                None,
+                "internal error: key missing from the key table (please report)",
+            ));
+        };
+        spec.kind
+            .check_int(n)
+            .map_err(|reason| ConfigError::for_key(self.service, key, Some(&n.to_string()), reason))
+    }
+
+    fn millis(&self, key: &str, d: Duration) -> Result<(), ConfigError> {
+        self.int(key, i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    fn fail(&self, key: &str, value: impl ToString, reason: impl Into<String>) -> ConfigError {
+        ConfigError::for_key(self.service, key, Some(&value.to_string()), reason)
+    }
+}
+
+fn ms(d: Duration) -> u128 {
+    d.as_millis()
+}
+
+fn validate_common(common: &CommonConfig, check: &Checker<'_>) -> Result<(), ConfigError> {
+    let service = check.service;
+    // Brokers, or the discovery service name.
+    match (&common.discover, &common.namespace) {
+        (Some(_), None) => {
+            return Err(ConfigError::for_key(
+                service,
+                "discover",
+                common.discover.as_deref(),
+                "`discover` requires `namespace` (e.g. `&namespace=Production`)",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::for_key(
+                service,
+                "namespace",
+                common.namespace.as_deref(),
+                "`namespace` requires `discover` (the name of the discovery resolver, e.g. `&discover=polaris`)",
+            ))
+        }
+        _ => {}
+    }
+    if let Some(discover) = &common.discover {
+        if discover.is_empty() {
+            return Err(check.fail("discover", "", "empty value; allowed: any non-empty text"));
+        }
+        if common.namespace.as_deref() == Some("") {
+            return Err(check.fail("namespace", "", "empty value; allowed: any non-empty text"));
+        }
+        if common.brokers.len() != 1 || common.brokers[0].is_empty() {
+            return Err(ConfigError::new(
+                Some(service),
+                "with `discover`, the part before `?` is exactly one service name for the resolver (e.g. `my.kafka.service?discover=polaris&namespace=Production&...`)",
+            ));
+        }
+    } else {
+        if common.brokers.is_empty() {
+            return Err(ConfigError::new(
+                Some(service),
+                "no brokers: the part before `?` is `host:port[,host:port...]` (e.g. `127.0.0.1:9092`)",
+            ));
+        }
+        for broker in &common.brokers {
+            check_broker(service, broker)?;
+        }
+    }
+
+    for (key, value) in [("clientid", &common.client_id), ("user", &common.user)] {
+        if value.as_deref() == Some("") {
+            return Err(check.fail(key, "", "empty value; allowed: any non-empty text"));
+        }
+    }
+    if common
+        .password
+        .as_ref()
+        .is_some_and(|p| p.expose().is_empty())
+    {
+        return Err(check.fail("password", "", "empty value; allowed: any non-empty text"));
+    }
+    if !keys::is_kafka_version(&common.version) {
+        let allowed = keys::lookup("version", check.side)
+            .map(|s| s.kind.allowed())
+            .unwrap_or_default();
+        return Err(check.fail(
+            "version",
+            &common.version,
+            format!("not a Kafka version; allowed: {allowed}"),
+        ));
+    }
+
+    // SASL: mechanism, user and password come together.
+    match (&common.mechanism, &common.user, &common.password) {
+        (Some(_), Some(_), Some(_)) | (None, None, None) => {}
+        (Some(m), _, _) => {
+            return Err(check.fail(
+                "mechanism",
+                m,
+                "`mechanism` requires both `user` and `password`",
+            ))
+        }
+        (None, _, _) => {
+            let key = if common.user.is_some() {
+                "user"
+            } else {
+                "password"
+            };
+            let shown = if key == "user" {
+                common.user.clone().unwrap_or_default()
+            } else {
+                super::Secret::REDACTED.to_owned()
+            };
+            return Err(check.fail(
+                key,
+                shown,
+                format!(
+                    "`{key}` requires `mechanism` (one of: {})",
+                    super::SaslMechanism::ALLOWED.join(", ")
+                ),
+            ));
+        }
+    }
+    if let Some(protocol) = common.security_protocol {
+        let sasl = matches!(
+            protocol,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        );
+        if sasl && common.mechanism.is_none() {
+            return Err(check.fail(
+                "protocol",
+                protocol,
+                "a SASL protocol requires `mechanism`, `user` and `password`; without SASL use PLAINTEXT or SSL",
+            ));
+        }
+        if !sasl && common.mechanism.is_some() {
+            return Err(check.fail(
+                "protocol",
+                protocol,
+                "`mechanism` needs a SASL protocol: SASL_PLAINTEXT or SASL_SSL",
+            ));
+        }
+    }
+
+    check.int(
+        "netMaxOpenRequests",
+        i64::from(common.net_max_open_requests),
+    )?;
+    check.millis("netDailTimeout", common.net_dial_timeout)?;
+    check.millis("netReadTimeout", common.net_read_timeout)?;
+    check.millis("netWriteTimeout", common.net_write_timeout)?;
+    if let Some(n) = common.metadata_retry_max {
+        check.int("metadataRetryMax", i64::from(n))?;
+    }
+    if let Some(d) = common.metadata_retry_backoff {
+        check.millis("metadataRetryBackoff", d)?;
+    }
+    if let Some(d) = common.metadata_refresh_frequency {
+        check.int(
+            "metadataRefreshFrequency",
+            i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        )?;
+    }
+    for (key, value, (min, max)) in [
+        (
+            "max_request_size",
+            common.max_request_size,
+            MAX_REQUEST_SIZE,
+        ),
+        (
+            "max_response_size",
+            common.max_response_size,
+            MAX_RESPONSE_SIZE,
+        ),
+    ] {
+        if let Some(v) = value {
+            if i64::from(v) < min || i64::from(v) > max {
+                return Err(ConfigError::for_key(
+                    service,
+                    &format!("plugins.database.kafka.{key}"),
+                    Some(&v.to_string()),
+                    format!("out of range; allowed: {min}..={max} (bytes)"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl ConsumerConfig {
+    /// Checks the whole config for `service`: every range of the key table,
+    /// keys that need each other, and librdkafka's cross-property rules.
+    pub fn validate(&self, service: &str) -> Result<(), ConfigError> {
+        let check = Checker {
+            service,
+            side: Side::Consumer,
+        };
+        validate_common(&self.common, &check)?;
+
+        if self.topics.is_empty() {
+            return Err(ConfigError::for_key(
+                service,
+                "topics",
+                None,
+                "a consumer needs `topics` (comma-separated topic names, e.g. `?topics=orders,refunds&group=billing`)",
+            ));
+        }
+        if self.topics.iter().any(|t| t.trim().is_empty()) {
+            return Err(check.fail(
+                "topics",
+                self.topics.join(","),
+                "empty topic name; allowed: a comma-separated list of non-empty names",
+            ));
+        }
+        if self.group.is_empty() {
+            return Err(ConfigError::for_key(
+                service,
+                "group",
+                None,
+                "a consumer needs `group` (the consumer group id, e.g. `&group=billing`)",
+            ));
+        }
+        check.int("fetchDefault", i64::from(self.fetch_default))?;
+        check.int("fetchMax", i64::from(self.fetch_max))?;
+        if let Some(batch) = self.batch {
+            check.int("batch", i64::from(batch))?;
+        }
+        check.millis("batchFlush", self.batch_flush)?;
+        check.millis("maxWaitTime", self.max_wait_time)?;
+        check.millis("maxProcessingTime", self.max_processing_time)?;
+        check.millis("groupSessionTimeout", self.group_session_timeout)?;
+        check.millis("groupRebalanceTimeout", self.group_rebalance_timeout)?;
+        if let Some(n) = self.group_rebalance_retry_max {
+            check.int("groupRebalanceRetryMax", i64::from(n))?;
+        }
+        if let RetryPolicy::Limited(n) = self.retry {
+            check.int("maxRetry", i64::from(n))?;
+        }
+        check.millis("retryInterval", self.retry_interval)?;
+        if let Some(rate) = self.limiter_rate {
+            if !rate.is_finite() || rate <= 0.0 {
+                return Err(check.fail(
+                    "limiterRate",
+                    rate,
+                    "out of range; allowed: a positive decimal number (events per second), e.g. 100 or 0.5",
+                ));
+            }
+        }
+        match (self.limiter_rate, self.limiter_burst) {
+            (None, Some(burst)) => {
+                return Err(check.fail(
+                    "limiterBurst",
+                    burst,
+                    "`limiterBurst` requires `limiterRate` (messages per second)",
+                ))
+            }
+            (Some(_), Some(burst)) => check.int("limiterBurst", i64::from(burst))?,
+            _ => {}
+        }
+        let commit_ms = ms(self.commit_interval);
+        if !(1..=86_400_000).contains(&commit_ms) {
+            return Err(check.fail(
+                "commit_interval",
+                format!("{commit_ms}ms"),
+                "out of range; allowed: 1..=86400000 (milliseconds; librdkafka auto.commit.interval.ms, 0 would stop committing)",
+            ));
+        }
+
+        if self.group_rebalance_timeout < self.group_session_timeout {
+            return Err(check.fail(
+                "groupRebalanceTimeout",
+                ms(self.group_rebalance_timeout),
+                format!(
+                    "must be >= groupSessionTimeout ({}): librdkafka requires max.poll.interval.ms >= session.timeout.ms",
+                    ms(self.group_session_timeout)
+                ),
+            ));
+        }
+        if let Some(response) = self.common.max_response_size {
+            let needed = u64::from(self.fetch_max) + 512;
+            if u64::from(response) < needed {
+                return Err(ConfigError::for_key(
+                    service,
+                    "plugins.database.kafka.max_response_size",
+                    Some(&response.to_string()),
+                    format!(
+                        "must be >= fetchMax + 512 ({needed}): librdkafka requires receive.message.max.bytes >= fetch.max.bytes + 512"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ProducerConfig {
+    /// Checks the whole config for `service`: every range of the key table,
+    /// keys that need each other, and librdkafka's cross-property rules.
+    pub fn validate(&self, service: &str) -> Result<(), ConfigError> {
+        let check = Checker {
+            service,
+            side: Side::Producer,
+        };
+        validate_common(&self.common, &check)?;
+
+        if self.topic.as_deref() == Some("") {
+            return Err(check.fail("topic", "", "empty value; allowed: any non-empty text"));
+        }
+        check.int("maxMessageBytes", i64::from(self.max_message_bytes))?;
+        check.int("maxRetry", i64::from(self.max_retry))?;
+        check.millis("retryInterval", self.retry_interval)?;
+        for (key, value) in [
+            ("flushMessages", self.flush_messages),
+            ("flushMaxMessages", self.flush_max_messages),
+            ("flushBytes", self.flush_bytes),
+        ] {
+            if let Some(n) = value {
+                check.int(key, i64::from(n))?;
+            }
+        }
+        if let Some(d) = self.flush_frequency {
+            if ms(d) >= MESSAGE_TIMEOUT_MS as u128 {
+                return Err(check.fail(
+                    "flushFrequency",
+                    ms(d),
+                    format!(
+                        "out of range; allowed: 0..={} (milliseconds): librdkafka requires linger.ms < message.timeout.ms ({MESSAGE_TIMEOUT_MS})",
+                        MESSAGE_TIMEOUT_MS - 1
+                    ),
+                ));
+            }
+        }
+        if let (Some(messages), Some(max)) = (self.flush_messages, self.flush_max_messages) {
+            if max < messages {
+                return Err(check.fail(
+                    "flushMaxMessages",
+                    max,
+                    format!("must be >= flushMessages ({messages}), as in sarama"),
+                ));
+            }
+        }
+        if self.idempotent {
+            if self.required_acks != RequiredAcks::All {
+                return Err(check.fail(
+                    "requiredAcks",
+                    self.required_acks,
+                    "idempotent=true requires requiredAcks=-1: librdkafka requires acks=all with enable.idempotence",
+                ));
+            }
+            if self.max_retry < 1 {
+                return Err(check.fail(
+                    "maxRetry",
+                    self.max_retry,
+                    "idempotent=true requires maxRetry >= 1: librdkafka requires retries >= 1 with enable.idempotence",
+                ));
+            }
+            if self.common.net_max_open_requests > IDEMPOTENT_MAX_IN_FLIGHT {
+                return Err(check.fail(
+                    "netMaxOpenRequests",
+                    self.common.net_max_open_requests,
+                    "idempotent=true requires netMaxOpenRequests <= 5: librdkafka requires max.in.flight <= 5 with enable.idempotence",
+                ));
+            }
+        }
+        if let Some(request) = self.common.max_request_size {
+            if self.max_message_bytes > request {
+                return Err(check.fail(
+                    "maxMessageBytes",
+                    self.max_message_bytes,
+                    format!("must be <= plugins.database.kafka.max_request_size ({request}): a request carries at least one record"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
