@@ -23,9 +23,16 @@ async fn unknown_service_and_bad_target_stop_startup() {
         .to_string();
     eprintln!("{err}");
     assert!(err.contains("trpc.test.not.configured"), "{err}");
-    assert!(err.contains("`Missing`"), "{err}");
+    assert!(
+        err.contains("Missing (tests/producer_startup_errors.rs:"),
+        "{err}"
+    );
     assert!(err.contains("producer_startup_errors.rs"), "{err}");
-    assert!(err.contains("`NoBroker`"), "{err}");
+    assert!(
+        err.contains("NoBroker (tests/producer_startup_errors.rs:"),
+        "{err}"
+    );
+    assert!(err.contains("no brokers"), "{err}");
     // Both problems are reported at once.
     let _: fn(&RuntimeHandle) -> Result<Missing, _> = Missing::inject;
     let _: fn(&RuntimeHandle) -> Result<NoBroker, _> = NoBroker::inject;

@@ -154,7 +154,6 @@ fn expand_struct(attr: TokenStream, strukt: &ItemStruct) -> syn::Result<TokenStr
         let value = match init {
             FieldInit::Producer(source) => {
                 let source = source_tokens(source);
-                let display = format!("`{declared_by}`");
                 registrations.push(quote! {
                     ::kafka_runtime::__private::inventory::submit! {
                         ::kafka_runtime::__private::ProducerRegistration::new(
@@ -168,7 +167,7 @@ fn expand_struct(attr: TokenStream, strukt: &ItemStruct) -> syn::Result<TokenStr
                 let from_raw = quote_spanned! {ty.span()=>
                     <#ty as ::kafka_runtime::__private::FromRawProducer>::from_raw
                 };
-                quote!(#from_raw(runtime.__producer(#source, #display)?))
+                quote!(#from_raw(runtime.__producer(#source, #declared_by)?))
             }
             FieldInit::Inject => quote_spanned! {ty.span()=>
                 <#ty as ::kafka_runtime::Inject>::inject(runtime)?

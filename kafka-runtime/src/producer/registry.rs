@@ -54,7 +54,7 @@ impl ProducerRegistration {
     }
 
     fn site(&self) -> String {
-        format!("`{}` ({}:{})", self.declared_by, self.file, self.line)
+        format!("{} ({}:{})", self.declared_by, self.file, self.line)
     }
 }
 
@@ -150,7 +150,7 @@ impl ProducerSet {
                 key: None,
                 value: None,
                 reason: format!(
-                    "{declared_by} uses this producer service, but client.service[] has no entry with this name and a kafka:// target ({known})"
+                    "producer {declared_by} uses this producer service, but client.service[] has no entry with this name and a kafka:// target ({known})"
                 ),
             }
             .into());
@@ -164,7 +164,7 @@ impl ProducerSet {
             return Ok(found);
         }
         let label = format!("inline target of {declared_by}");
-        let config = props::parse_target(&label, target)?;
+        let config = crate::config::parse_producer_target(&label, target)?;
         self.bind(key, label, &config, None)
     }
 
