@@ -74,6 +74,13 @@ impl RuntimeHandle {
         self.inner.producers.get(source, declared_by)
     }
 
+    /// How many librdkafka producers the runtime runs (bindings with equal
+    /// settings share one). Not public API: for tests.
+    #[doc(hidden)]
+    pub fn __client_count(&self) -> usize {
+        self.inner.producers.client_count()
+    }
+
     /// Flushes every producer, waiting at most `deadline`: every record
     /// queued before the call is acknowledged (or has failed) and every
     /// asynchronous callback has run when this returns `Ok`.

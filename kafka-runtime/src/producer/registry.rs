@@ -207,6 +207,14 @@ impl ProducerSet {
         Ok(producer)
     }
 
+    pub(crate) fn client_count(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clients
+            .len()
+    }
+
     /// Flushes every client, all within `deadline`.
     pub(crate) async fn flush(&self, deadline: Duration) -> Result<(), Error> {
         let until = Instant::now() + deadline;
