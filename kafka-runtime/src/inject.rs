@@ -91,6 +91,11 @@ impl RuntimeHandle {
 
 /// A value the runtime can build for a handler parameter or a user's struct:
 /// implemented by the types `#[kafka_producer]` generates.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be injected by the runtime",
+    label = "not built by the runtime",
+    note = "injectable types are `#[kafka_producer]` structs; inside a `#[kafka_producer]` struct, mark a producer field with `#[producer(service = \"...\")]` or `#[producer(target = \"kafka://...\")]`"
+)]
 pub trait Inject: Clone + Send + Sync + 'static {
     /// Builds the value from the running runtime.
     fn inject(runtime: &RuntimeHandle) -> Result<Self, Error>;
