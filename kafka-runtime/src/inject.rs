@@ -46,6 +46,13 @@ impl RuntimeHandle {
         })
     }
 
+    /// Loads the configuration ([`Config::load`]: the file named by
+    /// `KAFKA_RS_CONFIG`, else `./trpc_go.yaml`) and starts on it: the
+    /// one-call start of a producer-only program.
+    pub async fn load() -> Result<Self, Error> {
+        Self::start(Arc::new(Config::load()?)).await
+    }
+
     /// The configuration the runtime runs with.
     pub fn config(&self) -> &Config {
         &self.inner.config

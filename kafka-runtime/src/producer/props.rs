@@ -36,3 +36,38 @@ pub(crate) fn sharing_key(cc: &ClientConfig) -> String {
         .map(|(k, v)| format!("{k}={v}\u{1}"))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(client_id: &str) -> ProducerConfig {
+        let mut config = ProducerConfig::default();
+        config.common.brokers = vec!["127.0.0.1:9092".to_owned()];
+        config.common.client_id = Some(client_id.to_owned());
+        config
+    }
+
+    #[test]
+    fn timeout_becomes_the_delivery_timeout() {
+        let cc = binding_properties(&config("a"), Some(Duration::from_millis(800)));
+        assert_eq!(cc.get("message.timeout.ms"), Some("800"));
+        assert_eq!(cc.get("client.id"), Some("a"));
+        let cc = binding_properties(&config("a"), None);
+        assert_eq!(cc.get("message.timeout.ms"), None);
+    }
+
+    #[test]
+    fn equal_settings_share_a_client_and_different_ones_do_not() {
+        let key = |c: &ProducerConfig, t| sharing_key(&binding_properties(c, t));
+        let mut other_topic = config("a");
+        other_topic.topic = Some("elsewhere".to_owned());
+        // The topic is not a client property: both bindings share a client.
+        assert_eq!(key(&config("a"), None), key(&other_topic, None));
+        assert_ne!(key(&config("a"), None), key(&config("b"), None));
+        assert_ne!(
+            key(&config("a"), None),
+            key(&config("a"), Some(Duration::from_secs(1)))
+        );
+    }
+}

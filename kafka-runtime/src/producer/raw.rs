@@ -215,7 +215,7 @@ impl RawProducer {
         self.binding.client.flush(Instant::now() + timeout).await
     }
 
-    fn configured_topic(&self) -> Result<&str, ProduceError> {
+    pub(crate) fn configured_topic(&self) -> Result<&str, ProduceError> {
         self.binding
             .topic
             .as_deref()

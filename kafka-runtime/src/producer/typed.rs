@@ -62,7 +62,7 @@ impl<T: Serialize> Producer<T> {
         value: &T,
         headers: impl Into<Headers>,
     ) -> Result<(), ProduceError> {
-        let topic = self.raw.topic().unwrap_or_default();
+        let topic = self.raw.configured_topic()?;
         let payload = encode(topic, value)?;
         self.raw.produce(key, payload, headers).await
     }
