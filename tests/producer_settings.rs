@@ -268,3 +268,28 @@ async fn unknown_topics_are_reported_as_such() {
         other => panic!("expected UnknownTopic, got {other:?}"),
     }
 }
+
+/// The embedded broker speaks no SASL, so a client with SCRAM credentials
+/// cannot authenticate: librdkafka reports an authentication failure and the
+/// record times out; the caller sees `Authentication`, not a bare timeout.
+#[tokio::test]
+async fn failed_authentication_is_reported_as_such() {
+    let broker = EmbeddedBroker::start().unwrap();
+    let topic = kafka_rs::unique_name("producer-auth");
+    broker.create_topic(&topic, 1).unwrap();
+    let mut config = kafka_runtime::config::ProducerConfig::default();
+    config.common.brokers = vec![broker.bootstrap_servers()];
+    config.common.mechanism = Some(kafka_runtime::config::SaslMechanism::ScramSha512);
+    config.common.user = Some("nobody".to_owned());
+    config.common.password = Some(kafka_runtime::config::Secret::new("wrong-password"));
+    let producer = build_producer("auth", &config, Some(Duration::from_millis(3_000))).unwrap();
+    let err = producer
+        .send_message(&topic, "k", "v", Headers::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ProduceError::Authentication { .. }),
+        "{err:?}"
+    );
+    assert!(!format!("{err:?}{err}").contains("wrong-password"));
+}

@@ -104,7 +104,9 @@ impl SharedClient {
         self.tracker.spawn(future);
     }
 
-    /// Classifies a client error, using what the client knows about the cluster.
+    /// Classifies a client error, using what the client knows about the
+    /// cluster: a record that timed out while librdkafka reported failed
+    /// authentication (or every broker down) failed for that reason.
     pub(crate) fn classify(
         &self,
         topic: &str,
@@ -112,22 +114,23 @@ impl SharedClient {
         timeout: Duration,
         error: KafkaError,
     ) -> ProduceError {
-        let classified = ProduceError::from_kafka(
+        let timed_out = matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::MessageTimedOut | RDKafkaErrorCode::RequestTimedOut)
+        );
+        if timed_out && self.health.auth_failed.load(Ordering::Relaxed) {
+            return ProduceError::Authentication {
+                topic: topic.to_owned(),
+                source: error,
+            };
+        }
+        ProduceError::from_kafka(
             topic,
             size,
             timeout,
             self.health.brokers_down.load(Ordering::Relaxed),
-            error.clone(),
-        );
-        match classified {
-            ProduceError::Timeout { .. } if self.health.auth_failed.load(Ordering::Relaxed) => {
-                ProduceError::Authentication {
-                    topic: topic.to_owned(),
-                    source: error,
-                }
-            }
-            other => other,
-        }
+            error,
+        )
     }
 
     /// Records a successful delivery: the cluster is reachable again.
