@@ -6,7 +6,7 @@ mod producer_support;
 use std::collections::BTreeMap;
 
 use kafka_runtime::config::Partitioner;
-use kafka_runtime::producer::{build_producer, fnv1a_32, sarama_hash_partition, Headers};
+use kafka_runtime::producer::{build_producer, fnv1a_32, sarama_hash_partition, Headers, Key};
 use kafka_runtime::rdkafka::message::Message;
 use producer_support::Fixture;
 
@@ -58,6 +58,25 @@ async fn hash_partitioner_matches_sarama_on_the_broker() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn hash_partitioner_spreads_records_without_key() {
+    let fx = Fixture::new("producer-hash-nokey", 3).await;
+    let mut config = fx.plain_config();
+    config.partitioner = Partitioner::Hash;
+    let producer = build_producer("test", &config, None).unwrap();
+    let mut seen = BTreeMap::new();
+    for i in 0..90 {
+        let d = producer
+            .send_message(&fx.topic, Key::none(), format!("{i}"), Headers::new())
+            .await
+            .unwrap();
+        *seen.entry(d.partition).or_insert(0) += 1;
+    }
+    // sarama sends key-less records to a random partition: each partition is
+    // left empty with probability (2/3)^90.
+    assert_eq!(seen.len(), 3, "{seen:?}");
 }
 
 #[tokio::test]
