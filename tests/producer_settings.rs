@@ -293,3 +293,36 @@ async fn failed_authentication_is_reported_as_such() {
     );
     assert!(!format!("{err:?}{err}").contains("wrong-password"));
 }
+
+/// A flush that cannot finish in time says so (and how much is in flight)
+/// instead of returning as if everything had been acknowledged.
+#[tokio::test]
+async fn flush_reports_records_still_in_flight_at_its_deadline() {
+    let broker = EmbeddedBroker::start().unwrap();
+    let topic = kafka_rs::unique_name("producer-flush-deadline");
+    broker.create_topic(&topic, 1).unwrap();
+    let mut config = kafka_runtime::config::ProducerConfig::default();
+    config.common.brokers = vec![broker.bootstrap_servers()];
+    let producer = build_producer("stuck", &config, Some(Duration::from_secs(20))).unwrap();
+    producer
+        .send_message(&topic, "k", "warm", Headers::new())
+        .await
+        .unwrap();
+    broker
+        .with_cluster(|cluster| cluster.broker_down(1))
+        .unwrap();
+    for i in 0..3 {
+        producer
+            .async_send_message(&topic, "k", format!("{i}"), Headers::new())
+            .await
+            .unwrap();
+    }
+    let err = producer
+        .flush(Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    match err {
+        ProduceError::FlushIncomplete { in_flight, .. } => assert_eq!(in_flight, 3),
+        other => panic!("expected FlushIncomplete, got {other:?}"),
+    }
+}
