@@ -242,8 +242,7 @@ impl RawProducer {
     {
         let topic = record.topic.to_owned();
         let delivery = self.binding.enqueue(record, size).await?;
-        let binding = &self.binding;
-        binding.await_delivery_of(delivery, &topic, size).await
+        self.binding.await_delivery_of(delivery, &topic, size).await
     }
 
     async fn enqueue_sent(&self, sent: &SentRecord) -> Result<DeliveryFuture, ProduceError> {
