@@ -55,6 +55,9 @@ mod tests {
         assert_eq!(cc.get("client.id"), Some("a"));
         let cc = binding_properties(&config("a"), None);
         assert_eq!(cc.get("message.timeout.ms"), None);
+        // clientid left out: the seed's `trpcgo`.
+        let cc = binding_properties(&ProducerConfig::default(), None);
+        assert_eq!(cc.get("client.id"), Some("trpcgo"));
     }
 
     #[test]
