@@ -252,3 +252,37 @@ async fn too_large_records_fail_with_message_too_large() {
     }
     assert!(err.to_string().contains(&fx.topic));
 }
+
+/// When librdkafka's local queue is full, sends wait for room (within the
+/// request deadline) instead of failing.
+#[tokio::test]
+async fn a_full_local_queue_applies_backpressure() {
+    let fx = Fixture::new("producer-queue-full", 1).await;
+    let mut config = fx.plain_config();
+    config
+        .common
+        .librdkafka_overrides
+        .insert("queue.buffering.max.messages".into(), "5".into());
+    let (callbacks, outcomes) = recording_callbacks();
+    let producer = build_producer("test", &config, None)
+        .unwrap()
+        .with_callbacks(callbacks);
+    for i in 0..100 {
+        producer
+            .async_send_message(&fx.topic, "k", format!("q-{i}"), Headers::new())
+            .await
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).await.unwrap();
+    let outcomes = outcomes.lock().unwrap().clone();
+    assert_eq!(outcomes.len(), 100);
+    assert!(outcomes.iter().all(|(_, o)| o.is_ok()), "{outcomes:?}");
+    let values: Vec<_> = fx
+        .read_all(1, 100)
+        .await
+        .iter()
+        .map(|m| m.payload().unwrap().to_vec())
+        .collect();
+    let expected: Vec<_> = (0..100).map(|i| format!("q-{i}").into_bytes()).collect();
+    assert_eq!(values, expected);
+}
