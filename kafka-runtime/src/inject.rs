@@ -91,6 +91,10 @@ impl RuntimeHandle {
     /// Flushes every producer, waiting at most `deadline`: every record
     /// queued before the call is acknowledged (or has failed) and every
     /// asynchronous callback has run when this returns `Ok`.
+    ///
+    /// Call it before exiting: a producer dropped without it discards the
+    /// records still queued (librdkafka purges them on drop). When the
+    /// deadline passes first, the error says how many records were in flight.
     pub async fn shutdown(&self, deadline: Duration) -> Result<(), Error> {
         self.inner.producers.flush(deadline).await
     }
