@@ -145,7 +145,7 @@ fn expand_struct(attr: TokenStream, strukt: &ItemStruct) -> syn::Result<TokenStr
 
     let mut registrations = Vec::new();
     let mut builds = Vec::new();
-    for (index, (field, init)) in strukt.fields.iter().zip(&inits).enumerate() {
+    for (field, init) in strukt.fields.iter().zip(&inits) {
         let ty = &field.ty;
         let declared_by = match &field.ident {
             Some(name) => format!("{ident}.{name}"),
@@ -175,10 +175,7 @@ fn expand_struct(attr: TokenStream, strukt: &ItemStruct) -> syn::Result<TokenStr
         };
         builds.push(match &field.ident {
             Some(name) => quote!(#name: #value),
-            None => {
-                let _ = index;
-                value
-            }
+            None => value,
         });
     }
 
