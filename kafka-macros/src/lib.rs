@@ -1,17 +1,21 @@
 //! Procedural macros of kafka-rs. Use them through `kafka_runtime`, which
 //! re-exports them; the generated code refers only to `::kafka_runtime` paths.
 
+use proc_macro::TokenStream;
+
+mod consumer;
 mod producer;
 
-/// Declares producers the runtime builds from the configuration: on a tuple
-/// struct `#[kafka_producer(service = "...")]` or `#[kafka_producer(target =
-/// "kafka://...")]`, or on a struct with named fields each marked
-/// `#[producer(service = "...")]` / `#[producer(target = "...")]` (unmarked
-/// fields are built through their own `Inject`).
+/// Registers an async fn as the handler of a Kafka consumer service.
+/// Documented on the `kafka_runtime` re-export.
 #[proc_macro_attribute]
-pub fn kafka_producer(
-    attr: proc_macro::TokenStream,
-    item: proc_macro::TokenStream,
-) -> proc_macro::TokenStream {
+pub fn kafka_consumer(attr: TokenStream, item: TokenStream) -> TokenStream {
+    consumer::expand(attr.into(), item.into()).into()
+}
+
+/// Declares a producer, or a struct of producers, built from the configuration.
+/// Documented on the `kafka_runtime` re-export.
+#[proc_macro_attribute]
+pub fn kafka_producer(attr: TokenStream, item: TokenStream) -> TokenStream {
     producer::expand(attr.into(), item.into()).into()
 }
