@@ -5,6 +5,38 @@
 //! ([`kafka_runtime::testing::EmbeddedBroker`]). With
 //! `KAFKA_RS_TEST_BOOTSTRAP=host:port` set (as `scripts/test.sh` does after
 //! starting tansu), the same tests run against that external broker instead.
+//!
+//! Tests written against this module pass on both brokers when they create
+//! every topic through [`TestBroker::create_topic`] (tansu does not
+//! auto-create topics), wait with [`wait_until`] or bounded timeouts rather
+//! than sleeps, and use [`TEST_SESSION_TIMEOUT`] for consumer groups whose
+//! members are closed and reopened (see
+//! [`kafka_runtime::testing`] for the mock cluster's group timings).
+//!
+//! # tansu 0.6.0 with `rdkafka` 0.39's librdkafka
+//!
+//! What the test suite relies on and was checked against tansu 0.6.0 on
+//! sqlite storage, and for which no support code had to change: CreateTopics
+//! through the admin API (metadata shows the topic at once; a second create
+//! fails with `TopicAlreadyExists`); produce
+//! with every codec (gzip, snappy, lz4, zstd), `acks` 0/1/-1 and the
+//! idempotent producer; keys, payloads and headers (null and empty values
+//! kept); record timestamps; consumer groups with the eager and
+//! `cooperative-sticky` assignors (a second member gets its share in about
+//! 3 s); synchronous and automatic commits, OffsetFetch, and a restarted group
+//! resuming at its committed offset; a closed member leaves at once; correct
+//! watermarks; pause, resume, seek and `offsets_for_times`. Differences from
+//! Apache Kafka:
+//!
+//! - no topic auto-creation: a produce to an unknown topic times out,
+//!   whatever the client asks for;
+//! - listing and describing groups (`fetch_group_list`: ListGroups then
+//!   DescribeGroups) fails with a transport error: on sqlite storage tansu
+//!   cannot read back the group state it stored (it logs a `SerdeJson`
+//!   error) and drops the connection. It keeps serving everything else;
+//!   derive lag from committed offsets and watermarks instead;
+//! - memory storage reports wrong high watermarks, which is why
+//!   `scripts/tansu.sh` uses sqlite.
 #![deny(missing_docs)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +51,11 @@ use kafka_runtime::testing::EmbeddedBroker;
 
 /// The environment variable that points the tests at an external broker.
 pub const BOOTSTRAP_ENV: &str = "KAFKA_RS_TEST_BOOTSTRAP";
+
+/// A consumer group session timeout for tests that close and reopen group
+/// members: the embedded broker only hands a closed member's partitions to
+/// the next member once this session expires.
+pub const TEST_SESSION_TIMEOUT: Duration = Duration::from_secs(6);
 
 /// How long topic creation may take before a test fails.
 const TOPIC_READY_TIMEOUT: Duration = Duration::from_secs(30);

@@ -12,8 +12,25 @@
 //! assert!(broker.bootstrap_servers().starts_with("127.0.0.1:"));
 //! ```
 //!
-//! The mock cluster keeps a bounded log per partition (about 5 MB); older
-//! records are dropped, so large backlogs need a real broker.
+//! # Differences from a real broker
+//!
+//! Measured with the librdkafka that `rdkafka` 0.39 builds; tests that must
+//! pass on both this broker and tansu have to allow for them:
+//!
+//! - The log per partition is bounded (about 5 MB); older records are
+//!   dropped, so large backlogs need a real broker.
+//! - Topics are created on first use (a produce to an unknown topic
+//!   succeeds). Real brokers such as tansu do not auto-create: create every
+//!   topic explicitly.
+//! - A consumer group's first join takes about 3 s (the mock's initial
+//!   rebalance delay); a second member joining a `cooperative-sticky` group
+//!   gets its partitions after about 10 s, with eager strategies about 5 s.
+//! - A member that closed cleanly keeps its partitions until its session
+//!   timeout expires: a new member of the same group waited 44 s with the
+//!   default `session.timeout.ms` of 45 s, 8 s with 6 s. Tests that close
+//!   and reopen a group member should use a short session timeout.
+//! - Record timestamps are not indexed: `offsets_for_times` answers the end
+//!   of the partition. Group listing (`fetch_group_list`) is not supported.
 
 use std::sync::mpsc;
 use std::sync::Mutex;

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The whole test suite, the README's test command:
+#
+#   bash scripts/test.sh
+#
+# Phase 1: every test of the workspace (unit, doc, UI and integration tests)
+#          against the embedded broker (librdkafka's mock cluster, in process),
+#          then the quick start example (the README's other command).
+# Phase 2: installs tansu once per machine (~8 min on 2 cores), starts it on a
+#          free loopback port and runs the integration tests of the top-level
+#          package again against it (KAFKA_RS_TEST_BOOTSTRAP=127.0.0.1:PORT).
+#          tansu is stopped however the phase ends.
+#
+# Exits non-zero as soon as a phase fails. Never reads stdin.
+# Environment: KAFKA_RS_PHASE_TIMEOUT (seconds per cargo test phase, default
+# 3600), plus the TANSU_* variables of scripts/tansu.sh.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+phase_timeout="${KAFKA_RS_PHASE_TIMEOUT:-3600}"
+# Phase 1 must use the embedded broker even if the caller exported this.
+unset KAFKA_RS_TEST_BOOTSTRAP
+
+banner() { printf '\n==== %s\n' "$*" >&2; }
+started=$SECONDS
+timings=()
+
+on_exit() {
+    local status=$?
+    bash scripts/tansu.sh stop </dev/null || true
+    if ((${#timings[@]} > 0)); then
+        printf '\n==== timings\n' >&2
+        printf '  %s\n' "${timings[@]}" >&2
+    fi
+    if ((status == 0)); then
+        banner "scripts/test.sh: all phases passed in $((SECONDS - started))s"
+    else
+        banner "scripts/test.sh: FAILED (exit $status) after $((SECONDS - started))s"
+    fi
+    exit "$status"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+banner "phase 1/2: cargo test --workspace --all-features  [broker: embedded mock cluster, in process]"
+t=$SECONDS
+timeout "$phase_timeout" cargo test --workspace --all-features </dev/null
+timings+=("phase 1 (embedded): $((SECONDS - t))s")
+
+banner "phase 1/2: cargo run --example quickstart  [broker: embedded mock cluster, in process]"
+t=$SECONDS
+# The README's first command must keep working.
+timeout 300 cargo run --example quickstart </dev/null
+timings+=("quickstart (embedded): $((SECONDS - t))s")
+
+banner "phase 2/2: install tansu if needed and start it"
+t=$SECONDS
+bash scripts/tansu.sh install </dev/null
+timings+=("tansu install check/install: $((SECONDS - t))s")
+# A tansu left behind by an interrupted run of this checkout would block start.
+bash scripts/tansu.sh stop </dev/null
+# An assignment, not `eval "$(...)"`, so that a failed start stops the run.
+start_output="$(bash scripts/tansu.sh start </dev/null)"
+eval "$start_output"
+[[ -n "${KAFKA_RS_TEST_BOOTSTRAP:-}" ]] || {
+    echo "scripts/test.sh: tansu started but printed no bootstrap" >&2
+    exit 1
+}
+export KAFKA_RS_TEST_BOOTSTRAP
+
+banner "phase 2/2: cargo test -p kafka-rs --tests  [broker: tansu 0.6.0 at $KAFKA_RS_TEST_BOOTSTRAP, KAFKA_RS_TEST_BOOTSTRAP set]"
+t=$SECONDS
+timeout "$phase_timeout" cargo test -p kafka-rs --tests </dev/null
+timings+=("phase 2 (tansu): $((SECONDS - t))s")
