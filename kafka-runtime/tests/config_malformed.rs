@@ -234,6 +234,16 @@ fn broker_lists() {
     ];
     let rows: Vec<(String, &str)> = rows.iter().map(|(a, e)| ((*a).to_owned(), *e)).collect();
     check(&rows, consumer_error);
+    // Query text before the `?` is never echoed: it may hold the password.
+    for address in [
+        "h:1&password=hunter2?topics=t&group=g",
+        "password=hunter2&topics=t&group=g?",
+    ] {
+        assert_eq!(
+            consumer_error(address),
+            "service `svc`: a broker contains `=` or `&`: `key=value` pairs go after the `?` (`host:port[,host:port...]?key=value&...`); the broker is not shown because it may hold a password"
+        );
+    }
     let producer_rows = [
         (
             "kafka://?topic=t".to_owned(),

@@ -112,6 +112,13 @@ pub(crate) fn check_broker(service: &str, broker: &str) -> Result<(), ConfigErro
             "a broker contains `@`: credentials do not belong in the broker list; use the `mechanism`, `user` and `password` keys",
         ));
     }
+    if broker.contains(['=', '&']) {
+        // Query text before the `?` (`h:1&password=x?...`): not echoed either.
+        return Err(ConfigError::new(
+            Some(service),
+            "a broker contains `=` or `&`: `key=value` pairs go after the `?` (`host:port[,host:port...]?key=value&...`); the broker is not shown because it may hold a password",
+        ));
+    }
     if broker.contains("://") {
         return Err(fail("a broker has no scheme"));
     }
