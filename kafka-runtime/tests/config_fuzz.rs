@@ -28,6 +28,9 @@ const DEFAULT_CASES: u32 = 2_000;
 /// Seed when `PROPTEST_RNG_SEED` is not set.
 const DEFAULT_SEED: u64 = 0x6b61_666b_6172_7300;
 
+/// A generated address or target and the passwords in it.
+type Generated = (String, Vec<String>);
+
 /// Every generated password starts with this, so a leak is unmistakable.
 const PASSWORD_MARK: &str = "PWmark";
 
@@ -48,8 +51,20 @@ fn fuzz<S: Strategy>(
 ) where
     S::Value: std::fmt::Debug,
 {
+    fuzz_with_cases(name, cases(), strategy, check);
+}
+
+/// [`fuzz`] with an explicit number of cases.
+fn fuzz_with_cases<S: Strategy>(
+    name: &str,
+    cases: u32,
+    strategy: S,
+    check: impl Fn(S::Value) -> Result<Outcome, TestCaseError>,
+) where
+    S::Value: std::fmt::Debug,
+{
     let config = RunnerConfig {
-        cases: cases(),
+        cases,
         // Shrinking a failure is what makes it readable; keep it bounded.
         max_shrink_iters: 2_000,
         failure_persistence: None,
@@ -538,6 +553,49 @@ fn producer_targets_near_valid() {
         "parser/producer-near-valid",
         (service_name(), address(false)),
         |(service, (target, secrets))| check_producer(&service, &target, &secrets),
+    );
+}
+
+/// librdkafka checks some rules between properties only when a client is
+/// created (fetch.max.bytes vs message.max.bytes, idempotence, linger.ms vs
+/// message.timeout.ms, ...): every accepted clean address must pass them.
+/// Clients are real but point at a closed local port, so nothing resolves
+/// names or waits on a broker; a tenth of the cases keeps this bounded.
+#[test]
+fn accepted_addresses_create_real_clients() {
+    use rdkafka::consumer::BaseConsumer;
+    use rdkafka::producer::BaseProducer;
+
+    let strategy = (service_name(), clean_address(true), clean_address(false));
+    let check = |(service, (address, _), (target, _)): (String, Generated, Generated)| {
+        let mut accepted = false;
+        if let Ok(cfg) = parse_consumer_address(&service, &address) {
+            let mut client = cfg.client_config();
+            client.set("bootstrap.servers", "127.0.0.1:1");
+            if let Err(e) = client.create::<BaseConsumer>() {
+                return Err(TestCaseError::fail(format!("consumer `{address}`: {e}")));
+            }
+            accepted = true;
+        }
+        if let Ok(cfg) = parse_producer_target(&service, &target) {
+            let mut client = cfg.client_config();
+            client.set("bootstrap.servers", "127.0.0.1:1");
+            if let Err(e) = client.create::<BaseProducer>() {
+                return Err(TestCaseError::fail(format!("producer `{target}`: {e}")));
+            }
+            accepted = true;
+        }
+        Ok(if accepted {
+            Outcome::Accepted
+        } else {
+            Outcome::Rejected
+        })
+    };
+    fuzz_with_cases(
+        "librdkafka/real-clients",
+        (cases() / 10).max(1),
+        strategy,
+        check,
     );
 }
 
