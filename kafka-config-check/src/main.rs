@@ -5,6 +5,7 @@
 //! Exit codes: 0 valid, 2 any error (message on stderr; clap's usage errors
 //! also exit with 2).
 
+mod notes;
 mod render;
 mod report;
 
@@ -44,12 +45,12 @@ const INVALID: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Same resolution as `Config::load`, whose error also explains the default.
-    let (shown_path, loaded) = match &cli.path {
-        Some(path) => (path.display().to_string(), Config::from_path(path)),
+    let (path, loaded) = match &cli.path {
+        Some(path) => (path.clone(), Config::from_path(path)),
         None => {
             let path = std::env::var_os(CONFIG_ENV)
                 .map_or_else(|| DEFAULT_CONFIG_PATH.into(), PathBuf::from);
-            (path.display().to_string(), Config::load())
+            (path, Config::load())
         }
     };
     let config = match loaded {
@@ -59,7 +60,10 @@ fn main() -> ExitCode {
             return ExitCode::from(INVALID);
         }
     };
-    let report = Report::new(shown_path, &config);
+    // The loader has just read the file; should it vanish now, there are no notes.
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut report = Report::new(path.display().to_string(), &config);
+    report.notes = notes::near_misses(&text);
     let out = match cli.format {
         Format::Text => render::text(&report),
         Format::Json => render::json(&report),

@@ -35,6 +35,9 @@ pub fn text(report: &Report) -> String {
         plural(report.count("consumer"), "consumer service"),
         plural(report.count("producer"), "producer service"),
     );
+    for note in &report.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
     let _ = writeln!(out, "\nplugins.database.kafka");
     for (key, value) in &report.plugin {
         let _ = writeln!(out, "  {key}: {}", plain(value));
@@ -75,7 +78,7 @@ fn service(service: &ServiceReport) -> Value {
     })
 }
 
-/// One JSON document: `{"path", "valid", "plugin", "consumers", "producers"}`.
+/// One JSON document: `{"path", "valid", "plugin", "consumers", "producers", "notes"}`.
 pub fn json(report: &Report) -> String {
     let of_kind = |kind: &str| -> Vec<Value> {
         report
@@ -91,6 +94,7 @@ pub fn json(report: &Report) -> String {
         "plugin": object(&report.plugin),
         "consumers": of_kind("consumer"),
         "producers": of_kind("producer"),
+        "notes": report.notes,
     });
     // A tree of plain JSON values always serialises.
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"

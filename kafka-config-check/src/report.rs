@@ -29,6 +29,8 @@ pub struct Report {
     pub plugin: Vec<(&'static str, Value)>,
     /// Consumers first, then producers, each in file order.
     pub services: Vec<ServiceReport>,
+    /// Entries that look like Kafka services but are not (see `notes.rs`).
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -44,6 +46,7 @@ impl Report {
             path,
             plugin: plugin(&config.plugin),
             services,
+            notes: Vec::new(),
         }
     }
 

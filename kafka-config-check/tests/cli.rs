@@ -327,3 +327,46 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains("KAFKA_RS_CONFIG"), "{}", stdout(&out));
 }
+
+#[test]
+fn near_misses_are_noted_but_valid() {
+    let dir = Dir::new();
+    let path = dir.write(
+        "near.yaml",
+        "server:\n  service:\n    - {name: c.upper, protocol: Kafka, address: '127.0.0.1:9092?topics=t&group=g'}\n    - {name: c.ok, protocol: kafka, address: '127.0.0.1:9092?topics=t&group=g'}\nclient:\n  service:\n    - {name: p.upper, target: 'KAFKA://127.0.0.1:9092?topic=t'}\n",
+    );
+    let out = run(dir.path(), None, &[path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[..3],
+        [
+            format!("{}: valid (1 consumer service, 0 producer services)", path.display()).as_str(),
+            "note: server.service[0] (`c.upper`) has `protocol: Kafka`: only `kafka` (lower case) makes it a Kafka consumer, so it was not checked",
+            "note: client.service[0] (`p.upper`) has a target starting with `KAFKA://`: only `kafka://` (lower case) makes it a Kafka producer, so it was not checked",
+        ],
+        "{text}"
+    );
+
+    let out = run(
+        dir.path(),
+        None,
+        &["--format", "json", path.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["notes"].as_array().map(Vec::len), Some(2), "{doc}");
+    assert_eq!(doc["consumers"][0]["name"], "c.ok");
+
+    // A clean file has no notes.
+    let path = dir.write("clean.yaml", &good_yaml());
+    let out = run(
+        dir.path(),
+        None,
+        &["--format", "json", path.to_str().unwrap()],
+    );
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["notes"], serde_json::json!([]));
+    assert!(!stdout(&run(dir.path(), None, &[path.to_str().unwrap()])).contains("note:"));
+}
