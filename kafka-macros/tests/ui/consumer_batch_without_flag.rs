@@ -1,0 +1,9 @@
+use kafka_runtime::{kafka_consumer, HandlerError, Message};
+
+#[kafka_consumer(service = "svc")]
+async fn handle(msgs: Vec<Message>) -> Result<(), HandlerError> {
+    let _ = msgs;
+    Ok(())
+}
+
+fn main() {}

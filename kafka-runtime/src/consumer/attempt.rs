@@ -1,0 +1,202 @@
+//! Running a handler on one message or batch until the retry policy says stop.
+
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use futures::FutureExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::RetryPolicy;
+use crate::handler::{ErrorKind, HandlerFuture};
+
+/// What became of a message (or batch) after its handler ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Handled, or given up on (retries exhausted, undecodable): store its offset.
+    Commit,
+    /// `continue_without_commit`: go on without storing the offset.
+    SkipWithoutCommit,
+    /// The partition is being revoked or the service stops while waiting to
+    /// retry: leave the message unhandled and uncommitted, for redelivery.
+    Stopped,
+}
+
+/// The retry settings of a service (`maxRetry`, `retryInterval`, `timeout`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Policy {
+    pub(crate) retry: RetryPolicy,
+    pub(crate) interval: Duration,
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// Where the message came from, for logs.
+pub(crate) struct Origin<'a> {
+    pub(crate) service: &'a str,
+    pub(crate) topic: &'a str,
+    pub(crate) partition: i32,
+    pub(crate) offset: i64,
+    pub(crate) last_offset: i64,
+}
+
+/// Runs `call` until it succeeds or `policy` gives up.
+///
+/// A timeout (`timeout` from the YAML, the seed's handler deadline) drops the
+/// handler's future, which is how a Rust future is cancelled; a panic is
+/// caught and counted as a failed attempt so one bad message cannot take the
+/// process down. `stop` is honoured only between attempts: an attempt in
+/// flight is allowed to finish (the caller bounds how long it waits).
+pub(crate) async fn run(
+    policy: Policy,
+    origin: Origin<'_>,
+    stop: &CancellationToken,
+    mut call: impl FnMut() -> HandlerFuture,
+) -> Outcome {
+    let mut attempts: u32 = 0;
+    loop {
+        attempts = attempts.saturating_add(1);
+        let attempt = AssertUnwindSafe(call()).catch_unwind();
+        let result = match policy.timeout {
+            Some(limit) => match tokio::time::timeout(limit, attempt).await {
+                Ok(r) => r,
+                Err(_) => Ok(Err(crate::HandlerError::msg(format!(
+                    "handler timed out after {limit:?} (service `timeout`)"
+                )))),
+            },
+            None => attempt.await,
+        };
+        let failure = match result {
+            Ok(Ok(())) => return Outcome::Commit,
+            Ok(Err(e)) => match e.kind() {
+                ErrorKind::ContinueWithoutCommit => return Outcome::SkipWithoutCommit,
+                ErrorKind::Undecodable(reason) => {
+                    tracing::error!(
+                        service = origin.service,
+                        topic = origin.topic,
+                        partition = origin.partition,
+                        offset = origin.offset,
+                        error = %reason,
+                        "skipping a record whose payload does not decode; \
+                         retrying cannot help, its offset is committed"
+                    );
+                    return Outcome::Commit;
+                }
+                ErrorKind::Failed(_) => e.to_string(),
+            },
+            Err(panic) => format!("handler panicked: {}", panic_message(&panic)),
+        };
+        if !policy.retry.allows_another_attempt(attempts) {
+            tracing::error!(
+                service = origin.service,
+                topic = origin.topic,
+                partition = origin.partition,
+                offset = origin.offset,
+                last_offset = origin.last_offset,
+                attempts,
+                error = %failure,
+                "handler failed; giving up as maxRetry says, committing and moving on"
+            );
+            return Outcome::Commit;
+        }
+        tracing::warn!(
+            service = origin.service,
+            topic = origin.topic,
+            partition = origin.partition,
+            offset = origin.offset,
+            last_offset = origin.last_offset,
+            attempts,
+            error = %failure,
+            retry_in = ?policy.interval,
+            "handler failed; retrying"
+        );
+        tokio::select! {
+            () = tokio::time::sleep(policy.interval) => {}
+            () = stop.cancelled() => return Outcome::Stopped,
+        }
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::HandlerError;
+
+    fn origin() -> Origin<'static> {
+        Origin {
+            service: "s",
+            topic: "t",
+            partition: 0,
+            offset: 0,
+            last_offset: 0,
+        }
+    }
+
+    async fn runs_until(retry: RetryPolicy, succeed_on: u32) -> (Outcome, u32) {
+        let runs = Arc::new(AtomicU32::new(0));
+        let policy = Policy {
+            retry,
+            interval: Duration::from_millis(1),
+            timeout: Some(Duration::from_millis(500)),
+        };
+        let counter = runs.clone();
+        let outcome = run(policy, origin(), &CancellationToken::new(), move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            Box::pin(async move {
+                if n == 2 {
+                    panic!("second attempt panics");
+                }
+                if n >= succeed_on {
+                    Ok(())
+                } else {
+                    Err(HandlerError::msg("not yet"))
+                }
+            })
+        })
+        .await;
+        (outcome, runs.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn retry_counts_follow_the_seed() {
+        assert_eq!(
+            runs_until(RetryPolicy::Forever, 5).await,
+            (Outcome::Commit, 5)
+        );
+        assert_eq!(
+            runs_until(RetryPolicy::Never, 99).await,
+            (Outcome::Commit, 1)
+        );
+        assert_eq!(
+            runs_until(RetryPolicy::Limited(2), 99).await,
+            (Outcome::Commit, 3)
+        );
+    }
+
+    #[tokio::test]
+    async fn stop_interrupts_the_retry_wait() {
+        let stop = CancellationToken::new();
+        stop.cancel();
+        let policy = Policy {
+            retry: RetryPolicy::Forever,
+            interval: Duration::from_secs(3600),
+            timeout: None,
+        };
+        let outcome = run(policy, origin(), &stop, || {
+            Box::pin(async { Err(HandlerError::msg("fails")) })
+        })
+        .await;
+        assert_eq!(outcome, Outcome::Stopped);
+    }
+}

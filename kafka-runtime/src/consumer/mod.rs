@@ -1,0 +1,287 @@
+//! The consumer engine: one consumer-group member per Kafka service.
+//!
+//! Layout: a dedicated thread polls one librdkafka `BaseConsumer` (polling is
+//! blocking, and rebalance callbacks run on the polling thread, where they may
+//! wait for handlers) and dispatches each record to its partition's worker,
+//! a tokio task fed through a bounded channel. A worker that falls behind
+//! fills its channel; the poll thread then pauses that partition and keeps the
+//! few records it already polled until the worker drains, so memory stays
+//! bounded and a slow partition never holds up the others (this is also what
+//! sarama's `maxProcessingTime` protected). Workers store an offset only after
+//! the handler succeeded (or the retry policy gave up); librdkafka commits
+//! stored offsets every `commit_interval`, and synchronously on revocation and
+//! shutdown.
+
+mod attempt;
+mod limiter;
+mod rebalance;
+mod worker;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::config::FromClientConfigAndContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::TopicPartitionList;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ConsumerService;
+use crate::handler::Handler;
+use crate::{Error, Message};
+use attempt::Policy;
+use rebalance::{EngineContext, Slot, Table};
+use worker::{Claim, ServiceRuntime};
+
+/// How long one `poll` blocks; bounds how fast the poll thread notices
+/// shutdown and drained workers.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// How a service's poll thread ended: normally, with a fatal error, or with
+/// a panic (a bug in the engine), whose payload `serve()` re-raises.
+pub(crate) type Ended = std::thread::Result<Result<(), Error>>;
+
+/// A running service; `done` resolves when its poll thread has finished.
+pub(crate) struct RunningService {
+    pub(crate) name: String,
+    pub(crate) done: oneshot::Receiver<Ended>,
+}
+
+/// Creates the service's consumer, subscribes it and starts its poll thread.
+/// `shutdown` stops it; it then gives in-flight handlers `shutdown_timeout`.
+pub(crate) fn start(
+    service: &ConsumerService,
+    handler: Handler,
+    shutdown: CancellationToken,
+    shutdown_timeout: Duration,
+) -> Result<RunningService, Error> {
+    let config = &service.config;
+    let kafka_err = |source| Error::Kafka {
+        service: service.name.clone(),
+        source,
+    };
+    let name: Arc<str> = Arc::from(service.name.as_str());
+    let context = EngineContext {
+        service: name.clone(),
+        table: Mutex::new(Table::default()),
+        runtime: tokio::runtime::Handle::current(),
+        // A revocation must finish within the group's rebalance timeout
+        // (also librdkafka's `max.poll.interval.ms` here, and the callback
+        // blocks polling), or the coordinator evicts this member anyway;
+        // keep a margin for the commit that follows.
+        revoke_wait: config.group_rebalance_timeout.mul_f64(0.75),
+    };
+    let consumer: BaseConsumer<EngineContext> =
+        BaseConsumer::from_config_and_context(&config.client_config(), context)
+            .map_err(kafka_err)?;
+    let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topics).map_err(kafka_err)?;
+
+    let batch = match (&handler, config.batch) {
+        (Handler::Batch(_), Some(n)) => Some((n.max(1) as usize, config.batch_flush)),
+        (Handler::Batch(_), None) => Some((1, config.batch_flush)),
+        (Handler::Single(_), _) => None,
+    };
+    let runtime = Arc::new(ServiceRuntime {
+        name,
+        group: config.group.clone(),
+        handler,
+        policy: Policy {
+            retry: config.retry,
+            interval: config.retry_interval,
+            timeout: service.timeout,
+        },
+        batch,
+        trpc_meta: config.common.trpc_meta,
+        limiter: limiter::Limiter::new(config.limiter_rate, config.limiter_burst),
+    });
+    // Enough to keep a worker busy between polls and a whole batch ready,
+    // small enough that a paused partition holds little memory.
+    let capacity = batch.map_or(64, |(n, _)| (2 * n).max(64));
+    let (done_tx, done) = oneshot::channel();
+    let consumer = Arc::new(consumer);
+    let thread_name = format!("kafka-consumer-{}", service.name);
+    std::thread::Builder::new()
+        .name(thread_name)
+        .spawn(move || {
+            let poller = Poller {
+                consumer,
+                service: runtime,
+                capacity,
+            };
+            let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                poller.run(&shutdown, shutdown_timeout)
+            }));
+            let _ = done_tx.send(ended);
+        })
+        .map_err(|e| Error::Wiring(format!("could not start a consumer thread: {e}")))?;
+    Ok(RunningService {
+        name: service.name.clone(),
+        done,
+    })
+}
+
+struct Poller {
+    consumer: Arc<BaseConsumer<EngineContext>>,
+    service: Arc<ServiceRuntime>,
+    capacity: usize,
+}
+
+impl Poller {
+    /// Polls until shutdown or a fatal client error, then stops cleanly
+    /// either way.
+    fn run(&self, shutdown: &CancellationToken, shutdown_timeout: Duration) -> Result<(), Error> {
+        let mut outcome = Ok(());
+        while !shutdown.is_cancelled() {
+            self.feed_pending();
+            match self.consumer.poll(POLL_INTERVAL) {
+                None => {}
+                Some(Ok(record)) => self.dispatch(Message::from_borrowed(&record)),
+                // librdkafka retries transient errors itself and reports them
+                // for information; only a fatal error ends the member.
+                Some(Err(e)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) => {
+                    tracing::error!(service = &*self.service.name, error = %e, "fatal consumer error");
+                    outcome = Err(Error::Kafka {
+                        service: self.service.name.to_string(),
+                        source: e,
+                    });
+                    break;
+                }
+                Some(Err(e)) => tracing::warn!(
+                    service = &*self.service.name, error = %e, "consumer error"
+                ),
+            }
+        }
+        tracing::info!(
+            service = &*self.service.name,
+            "stopping: finishing in-flight handlers"
+        );
+        let ctx = self.consumer.context();
+        ctx.stop_and_commit(&self.consumer, None, shutdown_timeout);
+        rebalance::commit_stored(&self.service.name, &self.consumer);
+        // Leave the group now rather than when the last reference drops:
+        // close the queue and serve it until librdkafka reports it closed
+        // (the final revocation runs our callback, with nothing left to wait for).
+        match self.consumer.close_queue() {
+            Ok(()) => {
+                let deadline =
+                    std::time::Instant::now() + shutdown_timeout.max(Duration::from_secs(1));
+                while !self.consumer.closed() && std::time::Instant::now() < deadline {
+                    // Records polled now are not handled and not committed.
+                    let _ = self.consumer.poll(POLL_INTERVAL);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(service = &*self.service.name, error = %e, "could not close the consumer")
+            }
+        }
+        tracing::info!(service = &*self.service.name, "stopped");
+        outcome
+    }
+
+    /// Hands a record to its partition's worker, starting the worker on the
+    /// partition's first record of this assignment.
+    fn dispatch(&self, msg: Message) {
+        let ctx = self.consumer.context();
+        let mut table = ctx.table();
+        let assignment = table.assignments;
+        let key = (msg.topic.clone(), msg.partition);
+        if !table.assigned.contains(&key) {
+            tracing::debug!(
+                service = &*self.service.name,
+                topic = msg.topic,
+                partition = msg.partition,
+                offset = msg.offset,
+                "dropping a record of a partition no longer assigned"
+            );
+            return;
+        }
+        let slot = table.slots.entry(key).or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(self.capacity);
+            let stop = CancellationToken::new();
+            let claim = Claim {
+                topic: msg.topic.clone(),
+                partition: msg.partition,
+                initial_offset: msg.offset,
+                assignment,
+            };
+            let task = ctx.runtime.spawn(worker::run(
+                self.service.clone(),
+                self.consumer.clone(),
+                claim,
+                rx,
+                stop.clone(),
+            ));
+            Slot {
+                tx,
+                pending: VecDeque::new(),
+                paused: false,
+                stop,
+                task,
+            }
+        });
+        if !slot.pending.is_empty() {
+            slot.pending.push_back(msg);
+            return;
+        }
+        match slot.tx.try_send(msg) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(msg)) => {
+                let (topic, partition) = (msg.topic.clone(), msg.partition);
+                slot.pending.push_back(msg);
+                if !slot.paused {
+                    slot.paused = true;
+                    let mut tpl = TopicPartitionList::new();
+                    tpl.add_partition(&topic, partition);
+                    tracing::debug!(
+                        service = &*self.service.name,
+                        topic,
+                        partition,
+                        "worker queue full: partition paused"
+                    );
+                    if let Err(e) = self.consumer.pause(&tpl) {
+                        tracing::warn!(service = &*self.service.name, topic, partition, error = %e, "could not pause a partition");
+                    }
+                }
+            }
+            // The worker has stopped (revocation in progress): the record is
+            // not handled, so it is not committed either.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// Moves held-back records into workers that have room again and resumes
+    /// their partitions once nothing is held back.
+    fn feed_pending(&self) {
+        let ctx = self.consumer.context();
+        let mut table = ctx.table();
+        for ((topic, partition), slot) in table.slots.iter_mut() {
+            while let Some(msg) = slot.pending.pop_front() {
+                match slot.tx.try_send(msg) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(msg)) => {
+                        slot.pending.push_front(msg);
+                        break;
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => slot.pending.clear(),
+                }
+            }
+            if slot.pending.is_empty() && slot.paused {
+                slot.paused = false;
+                let mut tpl = TopicPartitionList::new();
+                tpl.add_partition(topic, *partition);
+                tracing::debug!(
+                    service = &*self.service.name,
+                    topic,
+                    partition,
+                    "worker caught up: partition resumed"
+                );
+                if let Err(e) = self.consumer.resume(&tpl) {
+                    tracing::warn!(service = &*self.service.name, topic, partition, error = %e, "could not resume a partition");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The librdkafka consumer context: the partition table shared by the poll
+//! thread and the rebalance callback, and what happens on revocation.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::{ClientContext, TopicPartitionList};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::Message;
+
+/// One assigned partition as the engine sees it.
+pub(crate) struct Slot {
+    /// Feeds the partition's worker; bounded, so memory stays bounded.
+    pub(crate) tx: mpsc::Sender<Message>,
+    /// Messages polled while the worker's channel was full, in order.
+    pub(crate) pending: VecDeque<Message>,
+    /// Whether the partition is paused because `pending` is not empty.
+    pub(crate) paused: bool,
+    pub(crate) stop: CancellationToken,
+    pub(crate) task: JoinHandle<()>,
+}
+
+/// Partition table, keyed by (topic, partition).
+#[derive(Default)]
+pub(crate) struct Table {
+    pub(crate) slots: HashMap<(String, i32), Slot>,
+    /// Assignments received so far (the local "generation").
+    pub(crate) assignments: u64,
+    /// Partitions currently assigned to this member. A record polled for
+    /// any other partition (left in a local queue across a revocation) is
+    /// dropped unhandled and uncommitted: it belongs to its new owner.
+    pub(crate) assigned: HashSet<(String, i32)>,
+}
+
+/// The context librdkafka calls back into on rebalances.
+pub(crate) struct EngineContext {
+    pub(crate) service: Arc<str>,
+    pub(crate) table: Mutex<Table>,
+    pub(crate) runtime: tokio::runtime::Handle,
+    /// How long a revocation waits for in-flight handlers.
+    pub(crate) revoke_wait: Duration,
+}
+
+impl EngineContext {
+    pub(crate) fn table(&self) -> MutexGuard<'_, Table> {
+        // A poisoned lock only means another thread panicked while holding
+        // it; the table itself stays consistent (every update is one insert
+        // or remove), so keep going rather than take the service down.
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stops the workers of `keys` (all when `None`), waits at most `wait`
+    /// for their in-flight handlers (they store their offsets as they
+    /// finish), then commits what is stored, synchronously.
+    pub(crate) fn stop_and_commit(
+        &self,
+        consumer: &BaseConsumer<EngineContext>,
+        keys: Option<Vec<(String, i32)>>,
+        wait: Duration,
+    ) {
+        let slots: Vec<((String, i32), Slot)> = {
+            let mut table = self.table();
+            match keys {
+                None => table.slots.drain().collect(),
+                Some(keys) => keys
+                    .into_iter()
+                    .filter_map(|k| table.slots.remove(&k).map(|s| (k, s)))
+                    .collect(),
+            }
+        };
+        if slots.is_empty() {
+            return;
+        }
+        let mut tasks = Vec::with_capacity(slots.len());
+        for ((topic, partition), slot) in slots {
+            slot.stop.cancel();
+            if slot.paused {
+                // A partition that comes back later must not come back paused.
+                let mut tpl = TopicPartitionList::new();
+                tpl.add_partition(&topic, partition);
+                let _ = consumer.resume(&tpl);
+            }
+            drop(slot.tx);
+            tasks.push(slot.task);
+        }
+        let service = self.service.clone();
+        self.runtime.block_on(async move {
+            let deadline = tokio::time::Instant::now() + wait;
+            for mut task in tasks {
+                if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                    tracing::warn!(
+                        service = &*service,
+                        "a handler did not finish within the deadline; it is aborted and \
+                         its message stays uncommitted (it will be delivered again)"
+                    );
+                    task.abort();
+                }
+            }
+        });
+        commit_stored(&self.service, consumer);
+    }
+}
+
+/// Commits the stored offsets now. "No offset" just means nothing was handled
+/// since the last commit.
+pub(crate) fn commit_stored(service: &str, consumer: &BaseConsumer<EngineContext>) {
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        Ok(()) => {}
+        Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+        Err(e) => tracing::warn!(service, error = %e, "could not commit handled offsets"),
+    }
+}
+
+impl ClientContext for EngineContext {}
+
+impl ConsumerContext for EngineContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Revoke(tpl) => {
+                // Runs on the poll thread before librdkafka gives the
+                // partitions up: their handlers finish and their offsets are
+                // committed while we still own them, so nothing handled is
+                // lost and nothing unhandled is committed. With
+                // `cooperative-sticky` (the seed's `sticky`) `tpl` holds only
+                // the partitions that move.
+                let keys = tpl
+                    .elements()
+                    .iter()
+                    .map(|e| (e.topic().to_owned(), e.partition()))
+                    .collect::<Vec<_>>();
+                tracing::info!(service = &*self.service, partitions = ?keys, "partitions revoked");
+                {
+                    let mut table = self.table();
+                    for key in &keys {
+                        table.assigned.remove(key);
+                    }
+                }
+                self.stop_and_commit(consumer, Some(keys), self.revoke_wait);
+            }
+            Rebalance::Assign(tpl) => {
+                // Cooperative rebalances also report empty assignments; only
+                // a real hand-over moves the local generation.
+                let mut table = self.table();
+                if tpl.count() > 0 {
+                    table.assignments += 1;
+                }
+                for e in tpl.elements() {
+                    table.assigned.insert((e.topic().to_owned(), e.partition()));
+                }
+                drop(table);
+                tracing::info!(
+                    service = &*self.service,
+                    partitions = tpl.count(),
+                    "partitions assigned"
+                );
+            }
+            Rebalance::Error(e) => {
+                // rdkafka answers a rebalance error by dropping the whole
+                // assignment (no revoke callback follows), so stop every
+                // worker now; their handled offsets are committed if the
+                // group still accepts them.
+                tracing::warn!(service = &*self.service, error = %e, "rebalance error; releasing every partition");
+                self.table().assigned.clear();
+                self.stop_and_commit(consumer, None, self.revoke_wait);
+            }
+        }
+    }
+}

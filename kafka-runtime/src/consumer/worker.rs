@@ -1,0 +1,211 @@
+//! One partition's worker: takes the partition's messages in order, runs the
+//! handler on each message (or batch), and stores the offset after success.
+//!
+//! One worker per assigned partition gives concurrency across partitions and
+//! order within one, as sarama's `ConsumeClaim` did in the seed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::attempt::{self, Origin, Outcome, Policy};
+use super::limiter::Limiter;
+use super::rebalance::EngineContext;
+use crate::context::{Context, RawContext};
+use crate::handler::Handler;
+use crate::{Message, Metadata};
+
+/// What every worker of one service shares.
+pub(crate) struct ServiceRuntime {
+    pub(crate) name: Arc<str>,
+    pub(crate) group: String,
+    pub(crate) handler: Handler,
+    pub(crate) policy: Policy,
+    pub(crate) batch: Option<(usize, Duration)>,
+    pub(crate) trpc_meta: bool,
+    pub(crate) limiter: Option<Limiter>,
+}
+
+/// The claim a worker serves.
+pub(crate) struct Claim {
+    pub(crate) topic: String,
+    pub(crate) partition: i32,
+    pub(crate) initial_offset: i64,
+    pub(crate) assignment: u64,
+}
+
+/// Runs until the channel closes or `stop` fires; an attempt in flight is
+/// finished first.
+pub(crate) async fn run(
+    service: Arc<ServiceRuntime>,
+    consumer: Arc<BaseConsumer<EngineContext>>,
+    claim: Claim,
+    mut rx: mpsc::Receiver<Message>,
+    stop: CancellationToken,
+) {
+    loop {
+        let first = tokio::select! {
+            biased;
+            () = stop.cancelled() => return,
+            m = rx.recv() => match m { Some(m) => m, None => return },
+        };
+        let msgs = match service.batch {
+            None => vec![first],
+            Some((size, flush)) => {
+                match collect_batch(first, &mut rx, &stop, size, flush).await {
+                    Some(batch) => batch,
+                    // Stopped while collecting: nothing was handled, nothing is stored.
+                    None => return,
+                }
+            }
+        };
+        if let Some(limiter) = &service.limiter {
+            for _ in &msgs {
+                tokio::select! {
+                    biased;
+                    () = stop.cancelled() => return,
+                    () = limiter.acquire() => {}
+                }
+            }
+        }
+        let last_offset = msgs.last().map_or(0, |m| m.offset);
+        match handle(&service, &claim, msgs, &stop).await {
+            Outcome::Commit => {
+                // rd_kafka_offset_store stores `offset + 1`, the next record to
+                // read. It fails once the partition is no longer assigned,
+                // which is what we want: a revoked partition's offsets belong
+                // to its new owner.
+                if let Err(e) = consumer.store_offset(&claim.topic, claim.partition, last_offset) {
+                    tracing::warn!(
+                        service = &*service.name, topic = claim.topic, partition = claim.partition,
+                        offset = last_offset, error = %e,
+                        "could not store the offset of a handled message (partition revoked?)"
+                    );
+                }
+            }
+            Outcome::SkipWithoutCommit => {}
+            Outcome::Stopped => return,
+        }
+    }
+}
+
+/// Up to `size` messages, or fewer when `flush` has passed since the first.
+async fn collect_batch(
+    first: Message,
+    rx: &mut mpsc::Receiver<Message>,
+    stop: &CancellationToken,
+    size: usize,
+    flush: Duration,
+) -> Option<Vec<Message>> {
+    let deadline = Instant::now() + flush;
+    let mut batch = Vec::with_capacity(size);
+    batch.push(first);
+    while batch.len() < size {
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => return None,
+            m = tokio::time::timeout_at(deadline, rx.recv()) => match m {
+                Ok(Some(m)) => batch.push(m),
+                // Timed out (flush) or the channel closed: hand over what we have.
+                Ok(None) | Err(_) => break,
+            },
+        }
+    }
+    Some(batch)
+}
+
+async fn handle(
+    service: &ServiceRuntime,
+    claim: &Claim,
+    msgs: Vec<Message>,
+    stop: &CancellationToken,
+) -> Outcome {
+    let (first, last) = match (msgs.first(), msgs.last()) {
+        (Some(f), Some(l)) => (f.offset, l.offset),
+        _ => return Outcome::Commit,
+    };
+    let metadata = if service.trpc_meta {
+        metadata_of(&msgs[0])
+    } else {
+        Metadata::new()
+    };
+    let ctx = Context {
+        service: service.name.clone(),
+        raw: RawContext {
+            topic: claim.topic.clone(),
+            partition: claim.partition,
+            offset: first,
+            last_offset: last,
+            group: service.group.clone(),
+            member_id: None,
+            generation_id: None,
+            assignment: claim.assignment,
+            initial_offset: claim.initial_offset,
+        },
+        metadata: metadata.clone(),
+    };
+    let origin = Origin {
+        service: &service.name,
+        topic: &claim.topic,
+        partition: claim.partition,
+        offset: first,
+        last_offset: last,
+    };
+    let trpc_meta = service.trpc_meta;
+    // One span per message (or batch), so handler logs carry where it came from.
+    let span = tracing::info_span!(
+        "kafka_handle",
+        service = &*service.name,
+        topic = claim.topic.as_str(),
+        partition = claim.partition,
+        offset = first,
+        last_offset = last,
+    );
+    match &service.handler {
+        Handler::Single(f) => {
+            let Some(msg) = msgs.into_iter().next() else {
+                return Outcome::Commit;
+            };
+            attempt::run(service.policy, origin, stop, || {
+                let fut = f(ctx.clone(), msg.clone());
+                scoped(trpc_meta, metadata.clone(), fut)
+            })
+            .instrument(span)
+            .await
+        }
+        Handler::Batch(f) => {
+            attempt::run(service.policy, origin, stop, || {
+                let fut = f(ctx.clone(), msgs.clone());
+                scoped(trpc_meta, metadata.clone(), fut)
+            })
+            .instrument(span)
+            .await
+        }
+    }
+}
+
+/// With `trpcMeta=true` the handler runs inside [`Metadata::scope`], so a
+/// producer it calls writes the same metadata back as headers.
+fn scoped(
+    trpc_meta: bool,
+    metadata: Metadata,
+    fut: crate::handler::HandlerFuture,
+) -> crate::handler::HandlerFuture {
+    if trpc_meta {
+        Box::pin(metadata.scope(fut))
+    } else {
+        fut
+    }
+}
+
+fn metadata_of(msg: &Message) -> Metadata {
+    msg.headers
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
+        .collect()
+}

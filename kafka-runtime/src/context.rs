@@ -1,0 +1,104 @@
+//! What a handler may know about where its message came from.
+
+use std::sync::Arc;
+
+use crate::Metadata;
+
+/// The handler's view of the consumer that delivered its message(s): service,
+/// raw group/claim information and, with `trpcMeta=true`, tRPC metadata.
+///
+/// Read-only by construction (the seed's `GetRawSaramaContext` warned that
+/// its write methods were undefined behaviour; here there are none).
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub(crate) service: Arc<str>,
+    pub(crate) raw: RawContext,
+    pub(crate) metadata: Metadata,
+}
+
+impl Context {
+    /// The name of the `server.service[]` entry being served.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// Raw consumer information (the seed's `RawSaramaContext`).
+    pub fn raw(&self) -> &RawContext {
+        &self.raw
+    }
+
+    /// tRPC metadata read from the record headers (`trpcMeta=true`); empty
+    /// otherwise. For a batch, the metadata of the batch's first record.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// A context for handler unit tests, outside any consumer.
+    pub fn for_test(service: &str, raw: RawContext) -> Self {
+        Context {
+            service: Arc::from(service),
+            raw,
+            metadata: Metadata::new(),
+        }
+    }
+}
+
+/// Read-only facts about the consumer group session and partition claim
+/// (the seed's `RawSaramaContext`: `Session` and `Claim`).
+///
+/// What safe Rust cannot reach is `None` rather than guessed:
+/// - the group member id: librdkafka has it (`rd_kafka_memberid`) but
+///   rust-rdkafka 0.39 does not wrap that function, and calling it through
+///   `rdkafka-sys` needs `unsafe`, which this workspace forbids. The other
+///   route, a DescribeGroups request (`Consumer::fetch_group_list`), is not
+///   served by librdkafka's mock cluster and could only match this member by
+///   decoding member assignments, so it is not used;
+/// - the Kafka generation id: it lives in the opaque
+///   `rd_kafka_consumer_group_metadata_t` (`Consumer::group_metadata`), whose
+///   accessors rust-rdkafka does not expose, and librdkafka's statistics only
+///   count rebalances.
+///
+/// `assignment` is this member's own count of (non-empty) partition
+/// assignments: it moves exactly when a rebalance hands it partitions, which
+/// is what monitoring usually wants the generation for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RawContext {
+    /// Topic of the (first) message.
+    pub topic: String,
+    /// Partition of the (first) message.
+    pub partition: i32,
+    /// Offset of the (first) message.
+    pub offset: i64,
+    /// Offset of the (last) message; equal to `offset` for a single message.
+    pub last_offset: i64,
+    /// The consumer group id.
+    pub group: String,
+    /// The group member id, when known (see the type docs: currently `None`).
+    pub member_id: Option<String>,
+    /// The Kafka generation id, when known (see the type docs: currently `None`).
+    pub generation_id: Option<i32>,
+    /// How many assignments this member has received so far (1 after the
+    /// first rebalance); a local stand-in for the generation.
+    pub assignment: u64,
+    /// The first offset this member received for the partition in the
+    /// current assignment (sarama's `Claim.InitialOffset`).
+    pub initial_offset: i64,
+}
+
+impl RawContext {
+    /// Raw context for a hand-made message, for handler unit tests.
+    pub fn for_test(topic: &str, partition: i32, offset: i64) -> Self {
+        RawContext {
+            topic: topic.to_owned(),
+            partition,
+            offset,
+            last_offset: offset,
+            group: String::new(),
+            member_id: None,
+            generation_id: None,
+            assignment: 0,
+            initial_offset: offset,
+        }
+    }
+}

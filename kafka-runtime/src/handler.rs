@@ -1,0 +1,294 @@
+//! Handlers: what `#[kafka_consumer]` registers and what the engine calls.
+//!
+//! The macro turns a user's `async fn` into a [`Registration`] submitted to
+//! `inventory`. At startup `serve()` matches registrations to the
+//! configuration's Kafka services and asks each registration's factory for a
+//! [`Handler`]: a type-erased closure that decodes the payload and runs the
+//! user's function. Everything the macro can resolve at compile time (service
+//! name, batch or single, parameter decoding) is baked into that closure.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::{Context, Error, Message, RuntimeHandle};
+
+/// What a handler returns on failure.
+///
+/// Any error type converts into it with `?` (it is anyhow-like); the engine
+/// then retries as `maxRetry`/`retryInterval` say.
+/// [`HandlerError::continue_without_commit`] is the seed's
+/// `ContinueWithoutCommitError`: go on with the next message without
+/// storing this one's offset.
+pub struct HandlerError {
+    kind: ErrorKind,
+}
+
+pub(crate) enum ErrorKind {
+    Failed(Box<dyn std::error::Error + Send + Sync + 'static>),
+    ContinueWithoutCommit,
+    /// The payload did not decode. Decoding is deterministic, so retrying
+    /// cannot help: the engine logs it and skips the record.
+    Undecodable(String),
+}
+
+impl HandlerError {
+    /// A failure described by a message.
+    pub fn msg(message: impl fmt::Display) -> Self {
+        HandlerError {
+            kind: ErrorKind::Failed(message.to_string().into()),
+        }
+    }
+
+    /// A failure wrapping any boxable error, e.g. an `anyhow::Error`
+    /// (which is not a `std::error::Error` itself, so `?` cannot convert it).
+    pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        HandlerError {
+            kind: ErrorKind::Failed(error.into()),
+        }
+    }
+
+    /// Go on with the next message, but do not store this message's offset
+    /// (the seed's `ContinueWithoutCommitError`). A later message's success
+    /// still stores its own, later offset, as with sarama's `MarkMessage`.
+    pub fn continue_without_commit() -> Self {
+        HandlerError {
+            kind: ErrorKind::ContinueWithoutCommit,
+        }
+    }
+
+    /// Whether this is [`HandlerError::continue_without_commit`].
+    pub fn is_continue_without_commit(&self) -> bool {
+        matches!(self.kind, ErrorKind::ContinueWithoutCommit)
+    }
+
+    pub(crate) fn undecodable(reason: String) -> Self {
+        HandlerError {
+            kind: ErrorKind::Undecodable(reason),
+        }
+    }
+
+    pub(crate) fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+}
+
+impl fmt::Debug for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ErrorKind::Failed(e) => write!(f, "{e}"),
+            ErrorKind::ContinueWithoutCommit => f.write_str("continue without commit"),
+            ErrorKind::Undecodable(e) => write!(f, "payload does not decode: {e}"),
+        }
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for HandlerError {
+    fn from(error: E) -> Self {
+        HandlerError {
+            kind: ErrorKind::Failed(Box::new(error)),
+        }
+    }
+}
+
+/// What a handler returns.
+pub type HandlerResult = Result<(), HandlerError>;
+
+/// The boxed future a type-erased handler returns.
+pub type HandlerFuture = Pin<Box<dyn Future<Output = HandlerResult> + Send + 'static>>;
+
+/// A single-message handler, type-erased.
+pub type SingleFn = Arc<dyn Fn(Context, Message) -> HandlerFuture + Send + Sync>;
+
+/// A batch handler, type-erased.
+pub type BatchFn = Arc<dyn Fn(Context, Vec<Message>) -> HandlerFuture + Send + Sync>;
+
+/// A ready-to-call handler, built once per service at startup.
+#[derive(Clone)]
+pub enum Handler {
+    /// Called with one message.
+    Single(SingleFn),
+    /// Called with a batch of messages of one partition.
+    Batch(BatchFn),
+}
+
+impl fmt::Debug for Handler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Handler::Single(_) => "Handler::Single",
+            Handler::Batch(_) => "Handler::Batch",
+        })
+    }
+}
+
+/// One `#[kafka_consumer]` function, as registered at compile time.
+#[derive(Debug)]
+pub struct Registration {
+    /// `service = "..."`; `None` serves every Kafka service (seed Q1).
+    pub service: Option<&'static str>,
+    /// Whether it takes a batch.
+    pub batch: bool,
+    /// The function's path, for error messages.
+    pub name: &'static str,
+    /// Where it is defined.
+    pub file: &'static str,
+    /// Line of the definition.
+    pub line: u32,
+    /// Builds the callable handler (injecting extra parameters).
+    pub factory: fn(&RuntimeHandle) -> Result<Handler, Error>,
+}
+
+impl Registration {
+    /// Used by the macro's generated code.
+    pub const fn new(
+        service: Option<&'static str>,
+        batch: bool,
+        name: &'static str,
+        file: &'static str,
+        line: u32,
+        factory: fn(&RuntimeHandle) -> Result<Handler, Error>,
+    ) -> Self {
+        Registration {
+            service,
+            batch,
+            name,
+            file,
+            line,
+            factory,
+        }
+    }
+
+    /// Every registration linked into this binary.
+    pub fn all() -> impl Iterator<Item = &'static Registration> {
+        inventory::iter::<Registration>.into_iter()
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "`{}` ({}:{}, {})",
+            self.name,
+            self.file,
+            self.line,
+            if self.batch { "batch" } else { "single" }
+        )
+    }
+}
+
+inventory::collect!(Registration);
+
+/// Payload decoders the macro picks by the parameter's type.
+pub mod decode {
+    use super::*;
+
+    /// The whole record.
+    pub fn message(msg: Message) -> Result<Message, HandlerError> {
+        Ok(msg)
+    }
+
+    /// The value as `Bytes`.
+    pub fn bytes(msg: Message) -> Result<Bytes, HandlerError> {
+        Ok(msg.payload_bytes())
+    }
+
+    /// The value as `Vec<u8>`.
+    pub fn vec(msg: Message) -> Result<Vec<u8>, HandlerError> {
+        Ok(msg.payload_bytes().to_vec())
+    }
+
+    /// The value as a UTF-8 `String`.
+    pub fn string(msg: Message) -> Result<String, HandlerError> {
+        String::from_utf8(msg.payload_bytes().to_vec())
+            .map_err(|e| HandlerError::undecodable(format!("not UTF-8: {e}")))
+    }
+
+    /// The value as JSON.
+    pub fn json<T: serde::de::DeserializeOwned>(msg: Message) -> Result<T, HandlerError> {
+        let payload = msg.payload_bytes();
+        serde_json::from_slice(&payload).map_err(|e| {
+            HandlerError::undecodable(format!("JSON into `{}`: {e}", std::any::type_name::<T>()))
+        })
+    }
+
+    /// Decodes each message of a batch, logging and dropping the ones that do
+    /// not decode (they are committed with the batch: retrying cannot fix them).
+    pub fn batch<T>(msgs: Vec<Message>, decode: fn(Message) -> Result<T, HandlerError>) -> Vec<T> {
+        msgs.into_iter()
+            .filter_map(|m| {
+                let (topic, partition, offset) = (m.topic.clone(), m.partition, m.offset);
+                match decode(m) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        tracing::error!(
+                            topic, partition, offset, error = %e,
+                            "skipping a record of the batch whose payload does not decode"
+                        );
+                        None
+                    }
+                }
+            })
+            .collect()
+    }
+}
+
+/// Requires a handler's future to be `Send` (used by the macro's generated
+/// code, so the error names the handler).
+#[doc(hidden)]
+pub fn assert_send<F: Future + Send>(future: F) -> F {
+    future
+}
+
+/// What a handler's `Result` turns into: any error converts to
+/// [`HandlerError`] (used by the macro's generated code).
+#[doc(hidden)]
+pub fn into_handler_result<E: Into<HandlerError>>(result: Result<(), E>) -> HandlerResult {
+    result.map_err(Into::into)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_convert_and_keep_their_message() {
+        fn fails() -> HandlerResult {
+            let n: u32 = "x".parse()?;
+            let _ = n;
+            Ok(())
+        }
+        let e = fails().unwrap_err();
+        assert!(e.to_string().contains("invalid digit"), "{e}");
+        assert!(!e.is_continue_without_commit());
+        let boxed: Box<dyn std::error::Error + Send + Sync> = "boxed".into();
+        assert_eq!(HandlerError::new(boxed).to_string(), "boxed");
+        assert!(HandlerError::continue_without_commit().is_continue_without_commit());
+    }
+
+    #[test]
+    fn decoders_pick_the_payload_apart() {
+        let msg = Message::new("t", 0, 7).with_payload(&b"{\"a\":1}"[..]);
+        #[derive(Debug, serde::Deserialize)]
+        struct A {
+            a: u8,
+        }
+        assert_eq!(decode::json::<A>(msg.clone()).map(|v| v.a).ok(), Some(1));
+        assert_eq!(
+            decode::string(msg.clone()).ok().as_deref(),
+            Some("{\"a\":1}")
+        );
+        let bad = Message::new("t", 0, 8).with_payload(&b"\xff"[..]);
+        let err = decode::json::<A>(bad.clone()).unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::Undecodable(_)), "{err}");
+        assert!(decode::string(bad.clone()).is_err());
+        let kept = decode::batch(vec![msg, bad], decode::json::<A>);
+        assert_eq!(kept.len(), 1);
+    }
+}

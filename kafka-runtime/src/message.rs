@@ -1,0 +1,87 @@
+//! The record a consumer handler receives.
+
+use bytes::Bytes;
+use rdkafka::message::{BorrowedMessage, Headers, Message as _};
+
+/// One consumed record, owned (detached from librdkafka's buffers), so a
+/// handler may keep it past its own return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Message {
+    /// The topic it was read from.
+    pub topic: String,
+    /// The partition it was read from.
+    pub partition: i32,
+    /// Its offset in the partition.
+    pub offset: i64,
+    /// The record key, if any.
+    pub key: Option<Bytes>,
+    /// The record value; `None` for a tombstone.
+    pub payload: Option<Bytes>,
+    /// Record headers in record order; a header may have no value.
+    pub headers: Vec<(String, Option<Bytes>)>,
+    /// The record timestamp in milliseconds since the Unix epoch, if the
+    /// broker or producer set one.
+    pub timestamp: Option<i64>,
+}
+
+impl Message {
+    /// Copies a record out of librdkafka's buffers.
+    pub(crate) fn from_borrowed(record: &BorrowedMessage<'_>) -> Self {
+        let headers = record
+            .headers()
+            .map(|hs| {
+                hs.iter()
+                    .map(|h| (h.key.to_owned(), h.value.map(Bytes::copy_from_slice)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Message {
+            topic: record.topic().to_owned(),
+            partition: record.partition(),
+            offset: record.offset(),
+            key: record.key().map(Bytes::copy_from_slice),
+            payload: record.payload().map(Bytes::copy_from_slice),
+            headers,
+            timestamp: record.timestamp().to_millis(),
+        }
+    }
+
+    /// The value bytes, empty for a tombstone.
+    pub fn payload_bytes(&self) -> Bytes {
+        self.payload.clone().unwrap_or_default()
+    }
+
+    /// The first header called `key` that has a value.
+    pub fn header(&self, key: &str) -> Option<&Bytes> {
+        self.headers
+            .iter()
+            .find(|(k, v)| k == key && v.is_some())
+            .and_then(|(_, v)| v.as_ref())
+    }
+
+    /// Builds a message by hand, for handler unit tests.
+    pub fn new(topic: impl Into<String>, partition: i32, offset: i64) -> Self {
+        Message {
+            topic: topic.into(),
+            partition,
+            offset,
+            key: None,
+            payload: None,
+            headers: Vec::new(),
+            timestamp: None,
+        }
+    }
+
+    /// Sets the value (builder style, for tests).
+    pub fn with_payload(mut self, payload: impl Into<Bytes>) -> Self {
+        self.payload = Some(payload.into());
+        self
+    }
+
+    /// Sets the key (builder style, for tests).
+    pub fn with_key(mut self, key: impl Into<Bytes>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+}
