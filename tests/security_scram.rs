@@ -3,8 +3,10 @@
 //! authentication errors for a wrong password, a wrong mechanism, an unknown
 //! user and a mechanism the broker does not offer.
 //!
-//! Clients are plain rdkafka clients built by the mapping layer
-//! (`client_config()`) from real addresses, plus the runtime's
+//! Clients: the framework's own consumer (`serve()` with a
+//! `#[kafka_consumer]` handler) and producer (`RuntimeHandle`,
+//! `send_message`), plain rdkafka clients built by the mapping layer
+//! (`client_config()`) from real addresses, and the runtime's
 //! `security::probe_authentication`.
 
 mod secure_support;
@@ -14,7 +16,13 @@ use std::time::{Duration, Instant};
 use kafka_rs::unique_name;
 use kafka_runtime::config::{parse_consumer_address, parse_producer_target};
 use kafka_runtime::security::{check_services, probe_authentication_async, ProbeError};
-use kafka_runtime::{kafka_consumer, Context, HandlerError};
+use std::sync::Arc;
+
+use kafka_runtime::config::Config;
+use kafka_runtime::producer::Headers;
+use kafka_runtime::rdkafka::consumer::{Consumer, StreamConsumer};
+use kafka_runtime::rdkafka::Message;
+use kafka_runtime::{kafka_consumer, Context, HandlerError, RuntimeHandle};
 use secure_support::{
     consumer_address, consumer_yaml, create_topic, encode, produce_one, producer_target,
     round_trip, serve_until, Scram, Seen,
@@ -269,6 +277,83 @@ async fn serve_fails_fast_on_a_wrong_password() {
     let text = err.to_string();
     assert!(
         text.starts_with("service `secure.scram.rejected` cannot connect to its brokers: authentication failed with mechanism SCRAM-SHA-256 for user `kafka-rs-256`: "),
+        "{text}"
+    );
+    assert!(!text.contains(&wrong), "{text}");
+}
+
+fn producer_yaml(name: &str, target: &str) -> String {
+    format!("client:\n  service:\n    - name: {name}\n      target: \"{target}\"\n")
+}
+
+/// The framework's producer (`RuntimeHandle`, `send_message`) authenticates
+/// with SCRAM-SHA-256; a plain consumer configured by the mapping layer
+/// reads the record back.
+#[tokio::test]
+async fn runtime_producer_sends_with_scram() {
+    let broker = Scram::from_env();
+    let topic = unique_name("runtime-scram");
+    let security = sasl("SCRAM-SHA-256", &broker.user_256, &broker.password);
+    let target = producer_target(&broker.bootstrap, &topic, &security);
+    create_topic(
+        &parse_producer_target("p", &target).unwrap().client_config(),
+        &topic,
+    )
+    .await;
+    let config = Config::from_yaml_str(&producer_yaml("secure.scram.producer", &target)).unwrap();
+    let runtime = RuntimeHandle::start(Arc::new(config))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let payload = unique_name("framework-payload");
+    let delivered = runtime
+        .producer("secure.scram.producer")
+        .unwrap()
+        .send_message(&topic, "k", &payload, Headers::new())
+        .await
+        .unwrap_or_else(|e| panic!("send_message: {e}"));
+    runtime.shutdown(Duration::from_secs(10)).await.unwrap();
+
+    let consumer: StreamConsumer =
+        parse_consumer_address("c", &consumer_address(&broker.bootstrap, &topic, &security))
+            .unwrap()
+            .client_config()
+            .create()
+            .unwrap();
+    consumer.subscribe(&[&topic]).unwrap();
+    let message = tokio::time::timeout(Duration::from_secs(60), consumer.recv())
+        .await
+        .expect("the record arrives within 60 s")
+        .unwrap();
+    assert_eq!(message.payload(), Some(payload.as_bytes()));
+    assert_eq!(message.offset(), delivered.offset);
+}
+
+/// `RuntimeHandle::start` (what `serve()` uses for producers) stops with an
+/// authentication error naming the producer service, within seconds.
+#[tokio::test]
+async fn runtime_start_fails_fast_on_a_wrong_password() {
+    let broker = Scram::from_env();
+    let wrong = format!("{}-wrong", broker.password);
+    let target = producer_target(
+        &broker.bootstrap,
+        "unused",
+        &sasl("SCRAM-SHA-512", &broker.user_512, &wrong),
+    );
+    let config =
+        Config::from_yaml_str(&producer_yaml("secure.scram.bad-producer", &target)).unwrap();
+    let started = Instant::now();
+    let err = tokio::time::timeout(
+        Duration::from_secs(30),
+        RuntimeHandle::start(Arc::new(config)),
+    )
+    .await
+    .expect("start returns instead of retrying for ever")
+    .expect_err("the broker refuses the password");
+    let took = started.elapsed();
+    assert!(took < FAST, "took {took:?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("service `secure.scram.bad-producer` cannot connect to its brokers: authentication failed with mechanism SCRAM-SHA-512 for user `kafka-rs-512`: "),
         "{text}"
     );
     assert!(!text.contains(&wrong), "{text}");
