@@ -151,11 +151,18 @@ impl Drop for ConsumerProcess {
     }
 }
 
-/// A producer waiting for all in-sync replicas (`acks=all`).
+/// A producer waiting for all in-sync replicas (`acks=all`), idempotent so
+/// that its retries across broker faults write each message once.
 pub fn producer(bootstrap: &str) -> FutureProducer {
+    producer_with(bootstrap, true)
+}
+
+/// A producer with `acks=all`, idempotent or not.
+pub fn producer_with(bootstrap: &str, idempotent: bool) -> FutureProducer {
     ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("acks", "all")
+        .set("enable.idempotence", idempotent.to_string())
         .set("message.timeout.ms", "60000")
         .create()
         .expect("a producer")
@@ -177,6 +184,9 @@ pub async fn produce_range(
     acked
 }
 
+/// Messages sent again (once or more) after the broker failed their delivery.
+pub static RESENT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Sends `range` with a bounded number in flight; delivery results arrive
 /// on the returned channel.
 fn send_all(
@@ -197,12 +207,28 @@ fn send_all(
             tokio::spawn(async move {
                 let key = format!("key-{}", i % 101);
                 let payload = format!("message-{i}");
-                let record = FutureRecord::to(&topic).key(&key).payload(&payload);
-                let result = producer
-                    .send(record, Duration::from_secs(60))
-                    .await
-                    .map(|_| ())
-                    .map_err(|(e, _)| e.to_string());
+                let mut result = Err(String::new());
+                // The feed must be complete whatever the broker does: a
+                // delivery the broker failed for good (tansu answers
+                // in-flight produce requests with an unknown error while it
+                // shuts down) is sent again and counted.
+                for attempt in 0..30 {
+                    if attempt == 1 {
+                        RESENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    if attempt > 0 {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                    let record = FutureRecord::to(&topic).key(&key).payload(&payload);
+                    result = producer
+                        .send(record, Duration::from_secs(60))
+                        .await
+                        .map(|_| ())
+                        .map_err(|(e, _)| e.to_string());
+                    if result.is_ok() {
+                        break;
+                    }
+                }
                 drop(permit);
                 let _ = tx.send(result).await;
             });
