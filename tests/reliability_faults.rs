@@ -158,3 +158,119 @@ async fn fetch_and_offset_commit_errors_lose_nothing() {
          {handled}, lost 0, duplicates {duplicates}"
     ));
 }
+
+/// The framework's producer (`client.service[]`, `maxRetry` retries) through
+/// injected Produce errors and a broker down: every acknowledged message is
+/// in the log where the acknowledgement said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn produce_errors_and_a_broker_down_lose_no_acknowledged_message() {
+    use kafka_runtime::config::Config;
+    use kafka_runtime::producer::Headers;
+    use kafka_runtime::rdkafka::consumer::{BaseConsumer, Consumer};
+    use kafka_runtime::rdkafka::{ClientConfig, Message as _, Offset, TopicPartitionList};
+    use kafka_runtime::RuntimeHandle;
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use RDKafkaRespErr::*;
+
+    const SENT: usize = 2_000;
+    let broker = EmbeddedBroker::with_brokers(3).unwrap();
+    let topic = unique_name("reliability-produce");
+    broker.create_topic(&topic, PARTITIONS).unwrap();
+    let bootstrap = broker.bootstrap_servers();
+    let yaml = format!(
+        "client:\n  service:\n    - name: reliability.producer\n      target: kafka://{bootstrap}?topic={topic}&maxRetry=1000&retryInterval=100&idempotent=true\n      timeout: 60000\n"
+    );
+    let config = Config::from_yaml_str(&yaml).unwrap();
+    let runtime = RuntimeHandle::start(Arc::new(config)).await.unwrap();
+    let producer = runtime.producer("reliability.producer").unwrap();
+
+    let produce_errors = [
+        RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+        RD_KAFKA_RESP_ERR__TRANSPORT,
+        RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+    ]
+    .repeat(5);
+    let injected = produce_errors.len();
+    let mut sending = Vec::new();
+    for i in 0..SENT {
+        if i == SENT / 4 {
+            let errors = produce_errors.clone();
+            broker.with_cluster(move |c| c.request_errors(RDKafkaApiKey::Produce, &errors));
+        }
+        if i == SENT / 2 {
+            broker.with_cluster(|c| c.broker_down(2)).unwrap();
+        }
+        let producer = producer.clone();
+        let topic = topic.clone();
+        sending.push(tokio::spawn(async move {
+            let value = format!("message-{i}");
+            producer
+                .send_message(&topic, format!("key-{}", i % 101), &value, Headers::new())
+                .await
+                .map(|d| (d.partition, d.offset, value))
+        }));
+        if i % 100 == 99 {
+            // Pacing so the broker is down while sends are in flight.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if i == SENT / 2 + 300 {
+            broker.with_cluster(|c| c.broker_up(2)).unwrap();
+        }
+    }
+    let mut acked = Vec::new();
+    let mut failed = Vec::new();
+    for s in sending {
+        match s.await.unwrap() {
+            Ok(delivered) => acked.push(delivered),
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    runtime.shutdown(Duration::from_secs(10)).await.unwrap();
+
+    // Read the whole log back.
+    let high = high_watermarks(&bootstrap, &topic, PARTITIONS);
+    let reader: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", unique_name("reliability-produce-reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        tpl.add_partition_offset(&topic, p, Offset::Beginning)
+            .unwrap();
+    }
+    reader.assign(&tpl).unwrap();
+    let total: i64 = high.values().sum();
+    let mut log: BTreeMap<(i32, i64), String> = BTreeMap::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while (log.len() as i64) < total && std::time::Instant::now() < deadline {
+        if let Some(Ok(m)) = reader.poll(Duration::from_millis(100)) {
+            let value = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
+            log.insert((m.partition(), m.offset()), value);
+        }
+    }
+    assert_eq!(log.len() as i64, total, "the whole log read back");
+    for (partition, offset, value) in &acked {
+        assert_eq!(
+            log.get(&(*partition, *offset)),
+            Some(value),
+            "acknowledged {value} at {partition}/{offset} is in the log"
+        );
+    }
+    assert!(
+        failed.is_empty(),
+        "{} sends failed despite retries: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(5)]
+    );
+    report(&format!(
+        "produce faults [embedded, 3 brokers]: {injected} Produce errors injected (not leader, \
+         timed out, transport, not enough replicas) and broker 2 down during sends; sent {SENT}, \
+         acknowledged {}, failed {}, acknowledged but missing from the log 0, records in the log {total}",
+        acked.len(),
+        failed.len()
+    ));
+}
