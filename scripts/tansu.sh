@@ -6,6 +6,7 @@
 #   eval "$(bash scripts/tansu.sh start)"          # exports KAFKA_RS_TEST_BOOTSTRAP
 #   bash scripts/tansu.sh create-topic NAME PARTITIONS
 #   bash scripts/tansu.sh status
+#   bash scripts/tansu.sh restart                  # same port and data (sqlite kept)
 #   bash scripts/tansu.sh stop
 #
 # `start` prints `export KAFKA_RS_TEST_BOOTSTRAP=127.0.0.1:PORT` on stdout (all
@@ -14,7 +15,8 @@
 # Environment:
 #   TANSU_STATE_DIR      state of the running broker: pid, port, env, log and the
 #                        sqlite database (default: <repo>/target/tansu). `start`
-#                        wipes it, so every run starts from an empty broker.
+#                        wipes it, so every run starts from an empty broker;
+#                        `restart` keeps it (a broker restart on durable storage).
 #   TANSU_MODE           plain (default). Reserved: scram, tls (not built yet).
 #   TANSU_START_TIMEOUT  seconds `start` waits for the listener (default 60).
 #   TANSU_INSTALL_TIMEOUT seconds `install` may take (default 3600).
@@ -141,11 +143,16 @@ cmd_start() {
     fi
     rm -rf "$state_dir"
     mkdir -p "$state_dir"
+    launch "$tansu" "$mode" ""
+}
 
+# Starts tansu from $state_dir on port $3 (empty: a free one, retried).
+launch() {
+    local tansu="$1" mode="$2" fixed_port="$3" pid
     local timeout_s="${TANSU_START_TIMEOUT:-60}" attempt port
     # A port found free can be taken before tansu binds it: try a few.
     for attempt in 1 2 3; do
-        port="$(free_port)"
+        port="${fixed_port:-$(free_port)}"
         log "starting tansu $TANSU_VERSION ($mode) on 127.0.0.1:$port, state in $state_dir (attempt $attempt)"
         # The storage URL is relative to the working directory, so run from
         # the state dir.
@@ -182,6 +189,18 @@ cmd_start() {
         tail -n 20 "$state_dir/tansu.log" >&2 || true
     done
     die "tansu failed to start 3 times; log: $state_dir/tansu.log"
+}
+
+# Stops the running tansu and starts it again on the same port and the same
+# sqlite database: what a broker restart looks like to clients.
+cmd_restart() {
+    local tansu port
+    tansu="$(require_tansu)"
+    running_pid >/dev/null || die "tansu is not running from $state_dir; run: bash scripts/tansu.sh start"
+    port="$(cat "$state_dir/port")"
+    cmd_stop
+    log "restarting tansu on 127.0.0.1:$port with the data in $state_dir"
+    launch "$tansu" "${TANSU_MODE:-plain}" "$port"
 }
 
 cmd_stop() {
@@ -227,7 +246,7 @@ cmd_create_topic() {
 }
 
 usage() {
-    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -235,6 +254,7 @@ case "${1:-}" in
 install) cmd_install ;;
 start) cmd_start ;;
 stop) cmd_stop ;;
+restart) cmd_restart ;;
 status) cmd_status ;;
 create-topic)
     shift

@@ -48,10 +48,23 @@ trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# The reliability tests (tests/reliability_*.rs) append their figures here;
+# printed at the end of each phase.
+reliability_report="$repo_root/target/tmp/reliability-report.txt"
+print_reliability() {
+    if [[ -s "$reliability_report" ]]; then
+        banner "reliability figures ($1)"
+        cat "$reliability_report" >&2
+    fi
+    rm -f "$reliability_report"
+}
+rm -f "$reliability_report"
+
 banner "phase 1/2: cargo test --workspace --all-features  [broker: embedded mock cluster, in process]"
 t=$SECONDS
 timeout "$phase_timeout" cargo test --workspace --all-features </dev/null
 timings+=("phase 1 (embedded): $((SECONDS - t))s")
+print_reliability "embedded mock cluster"
 
 # The README's first command must keep working, and so must every example
 # (the seed's five and the quick start): each runs to completion and exits 0.
@@ -81,6 +94,7 @@ banner "phase 2/2: cargo test -p kafka-rs --tests  [broker: tansu 0.6.0 at $KAFK
 t=$SECONDS
 timeout "$phase_timeout" cargo test -p kafka-rs --tests </dev/null
 timings+=("phase 2 (tansu): $((SECONDS - t))s")
+print_reliability "tansu"
 
 banner "security phase: scripts/tansu-secure.sh test  [brokers: tansu with SASL/SCRAM, and tansu behind a TLS terminator]"
 t=$SECONDS
