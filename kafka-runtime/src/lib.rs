@@ -11,11 +11,14 @@
 pub mod config;
 mod consumer;
 mod context;
+mod control;
 mod error;
 pub mod handler;
 mod inject;
+mod logging;
 mod message;
 mod metadata;
+pub mod metrics;
 mod serve;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -25,6 +28,7 @@ pub use inject::{Inject, RuntimeHandle};
 pub use metadata::Metadata;
 
 pub use context::{Context, RawContext};
+pub use control::{PartitionsEvent, ServiceControl, UnknownService};
 pub use handler::{HandlerError, HandlerResult};
 pub use message::Message;
 pub use serve::{serve, Serve, DEFAULT_SHUTDOWN_TIMEOUT};

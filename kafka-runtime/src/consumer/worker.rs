@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -29,6 +29,8 @@ pub(crate) struct ServiceRuntime {
     pub(crate) batch: Option<(usize, Duration)>,
     pub(crate) trpc_meta: bool,
     pub(crate) limiter: Option<Limiter>,
+    /// The service's pause switch ([`crate::ServiceControl`]).
+    pub(crate) paused: watch::Receiver<bool>,
 }
 
 /// The claim a worker serves.
@@ -64,6 +66,11 @@ pub(crate) async fn run(
                 }
             }
         };
+        // A paused service starts no handler; what it holds stays
+        // unhandled and uncommitted until resume (or revocation).
+        if !wait_unpaused(&service.paused, &stop).await {
+            return;
+        }
         if let Some(limiter) = &service.limiter {
             for _ in &msgs {
                 tokio::select! {
@@ -91,6 +98,20 @@ pub(crate) async fn run(
             Outcome::SkipWithoutCommit => {}
             Outcome::Stopped => return,
         }
+    }
+}
+
+/// Waits while the service is paused; `false` if stopped meanwhile.
+async fn wait_unpaused(paused: &watch::Receiver<bool>, stop: &CancellationToken) -> bool {
+    if !*paused.borrow() {
+        return true;
+    }
+    let mut paused = paused.clone();
+    tokio::select! {
+        biased;
+        () = stop.cancelled() => false,
+        // An error means the switch is gone, which cannot pause anything.
+        _ = paused.wait_for(|p| !*p) => true,
     }
 }
 
@@ -155,6 +176,7 @@ async fn handle(
         partition: claim.partition,
         offset: first,
         last_offset: last,
+        count: msgs.len(),
     };
     let trpc_meta = service.trpc_meta;
     // One span per message (or batch), so handler logs carry where it came from.
@@ -165,6 +187,8 @@ async fn handle(
         partition = claim.partition,
         offset = first,
         last_offset = last,
+        // Recorded by attempt::run: 1 for the first run, 2 for the first retry...
+        attempt = tracing::field::Empty,
     );
     match &service.handler {
         Handler::Single(f) => {
