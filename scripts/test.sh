@@ -55,6 +55,11 @@ t=$SECONDS
 timeout 300 cargo run --example quickstart </dev/null
 timings+=("quickstart (embedded): $((SECONDS - t))s")
 
+banner "phase 1/2: cargo run --example metrics  [broker: embedded mock cluster, in process]"
+t=$SECONDS
+timeout 300 cargo run --example metrics </dev/null
+timings+=("metrics example (embedded): $((SECONDS - t))s")
+
 banner "phase 2/2: install tansu if needed and start it"
 t=$SECONDS
 bash scripts/tansu.sh install </dev/null
