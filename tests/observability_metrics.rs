@@ -55,14 +55,11 @@ async fn prometheus_endpoint_counts_a_known_workload() {
         produce(&producer, &topic, Some(0), "k", payload).await;
     }
     let labels = [("service", "obs.metrics"), ("topic", topic.as_str())];
-    let scrape = || {
-        let addr = addr;
-        async move {
-            tokio::task::spawn_blocking(move || scrape_metrics(addr))
-                .await
-                .unwrap()
-                .unwrap()
-        }
+    let scrape = move || async move {
+        tokio::task::spawn_blocking(move || scrape_metrics(addr))
+            .await
+            .unwrap()
+            .unwrap()
     };
     let deadline = tokio::time::Instant::now() + WAIT;
     let text = loop {
