@@ -22,6 +22,7 @@ pub mod metrics;
 mod serve;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tracecontext;
 
 pub use error::{Error, Result};
 pub use inject::{Inject, RuntimeHandle};
@@ -32,6 +33,7 @@ pub use control::{PartitionsEvent, ServiceControl, UnknownService};
 pub use handler::{HandlerError, HandlerResult};
 pub use message::Message;
 pub use serve::{serve, Serve, DEFAULT_SHUTDOWN_TIMEOUT};
+pub use tracecontext::{TraceParent, TRACEPARENT_HEADER};
 
 /// Marks an async fn as the handler of a Kafka consumer service
 /// (a `server.service[]` entry with `protocol: kafka`).

@@ -34,3 +34,22 @@ pub(crate) fn forward(service: &str, level: RDKafkaLogLevel, facility: &str, mes
         RDKafkaLogLevel::Debug => tracing::debug!(target: TARGET, service, facility, "{message}"),
     }
 }
+
+/// Makes a client hand librdkafka's lines to its context's `log` callback
+/// at the most detailed level the installed `tracing` subscriber wants for
+/// [`TARGET`] (decided when the client is created, as `rdkafka` itself does
+/// for the `log` crate). Without this, `rdkafka` asks the `log` crate, which
+/// a tracing-only application leaves at "off", and only errors come through.
+pub(crate) fn configure(config: &mut rdkafka::ClientConfig) {
+    use tracing::Level;
+    let level = if tracing::enabled!(target: TARGET, Level::DEBUG) {
+        RDKafkaLogLevel::Debug
+    } else if tracing::enabled!(target: TARGET, Level::INFO) {
+        RDKafkaLogLevel::Info
+    } else if tracing::enabled!(target: TARGET, Level::WARN) {
+        RDKafkaLogLevel::Warning
+    } else {
+        RDKafkaLogLevel::Error
+    };
+    config.set_log_level(level);
+}

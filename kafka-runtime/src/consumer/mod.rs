@@ -90,6 +90,7 @@ pub(crate) fn start(
         let interval = crate::metrics::DEFAULT_STATISTICS_INTERVAL.as_millis();
         client_config.set("statistics.interval.ms", interval.to_string());
     }
+    crate::logging::configure(&mut client_config);
     let consumer: BaseConsumer<EngineContext> =
         BaseConsumer::from_config_and_context(&client_config, context).map_err(kafka_err)?;
     for topic in &config.topics {

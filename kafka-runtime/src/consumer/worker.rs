@@ -189,7 +189,14 @@ async fn handle(
         last_offset = last,
         // Recorded by attempt::run: 1 for the first run, 2 for the first retry...
         attempt = tracing::field::Empty,
+        // From the first record's W3C `traceparent` header, when valid.
+        trace_id = tracing::field::Empty,
+        parent_span_id = tracing::field::Empty,
     );
+    if let Some(tp) = crate::tracecontext::of_message(&msgs[0]) {
+        span.record("trace_id", tp.trace_id_hex());
+        span.record("parent_span_id", tp.parent_id_hex());
+    }
     match &service.handler {
         Handler::Single(f) => {
             let Some(msg) = msgs.into_iter().next() else {
