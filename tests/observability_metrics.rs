@@ -109,4 +109,33 @@ async fn prometheus_endpoint_counts_a_known_workload() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     running.stop().await.unwrap();
+
+    // Producer deliveries: two acknowledged records of a `client.service[]`.
+    let yaml = format!(
+        "client:\n  service:\n    - name: obs.metrics.producer\n      \
+         target: kafka://{}?topic={topic}\n",
+        broker.bootstrap()
+    );
+    let config = kafka_runtime::config::Config::from_yaml_str(&yaml).unwrap();
+    let runtime = kafka_runtime::RuntimeHandle::start(std::sync::Arc::new(config))
+        .await
+        .unwrap();
+    let producer = runtime.producer("obs.metrics.producer").unwrap();
+    for value in ["p1", "p2"] {
+        producer
+            .send_message(&topic, "k", value, kafka_runtime::producer::Headers::new())
+            .await
+            .unwrap();
+    }
+    runtime.shutdown(Duration::from_secs(10)).await.unwrap();
+    let text = scrape().await;
+    let labels = [
+        ("service", "obs.metrics.producer"),
+        ("topic", topic.as_str()),
+    ];
+    let value = |name: &str| metric_value(&text, name, &labels);
+    assert_eq!(value(metrics::PRODUCER_DELIVERED), Some(2.0), "{text}");
+    assert_eq!(value(metrics::PRODUCER_DELIVERY_ERRORS), None, "{text}");
+    let count = format!("{}_count", metrics::PRODUCER_DELIVERY_DURATION);
+    assert_eq!(value(&count), Some(2.0), "{text}");
 }

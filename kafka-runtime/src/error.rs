@@ -22,6 +22,9 @@ pub enum Error {
         #[source]
         source: rdkafka::error::KafkaError,
     },
+    /// A producer could not finish its work (shutdown's flush deadline passed).
+    #[error("producer error: {0}")]
+    Produce(#[from] crate::producer::ProduceError),
 }
 
 /// The runtime's result type.

@@ -2,38 +2,111 @@
 //! producers, built once by the runtime from the configuration.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::Config;
+use crate::producer::{ProducerSet, ProducerSource, RawProducer};
 use crate::Error;
 
 /// The running runtime as injection sees it: the configuration and every
 /// producer built from it. Cheap to clone.
+///
+/// `serve()` starts and shuts it down around the consumers; a producer-only
+/// program does it itself:
+///
+/// ```no_run
+/// # async fn run(config: std::sync::Arc<kafka_runtime::config::Config>) -> Result<(), kafka_runtime::Error> {
+/// use kafka_runtime::RuntimeHandle;
+/// let runtime = RuntimeHandle::start(config).await?;
+/// let orders = runtime.producer("trpc.app.server.producer")?;
+/// orders.produce("key", "value", kafka_runtime::producer::Headers::new()).await?;
+/// runtime.shutdown(std::time::Duration::from_secs(5)).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct RuntimeHandle {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     config: Arc<Config>,
+    producers: ProducerSet,
 }
 
 impl RuntimeHandle {
     /// Builds every registered producer for `config` (one librdkafka producer
     /// per distinct target) and returns the handle that hands them out.
+    /// Fails, naming the declaration, when a producer names a service that is
+    /// not configured or has an invalid target.
     pub async fn start(config: Arc<Config>) -> Result<Self, Error> {
-        Ok(RuntimeHandle { config })
+        let producers = ProducerSet::start(Arc::clone(&config))?;
+        Ok(RuntimeHandle {
+            inner: Arc::new(Inner { config, producers }),
+        })
+    }
+
+    /// Loads the configuration ([`Config::load`]: the file named by
+    /// `KAFKA_RS_CONFIG`, else `./trpc_go.yaml`) and starts on it: the
+    /// one-call start of a producer-only program.
+    pub async fn load() -> Result<Self, Error> {
+        Self::start(Arc::new(Config::load()?)).await
     }
 
     /// The configuration the runtime runs with.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.inner.config
     }
 
-    /// Flushes every producer, waiting at most `deadline`.
-    pub async fn shutdown(&self, deadline: std::time::Duration) -> Result<(), Error> {
-        let _ = deadline;
-        Ok(())
+    /// Builds a value that implements [`Inject`] (a `#[kafka_producer]` struct).
+    pub fn get<T: Inject>(&self) -> Result<T, Error> {
+        T::inject(self)
+    }
+
+    /// The producer of the `client.service[]` entry `service` (the seed's
+    /// `NewClientProxy(name)`), built on first use.
+    pub fn producer(&self, service: &str) -> Result<RawProducer, Error> {
+        self.inner
+            .producers
+            .service(service, "`RuntimeHandle::producer`")
+    }
+
+    /// The producer a `#[kafka_producer]` declaration refers to. Not public API.
+    #[doc(hidden)]
+    pub fn __producer(
+        &self,
+        source: ProducerSource,
+        declared_by: &str,
+    ) -> Result<RawProducer, Error> {
+        self.inner.producers.get(source, declared_by)
+    }
+
+    /// How many librdkafka producers the runtime runs (bindings with equal
+    /// settings share one). Not public API: for tests.
+    #[doc(hidden)]
+    pub fn __client_count(&self) -> usize {
+        self.inner.producers.client_count()
+    }
+
+    /// Flushes every producer, waiting at most `deadline`: every record
+    /// queued before the call is acknowledged (or has failed) and every
+    /// asynchronous callback has run when this returns `Ok`.
+    ///
+    /// Call it before exiting: a producer dropped without it discards the
+    /// records still queued (librdkafka purges them on drop). When the
+    /// deadline passes first, the error says how many records were in flight.
+    pub async fn shutdown(&self, deadline: Duration) -> Result<(), Error> {
+        self.inner.producers.flush(deadline).await
     }
 }
 
 /// A value the runtime can build for a handler parameter or a user's struct:
 /// implemented by the types `#[kafka_producer]` generates.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be injected by the runtime",
+    label = "not built by the runtime",
+    note = "injectable types are `#[kafka_producer]` structs; inside a `#[kafka_producer]` struct, mark a producer field with `#[producer(service = \"...\")]` or `#[producer(target = \"kafka://...\")]`"
+)]
 pub trait Inject: Clone + Send + Sync + 'static {
     /// Builds the value from the running runtime.
     fn inject(runtime: &RuntimeHandle) -> Result<Self, Error>;

@@ -19,6 +19,7 @@ mod logging;
 mod message;
 mod metadata;
 pub mod metrics;
+pub mod producer;
 mod serve;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -27,6 +28,7 @@ mod tracecontext;
 pub use error::{Error, Result};
 pub use inject::{Inject, RuntimeHandle};
 pub use metadata::Metadata;
+pub use producer::{ProduceError, Producer, RawProducer};
 
 pub use context::{Context, RawContext};
 pub use control::{PartitionsEvent, ServiceControl, UnknownService};
@@ -88,7 +90,12 @@ pub use tracecontext::{TraceParent, TRACEPARENT_HEADER};
 /// typed batch, the records that do not decode are dropped from the batch
 /// the same way.
 pub use kafka_macros::kafka_consumer;
-/// Declares a producer (or a struct of producers) built from the configuration.
+/// Declares a producer (or a struct of producers) built from the
+/// configuration: `#[kafka_producer(service = "...")]` or
+/// `#[kafka_producer(target = "kafka://...")]` on a one-field tuple struct,
+/// or `#[kafka_producer]` on a struct whose fields carry
+/// `#[producer(service = "...")]` / `#[producer(target = "...")]`. See
+/// [`producer`] for the client API and an example.
 pub use kafka_macros::kafka_producer;
 
 /// The `rdkafka` crate this runtime is built on, for native records and
@@ -102,6 +109,7 @@ pub mod __private {
         assert_send, decode, into_handler_result, Handler, HandlerFuture, Registration,
     };
     pub use crate::inject::{Inject, RuntimeHandle};
+    pub use crate::producer::{FromRawProducer, ProducerRegistration, ProducerSource};
     pub use crate::{Context, Error, HandlerError, Message};
     pub use inventory;
     pub use std::sync::Arc;

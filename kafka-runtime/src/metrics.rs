@@ -16,10 +16,11 @@
 //! | [`CONSUMER_LAG`] | gauge | service, topic, partition | librdkafka's `consumer_lag` (high watermark minus committed offset) from its statistics, every `statistics.interval.ms` (default [`DEFAULT_STATISTICS_INTERVAL`]); a partition whose lag librdkafka does not know (it reports -1, e.g. before the first commit) keeps its last value |
 //! | [`PRODUCER_DELIVERED`] | counter | service, topic | records a producer got acknowledged |
 //! | [`PRODUCER_DELIVERY_ERRORS`] | counter | service, topic | records a producer failed to deliver |
-//! | [`PRODUCER_DELIVERY_DURATION`] | histogram (s) | service, topic | time from send to acknowledgement (or failure) |
+//! | [`PRODUCER_DELIVERY_DURATION`] | histogram (s) | service, topic | time from the record being queued in librdkafka to the broker's answer (or failure) |
 //!
 //! `service` is the `name` of the `server.service[]` / `client.service[]`
-//! entry.
+//! entry (for a producer: its service name, or its producer type when it is
+//! not bound to one service).
 
 use std::time::Duration;
 

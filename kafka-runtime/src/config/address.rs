@@ -112,6 +112,13 @@ pub(crate) fn check_broker(service: &str, broker: &str) -> Result<(), ConfigErro
             "a broker contains `@`: credentials do not belong in the broker list; use the `mechanism`, `user` and `password` keys",
         ));
     }
+    if broker.contains(['=', '&']) {
+        // Query text before the `?` (`h:1&password=x?...`): not echoed either.
+        return Err(ConfigError::new(
+            Some(service),
+            "a broker contains `=` or `&`: `key=value` pairs go after the `?` (`host:port[,host:port...]?key=value&...`); the broker is not shown because it may hold a password",
+        ));
+    }
     if broker.contains("://") {
         return Err(fail("a broker has no scheme"));
     }
@@ -126,7 +133,7 @@ pub(crate) fn check_broker(service: &str, broker: &str) -> Result<(), ConfigErro
     if !host_ok
         || host
             .chars()
-            .any(|c| c.is_whitespace() || c == '/' || c == '@')
+            .any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == '@')
     {
         return Err(fail("bad host"));
     }
@@ -185,6 +192,19 @@ fn split<'a>(service: &str, address: &'a str, side: Side) -> Result<Parsed<'a>, 
                 format!("empty value; allowed: {}", spec.kind.allowed()),
             ));
         }
+        if raw.contains('\0') {
+            // librdkafka takes C strings: a decoded `%00` cannot reach it.
+            let escaped = raw.replace('\0', "%00");
+            return Err(ConfigError::for_key(
+                service,
+                &key,
+                Some(spec.shown(&escaped)),
+                format!(
+                    "contains a NUL character (`%00`), which the Kafka client cannot take; allowed: {}",
+                    spec.kind.allowed()
+                ),
+            ));
+        }
         let value = spec.kind.parse(&raw).map_err(|reason| {
             ConfigError::for_key(service, &key, Some(spec.shown(&raw)), reason)
         })?;
@@ -237,12 +257,24 @@ fn find_key(
     let hint = suggestion
         .map(|s| format!(", did you mean `{s}`?"))
         .unwrap_or_else(|| ";".to_owned());
+    // `password:hunter2` or `passwordhunter2` is one unknown key holding the
+    // password: only a short plain word is safe to echo.
+    let key_shown = if looks_secret(key) && !is_short_word(key) {
+        Secret::REDACTED
+    } else {
+        key
+    };
     Err(ConfigError::for_key(
         service,
-        key,
+        key_shown,
         Some(shown),
         format!(
-            "unknown key `{key}`{hint} allowed {side_name} keys: {}",
+            "unknown key `{key_shown}`{}{hint} allowed {side_name} keys: {}",
+            if key_shown == key {
+                ""
+            } else {
+                " (not shown: it may contain the password)"
+            },
             keys::allowed_names(side).join(", ")
         ),
     ))
@@ -254,6 +286,12 @@ fn looks_secret(key: &str) -> bool {
     ["pass", "pwd", "secret", "token", "cred"]
         .iter()
         .any(|w| lower.contains(w))
+}
+
+/// A key like `passwd` or `Password`: letters only, no longer than a real key
+/// name plus a typo, so it cannot also carry a value.
+fn is_short_word(key: &str) -> bool {
+    key.len() <= "password".len() + 2 && key.bytes().all(|b| b.is_ascii_alphabetic())
 }
 
 /// Go `url.ParseQuery` semantics: `&`-separated pairs, empty pairs skipped,

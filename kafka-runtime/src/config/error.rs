@@ -48,12 +48,28 @@ impl ConfigError {
     }
 }
 
+/// Longest value echoed whole; a longer one (a pasted blob, a runaway
+/// template) is cut so that one error stays one readable line.
+const MAX_SHOWN_VALUE_CHARS: usize = 80;
+/// How much of a cut value is kept.
+const CUT_VALUE_CHARS: usize = 60;
+
+fn shown_value(value: &str) -> std::borrow::Cow<'_, str> {
+    let count = value.chars().count();
+    if count <= MAX_SHOWN_VALUE_CHARS {
+        return value.into();
+    }
+    let head: String = value.chars().take(CUT_VALUE_CHARS).collect();
+    format!("{head}... ({count} characters)").into()
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(service) = &self.service {
             write!(f, "service `{service}`: ")?;
         }
-        match (&self.key, &self.value) {
+        let value = self.value.as_deref().map(shown_value);
+        match (&self.key, &value) {
             (Some(key), Some(value)) => write!(f, "`{key}={value}`: ")?,
             (Some(key), None) => write!(f, "`{key}`: ")?,
             (None, Some(value)) => write!(f, "`{value}`: ")?,

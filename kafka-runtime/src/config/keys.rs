@@ -159,9 +159,15 @@ impl Kind {
                 }
             }
             Kind::Int { min, max, .. } => {
-                let n: i64 = raw
-                    .parse()
-                    .map_err(|_| format!("not a whole number; {}", allowed()))?;
+                let n: i64 = raw.parse().map_err(|_| {
+                    // A number too long for i64 is a range problem, not a syntax one.
+                    let digits = raw.strip_prefix(['-', '+']).unwrap_or(raw);
+                    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                        format!("out of range; {}", allowed())
+                    } else {
+                        format!("not a whole number; {}", allowed())
+                    }
+                })?;
                 if n < *min || n > *max {
                     return Err(format!("out of range; {}", allowed()));
                 }

@@ -1,0 +1,110 @@
+//! Outcome callbacks of asynchronous sends (seed Q10: `AsyncProducerSuccCallback`
+//! and `AsyncProducerErrorCallback`), settable globally and per producer.
+
+use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use super::error::ProduceError;
+use super::record::{Delivered, SentRecord};
+
+/// Called once with a record that an asynchronous send delivered.
+pub type SuccessCallback = Arc<dyn Fn(&SentRecord, Delivered) + Send + Sync>;
+
+/// Called once with a record that an asynchronous send could not deliver.
+pub type ErrorCallback = Arc<dyn Fn(&ProduceError, &SentRecord) + Send + Sync>;
+
+/// The callbacks that receive the outcome of `async_send_message` and of
+/// `produce` on an `async=1` target. Each fires exactly once per record.
+///
+/// A producer's own callbacks ([`crate::producer::RawProducer::with_callbacks`])
+/// take precedence, slot by slot, over the global ones
+/// ([`set_async_callbacks`]); without either, failures are logged at error
+/// level and successes are silent, as in the seed.
+#[derive(Clone, Default)]
+pub struct AsyncCallbacks {
+    on_success: Option<SuccessCallback>,
+    on_error: Option<ErrorCallback>,
+}
+
+impl AsyncCallbacks {
+    /// No callbacks: the defaults (log failures) apply.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the success callback.
+    pub fn on_success(
+        mut self,
+        callback: impl Fn(&SentRecord, Delivered) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_success = Some(Arc::new(callback));
+        self
+    }
+
+    /// Sets the error callback.
+    pub fn on_error(
+        mut self,
+        callback: impl Fn(&ProduceError, &SentRecord) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_error = Some(Arc::new(callback));
+        self
+    }
+}
+
+impl fmt::Debug for AsyncCallbacks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncCallbacks")
+            .field("on_success", &self.on_success.is_some())
+            .field("on_error", &self.on_error.is_some())
+            .finish()
+    }
+}
+
+static GLOBAL: RwLock<Option<AsyncCallbacks>> = RwLock::new(None);
+
+/// Replaces the process-wide callbacks for asynchronous sends (the seed's
+/// assignment to `kafka.AsyncProducerSuccCallback` / `AsyncProducerErrorCallback`).
+/// Producers with their own callbacks keep them.
+pub fn set_async_callbacks(callbacks: AsyncCallbacks) {
+    *GLOBAL.write().unwrap_or_else(PoisonError::into_inner) = Some(callbacks);
+}
+
+fn global() -> AsyncCallbacks {
+    GLOBAL
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+        .unwrap_or_default()
+}
+
+/// Reports one asynchronous outcome to the producer's callback, else the
+/// global one, else the default.
+pub(crate) fn report(
+    own: Option<&AsyncCallbacks>,
+    record: &SentRecord,
+    outcome: Result<Delivered, ProduceError>,
+) {
+    let pick_success = || {
+        own.and_then(|c| c.on_success.clone())
+            .or_else(|| global().on_success)
+    };
+    let pick_error = || {
+        own.and_then(|c| c.on_error.clone())
+            .or_else(|| global().on_error)
+    };
+    match outcome {
+        Ok(delivered) => {
+            if let Some(callback) = pick_success() {
+                callback(record, delivered);
+            }
+        }
+        Err(error) => match pick_error() {
+            Some(callback) => callback(&error, record),
+            None => tracing::error!(
+                topic = %record.topic,
+                error = %error,
+                "asynchronous send failed"
+            ),
+        },
+    }
+}

@@ -1,0 +1,306 @@
+//! One librdkafka producer, shared by every binding with the same properties.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use rdkafka::client::ClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::ToBytes;
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
+use rdkafka::ClientConfig;
+use tokio_util::task::TaskTracker;
+
+use super::error::ProduceError;
+use super::partition::RoundRobin;
+
+/// How long a topic's partition count is trusted before it is fetched again
+/// (round-robin needs it; partitions are rarely added).
+const PARTITION_COUNT_TTL: Duration = Duration::from_secs(60);
+
+/// How long the check behind a timed-out delivery may take.
+const DIAGNOSIS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Pause between attempts to enqueue while librdkafka's queue is full.
+const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(5);
+
+/// Cluster-wide conditions librdkafka reports only as global error events,
+/// kept so that a record that merely timed out can be reported as the cause.
+#[derive(Debug, Default)]
+pub(crate) struct ClientHealth {
+    brokers_down: AtomicBool,
+    auth_failed: AtomicBool,
+}
+
+/// The client context: forwards librdkafka's global errors to the log and
+/// to [`ClientHealth`].
+pub(crate) struct HealthContext {
+    label: String,
+    health: Arc<ClientHealth>,
+}
+
+impl ClientContext for HealthContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::AllBrokersDown) => {
+                self.health.brokers_down.store(true, Ordering::Relaxed);
+            }
+            Some(RDKafkaErrorCode::Authentication)
+            | Some(RDKafkaErrorCode::SaslAuthenticationFailed) => {
+                self.health.auth_failed.store(true, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        tracing::warn!(producer = %self.label, error = %error, reason, "kafka producer error");
+    }
+
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
+        crate::logging::forward(&self.label, level, fac, log_message);
+    }
+}
+
+/// A librdkafka producer plus what the runtime adds around it: tracking of
+/// asynchronous deliveries (so shutdown can wait for their callbacks),
+/// partition counts and round-robin counters.
+pub(crate) struct SharedClient {
+    pub(crate) label: String,
+    producer: FutureProducer<HealthContext>,
+    health: Arc<ClientHealth>,
+    tracker: TaskTracker,
+    partition_counts: Mutex<HashMap<String, (i32, Instant)>>,
+    pub(crate) round_robin: RoundRobin,
+}
+
+impl std::fmt::Debug for SharedClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedClient")
+            .field("label", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedClient {
+    /// Creates the librdkafka producer. `label` names it in logs and errors
+    /// (a service name or a producer type, never a target with a password).
+    pub(crate) fn create(label: String, properties: &ClientConfig) -> Result<Self, KafkaError> {
+        let health = Arc::new(ClientHealth::default());
+        let context = HealthContext {
+            label: label.clone(),
+            health: Arc::clone(&health),
+        };
+        let mut properties = properties.clone();
+        crate::logging::configure(&mut properties);
+        let producer = properties.create_with_context(context)?;
+        Ok(SharedClient {
+            label,
+            producer,
+            health,
+            tracker: TaskTracker::new(),
+            partition_counts: Mutex::new(HashMap::new()),
+            round_robin: RoundRobin::default(),
+        })
+    }
+
+    /// Tracks an asynchronous delivery so shutdown waits for its callback.
+    pub(crate) fn spawn_tracked<F>(&self, future: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.tracker.spawn(future);
+    }
+
+    /// Classifies a client error, using what the client knows about the
+    /// cluster: a record that timed out while librdkafka reported failed
+    /// authentication (or every broker down) failed for that reason.
+    pub(crate) fn classify(
+        &self,
+        topic: &str,
+        size: usize,
+        timeout: Duration,
+        error: KafkaError,
+    ) -> ProduceError {
+        let timed_out = matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::MessageTimedOut | RDKafkaErrorCode::RequestTimedOut)
+        );
+        if timed_out && self.health.auth_failed.load(Ordering::Relaxed) {
+            return ProduceError::Authentication {
+                topic: topic.to_owned(),
+                source: error,
+            };
+        }
+        ProduceError::from_kafka(
+            topic,
+            size,
+            timeout,
+            self.health.brokers_down.load(Ordering::Relaxed),
+            error,
+        )
+    }
+
+    /// Records a successful delivery: the cluster is reachable again.
+    pub(crate) fn delivered(&self) {
+        self.health.brokers_down.store(false, Ordering::Relaxed);
+        self.health.auth_failed.store(false, Ordering::Relaxed);
+    }
+
+    /// A timeout error that names the cluster condition when one is known.
+    pub(crate) fn timed_out(&self, topic: &str, timeout: Duration) -> ProduceError {
+        let cause = if self.health.auth_failed.load(Ordering::Relaxed) {
+            Some(RDKafkaErrorCode::Authentication)
+        } else if self.health.brokers_down.load(Ordering::Relaxed) {
+            Some(RDKafkaErrorCode::AllBrokersDown)
+        } else {
+            None
+        };
+        match cause {
+            Some(code) => self.classify(topic, 0, timeout, KafkaError::MessageProduction(code)),
+            None => ProduceError::Timeout {
+                topic: topic.to_owned(),
+                timeout,
+            },
+        }
+    }
+
+    /// Hands `record` to librdkafka, waiting while its queue is full until
+    /// `deadline`. The returned future resolves with the delivery report.
+    pub(crate) async fn enqueue<K, P>(
+        &self,
+        mut record: FutureRecord<'_, K, P>,
+        deadline: Instant,
+    ) -> Result<DeliveryFuture, KafkaError>
+    where
+        K: ToBytes + ?Sized,
+        P: ToBytes + ?Sized,
+    {
+        loop {
+            match self.producer.send_result(record) {
+                Ok(delivery) => return Ok(delivery),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
+                    if Instant::now() < deadline =>
+                {
+                    record = back;
+                    tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
+                }
+                Err((error, _)) => return Err(error),
+            }
+        }
+    }
+
+    /// The number of partitions of `topic`, from a cache refreshed every minute.
+    pub(crate) async fn partition_count(
+        self: &Arc<Self>,
+        topic: &str,
+        timeout: Duration,
+    ) -> Result<i32, ProduceError> {
+        if let Some((count, at)) = self.cached_count(topic) {
+            if at.elapsed() < PARTITION_COUNT_TTL {
+                return Ok(count);
+            }
+        }
+        self.fetch_partition_count(topic, timeout).await
+    }
+
+    /// Turns a timed-out delivery into the more useful `UnknownTopic` when the
+    /// topic does not exist: librdkafka keeps records for a missing topic
+    /// queued until they time out (it waits for the topic to appear), so
+    /// without this check the caller would only see a timeout.
+    pub(crate) async fn diagnose_timeout(
+        self: &Arc<Self>,
+        error: ProduceError,
+        topic: &str,
+    ) -> ProduceError {
+        if !matches!(error, ProduceError::Timeout { .. }) {
+            return error;
+        }
+        match self.fetch_partition_count(topic, DIAGNOSIS_TIMEOUT).await {
+            Err(unknown @ ProduceError::UnknownTopic { .. }) => unknown,
+            _ => error,
+        }
+    }
+
+    async fn fetch_partition_count(
+        self: &Arc<Self>,
+        topic: &str,
+        timeout: Duration,
+    ) -> Result<i32, ProduceError> {
+        let client = Arc::clone(self);
+        let name = topic.to_owned();
+        // fetch_metadata blocks on the network: keep it off the async workers.
+        let fetched = tokio::task::spawn_blocking(move || {
+            let metadata = client
+                .producer
+                .client()
+                .fetch_metadata(Some(&name), timeout)?;
+            let Some(entry) = metadata.topics().iter().find(|t| t.name() == name) else {
+                return Err(KafkaError::MetadataFetch(
+                    RDKafkaErrorCode::UnknownTopicOrPartition,
+                ));
+            };
+            if let Some(err) = entry.error() {
+                return Err(KafkaError::MetadataFetch(err.into()));
+            }
+            Ok(i32::try_from(entry.partitions().len()).unwrap_or(i32::MAX))
+        })
+        .await
+        .map_err(|join| {
+            tracing::error!(error = %join, "metadata lookup task failed");
+            ProduceError::Kafka {
+                topic: topic.to_owned(),
+                source: KafkaError::Canceled,
+            }
+        })?;
+        let count = match fetched {
+            Ok(0) => {
+                return Err(ProduceError::UnknownTopic {
+                    topic: topic.to_owned(),
+                    source: KafkaError::MetadataFetch(RDKafkaErrorCode::UnknownTopicOrPartition),
+                })
+            }
+            Ok(count) => count,
+            Err(error) => return Err(self.classify(topic, 0, timeout, error)),
+        };
+        self.partition_counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(topic.to_owned(), (count, Instant::now()));
+        Ok(count)
+    }
+
+    fn cached_count(&self, topic: &str) -> Option<(i32, Instant)> {
+        self.partition_counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(topic)
+            .copied()
+    }
+
+    /// Waits, at most until `deadline`, for every queued record to be
+    /// acknowledged and every asynchronous callback to have run.
+    pub(crate) async fn flush(self: &Arc<Self>, deadline: Instant) -> Result<(), ProduceError> {
+        let client = Arc::clone(self);
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let flushed = tokio::task::spawn_blocking(move || client.producer.flush(remaining))
+            .await
+            .unwrap_or(Err(KafkaError::Canceled));
+        if flushed.is_err() {
+            return Err(ProduceError::FlushIncomplete {
+                producer: self.label.clone(),
+                in_flight: self.producer.in_flight_count(),
+            });
+        }
+        // The delivery reports are in; let their callbacks finish too.
+        self.tracker.close();
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let waited = tokio::time::timeout(remaining, self.tracker.wait()).await;
+        self.tracker.reopen();
+        match waited {
+            Ok(()) => Ok(()),
+            Err(_) => Err(ProduceError::FlushIncomplete {
+                producer: self.label.clone(),
+                in_flight: i32::try_from(self.tracker.len()).unwrap_or(i32::MAX),
+            }),
+        }
+    }
+}

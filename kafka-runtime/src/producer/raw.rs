@@ -1,0 +1,343 @@
+//! The bytes-level producer: the seed's client API on one binding.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rdkafka::error::KafkaError;
+use rdkafka::message::Header;
+use rdkafka::message::ToBytes;
+use rdkafka::producer::{DeliveryFuture, FutureRecord};
+
+use super::callbacks::{self, AsyncCallbacks};
+use super::client::SharedClient;
+use super::error::ProduceError;
+use super::record::{Delivered, Headers, Key, SentRecord};
+use crate::config::{Partitioner, ProducerConfig};
+use crate::Metadata;
+
+/// The deadline used when the service sets no `timeout`: librdkafka's own
+/// delivery timeout (`message.timeout.ms`, 300 s), so the runtime never gives
+/// up on a record before the client does.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Extra wait beyond the per-request timeout before the runtime stops waiting
+/// on its own: librdkafka normally reports the timeout first, and a record
+/// it fails is a clean failure rather than an unknown outcome.
+const TIMEOUT_GRACE: Duration = Duration::from_millis(500);
+
+/// What one binding (a `client.service[]` entry or an inline target) adds to
+/// its shared client.
+#[derive(Debug, Clone)]
+pub(crate) struct Binding {
+    /// The service name or producer type, for errors.
+    pub(crate) label: String,
+    pub(crate) client: Arc<SharedClient>,
+    pub(crate) topic: Option<String>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) async_produce: bool,
+    pub(crate) trpc_meta: bool,
+    pub(crate) round_robin: bool,
+    pub(crate) callbacks: Option<AsyncCallbacks>,
+}
+
+impl Binding {
+    pub(crate) fn new(
+        label: String,
+        client: Arc<SharedClient>,
+        config: &ProducerConfig,
+        timeout: Option<Duration>,
+    ) -> Self {
+        Binding {
+            label,
+            client,
+            topic: config.topic.clone(),
+            timeout,
+            async_produce: config.async_produce,
+            trpc_meta: config.common.trpc_meta,
+            round_robin: config.partitioner == Partitioner::RoundRobin,
+            callbacks: None,
+        }
+    }
+}
+
+/// A producer of raw bytes: the seed's `Produce`, `SendMessage`,
+/// `AsyncSendMessage` and `SendSaramaMessage` on one configured target.
+///
+/// Cheap to clone; clones share the underlying librdkafka producer, which is
+/// itself shared by every binding with the same settings.
+#[derive(Debug, Clone)]
+pub struct RawProducer {
+    binding: Arc<Binding>,
+}
+
+impl RawProducer {
+    pub(crate) fn from_binding(binding: Binding) -> Self {
+        RawProducer {
+            binding: Arc::new(binding),
+        }
+    }
+
+    /// The target's `topic`, where [`RawProducer::produce`] writes.
+    pub fn topic(&self) -> Option<&str> {
+        self.binding.topic.as_deref()
+    }
+
+    /// The per-request `timeout` of the service, if set.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.binding.timeout
+    }
+
+    /// Whether the target has `async=1` ([`RawProducer::produce`] returns once
+    /// the record is queued and reports its outcome to the callbacks).
+    pub fn is_async(&self) -> bool {
+        self.binding.async_produce
+    }
+
+    /// This producer with its own asynchronous-outcome callbacks, which take
+    /// precedence over the global ones ([`crate::producer::set_async_callbacks`]).
+    #[must_use]
+    pub fn with_callbacks(&self, callbacks: AsyncCallbacks) -> Self {
+        let mut binding = (*self.binding).clone();
+        binding.callbacks = Some(callbacks);
+        RawProducer::from_binding(binding)
+    }
+
+    /// Writes a record to the target's `topic` (seed `Produce`). Waits for the
+    /// acknowledgement, unless the target has `async=1`: then it returns once
+    /// the record is queued and the outcome goes to the callbacks.
+    pub async fn produce(
+        &self,
+        key: impl Into<Key>,
+        value: impl AsRef<[u8]>,
+        headers: impl Into<Headers>,
+    ) -> Result<(), ProduceError> {
+        let topic = self.configured_topic()?;
+        if self.binding.async_produce {
+            self.async_send_message(topic, key, value, headers).await
+        } else {
+            self.send_message(topic, key, value, headers)
+                .await
+                .map(|_| ())
+        }
+    }
+
+    /// Writes a record to `topic` and waits for the acknowledgement (seed
+    /// `SendMessage`): the partition and offset it got on the broker.
+    pub async fn send_message(
+        &self,
+        topic: &str,
+        key: impl Into<Key>,
+        value: impl AsRef<[u8]>,
+        headers: impl Into<Headers>,
+    ) -> Result<Delivered, ProduceError> {
+        let key = key.into();
+        let headers = self.outgoing_headers(headers.into());
+        let value = value.as_ref();
+        let size = value.len() + key.as_bytes().map_or(0, <[u8]>::len);
+        let mut record = FutureRecord::<[u8], [u8]>::to(topic).payload(value);
+        if let Some(key) = key.as_bytes() {
+            record = record.key(key);
+        }
+        if let Some(headers) = headers.to_owned_headers() {
+            record = record.headers(headers);
+        }
+        self.deliver(record, size).await
+    }
+
+    /// Queues a record for `topic` and returns without waiting (seed
+    /// `AsyncSendMessage`). Its outcome reaches the success or error
+    /// callback exactly once, including failures to queue it; shutdown waits
+    /// for outstanding callbacks.
+    ///
+    /// Returns an error only for a record that could not be formed (typed
+    /// producers: serialization); those never reach a callback.
+    pub async fn async_send_message(
+        &self,
+        topic: &str,
+        key: impl Into<Key>,
+        value: impl AsRef<[u8]>,
+        headers: impl Into<Headers>,
+    ) -> Result<(), ProduceError> {
+        let record = SentRecord {
+            topic: topic.to_owned(),
+            key: key.into().into_bytes(),
+            value: Bytes::copy_from_slice(value.as_ref()),
+            headers: self.outgoing_headers(headers.into()),
+        };
+        match self.enqueue_sent(&record).await {
+            Ok(delivery) => {
+                let binding = Arc::clone(&self.binding);
+                self.binding.client.spawn_tracked(async move {
+                    let outcome = binding.await_delivery(delivery, &record).await;
+                    callbacks::report(binding.callbacks.as_ref(), &record, outcome);
+                });
+            }
+            Err(error) => callbacks::report(self.binding.callbacks.as_ref(), &record, Err(error)),
+        }
+        Ok(())
+    }
+
+    /// Sends a native rdkafka record and waits for the acknowledgement (seed
+    /// `SendSaramaMessage`). The record's own partition, timestamp and headers
+    /// are kept; the target's partitioner, `trpcMeta` and `timeout` apply.
+    pub async fn send_record<K, P>(
+        &self,
+        mut record: FutureRecord<'_, K, P>,
+    ) -> Result<Delivered, ProduceError>
+    where
+        K: ToBytes + ?Sized,
+        P: ToBytes + ?Sized,
+    {
+        if self.binding.trpc_meta {
+            let metadata = Metadata::current();
+            if !metadata.is_empty() {
+                let headers = metadata.iter().fold(
+                    record.headers.take().unwrap_or_default(),
+                    |headers, (key, value)| {
+                        headers.insert(Header {
+                            key,
+                            value: Some(value.as_ref()),
+                        })
+                    },
+                );
+                record = record.headers(headers);
+            }
+        }
+        let size = record.payload.map_or(0, |p| p.to_bytes().len())
+            + record.key.map_or(0, |k| k.to_bytes().len());
+        self.deliver(record, size).await
+    }
+
+    /// Waits, at most `timeout`, until every record queued through this
+    /// producer's client is acknowledged and its callback has run.
+    pub async fn flush(&self, timeout: Duration) -> Result<(), ProduceError> {
+        self.binding.client.flush(Instant::now() + timeout).await
+    }
+
+    pub(crate) fn configured_topic(&self) -> Result<&str, ProduceError> {
+        self.binding
+            .topic
+            .as_deref()
+            .ok_or_else(|| ProduceError::NoTopic {
+                producer: self.binding.label.clone(),
+            })
+    }
+
+    fn outgoing_headers(&self, mut headers: Headers) -> Headers {
+        if self.binding.trpc_meta {
+            headers.append_metadata(&Metadata::current());
+        }
+        headers
+    }
+
+    async fn deliver<K, P>(
+        &self,
+        record: FutureRecord<'_, K, P>,
+        size: usize,
+    ) -> Result<Delivered, ProduceError>
+    where
+        K: ToBytes + ?Sized,
+        P: ToBytes + ?Sized,
+    {
+        let topic = record.topic.to_owned();
+        let delivery = self.binding.enqueue(record, size).await?;
+        self.binding.await_delivery_of(delivery, &topic, size).await
+    }
+
+    async fn enqueue_sent(&self, sent: &SentRecord) -> Result<DeliveryFuture, ProduceError> {
+        let mut record = FutureRecord::<[u8], [u8]>::to(&sent.topic).payload(sent.value.as_ref());
+        if let Some(key) = &sent.key {
+            record = record.key(key.as_ref());
+        }
+        if let Some(headers) = sent.headers.to_owned_headers() {
+            record = record.headers(headers);
+        }
+        self.binding.enqueue(record, sent.size()).await
+    }
+}
+
+impl Binding {
+    fn effective_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(DEFAULT_TIMEOUT)
+    }
+
+    /// Picks the partition when the runtime owns the choice (round-robin),
+    /// then queues the record.
+    async fn enqueue<K, P>(
+        &self,
+        mut record: FutureRecord<'_, K, P>,
+        size: usize,
+    ) -> Result<DeliveryFuture, ProduceError>
+    where
+        K: ToBytes + ?Sized,
+        P: ToBytes + ?Sized,
+    {
+        let timeout = self.effective_timeout();
+        let started = Instant::now();
+        if self.round_robin && record.partition.is_none() {
+            let count = self.client.partition_count(record.topic, timeout).await?;
+            let partition = self.client.round_robin.next(record.topic, count);
+            record = record.partition(partition);
+        }
+        let topic = record.topic.to_owned();
+        self.client
+            .enqueue(record, started + timeout)
+            .await
+            .map_err(|error| self.client.classify(&topic, size, timeout, error))
+    }
+
+    async fn await_delivery(
+        &self,
+        delivery: DeliveryFuture,
+        record: &SentRecord,
+    ) -> Result<Delivered, ProduceError> {
+        self.await_delivery_of(delivery, &record.topic, record.size())
+            .await
+    }
+
+    async fn await_delivery_of(
+        &self,
+        delivery: DeliveryFuture,
+        topic: &str,
+        size: usize,
+    ) -> Result<Delivered, ProduceError> {
+        let queued = Instant::now();
+        let outcome = self.delivery_outcome(delivery, topic, size).await;
+        crate::metrics::record_delivery(&self.label, topic, queued.elapsed(), outcome.is_ok());
+        match outcome {
+            Err(error) => Err(self.client.diagnose_timeout(error, topic).await),
+            ok => ok,
+        }
+    }
+
+    async fn delivery_outcome(
+        &self,
+        delivery: DeliveryFuture,
+        topic: &str,
+        size: usize,
+    ) -> Result<Delivered, ProduceError> {
+        let timeout = self.effective_timeout();
+        let report = match tokio::time::timeout(timeout + TIMEOUT_GRACE, delivery).await {
+            Ok(Ok(report)) => report,
+            // The client was dropped with the record still queued.
+            Ok(Err(_canceled)) => {
+                return Err(self
+                    .client
+                    .classify(topic, size, timeout, KafkaError::Canceled))
+            }
+            Err(_elapsed) => return Err(self.client.timed_out(topic, timeout)),
+        };
+        match report {
+            Ok(delivery) => {
+                self.client.delivered();
+                Ok(Delivered {
+                    partition: delivery.partition,
+                    // librdkafka reports "invalid offset" (-1001) when acks=0.
+                    offset: delivery.offset.max(-1),
+                })
+            }
+            Err((error, _message)) => Err(self.client.classify(topic, size, timeout, error)),
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Typed producers: values serialized with serde (JSON) before they are sent.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Serialize;
+
+use super::callbacks::AsyncCallbacks;
+use super::error::ProduceError;
+use super::raw::RawProducer;
+use super::record::{Delivered, Headers, Key};
+
+/// A producer of `T` values, each sent as its JSON serialization.
+///
+/// Declare it in a `#[kafka_producer]` struct; for raw bytes use
+/// [`RawProducer`] instead.
+pub struct Producer<T> {
+    raw: RawProducer,
+    // `fn(&T)`: the producer only consumes `T`s, so it is `Send + Sync` and
+    // `Clone` whatever `T` is.
+    _value: PhantomData<fn(&T)>,
+}
+
+impl<T> Clone for Producer<T> {
+    fn clone(&self) -> Self {
+        Producer {
+            raw: self.raw.clone(),
+            _value: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Producer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Producer")
+            .field("value", &std::any::type_name::<T>())
+            .field("raw", &self.raw)
+            .finish()
+    }
+}
+
+impl<T: Serialize> Producer<T> {
+    /// The bytes-level producer underneath, for native records and raw payloads.
+    pub fn raw(&self) -> &RawProducer {
+        &self.raw
+    }
+
+    /// This producer with its own asynchronous-outcome callbacks.
+    #[must_use]
+    pub fn with_callbacks(&self, callbacks: AsyncCallbacks) -> Self {
+        Producer {
+            raw: self.raw.with_callbacks(callbacks),
+            _value: PhantomData,
+        }
+    }
+
+    /// Serializes `value` and writes it to the target's `topic`; see
+    /// [`RawProducer::produce`].
+    pub async fn produce(
+        &self,
+        key: impl Into<Key>,
+        value: &T,
+        headers: impl Into<Headers>,
+    ) -> Result<(), ProduceError> {
+        let topic = self.raw.configured_topic()?;
+        let payload = encode(topic, value)?;
+        self.raw.produce(key, payload, headers).await
+    }
+
+    /// Serializes `value`, writes it to `topic` and waits for the
+    /// acknowledgement; see [`RawProducer::send_message`].
+    pub async fn send_message(
+        &self,
+        topic: &str,
+        key: impl Into<Key>,
+        value: &T,
+        headers: impl Into<Headers>,
+    ) -> Result<Delivered, ProduceError> {
+        let payload = encode(topic, value)?;
+        self.raw.send_message(topic, key, payload, headers).await
+    }
+
+    /// Serializes `value` and queues it for `topic`; the outcome goes to the
+    /// callbacks. See [`RawProducer::async_send_message`].
+    pub async fn async_send_message(
+        &self,
+        topic: &str,
+        key: impl Into<Key>,
+        value: &T,
+        headers: impl Into<Headers>,
+    ) -> Result<(), ProduceError> {
+        let payload = encode(topic, value)?;
+        self.raw
+            .async_send_message(topic, key, payload, headers)
+            .await
+    }
+}
+
+fn encode<T: Serialize>(topic: &str, value: &T) -> Result<Vec<u8>, ProduceError> {
+    serde_json::to_vec(value).map_err(|error| ProduceError::Serialization {
+        topic: topic.to_owned(),
+        reason: error.to_string(),
+    })
+}
+
+/// The field types a `#[kafka_producer]` struct can hold. Not meant to be
+/// implemented by users.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a producer type",
+    label = "a `#[kafka_producer]` field must be a producer",
+    note = "use `Producer<T>` for serde values (JSON) or `RawProducer` for bytes"
+)]
+pub trait FromRawProducer: Sized {
+    /// Wraps the producer the runtime built for the field.
+    #[doc(hidden)]
+    fn from_raw(raw: RawProducer) -> Self;
+}
+
+impl FromRawProducer for RawProducer {
+    fn from_raw(raw: RawProducer) -> Self {
+        raw
+    }
+}
+
+impl<T: Serialize> FromRawProducer for Producer<T> {
+    fn from_raw(raw: RawProducer) -> Self {
+        Producer {
+            raw,
+            _value: PhantomData,
+        }
+    }
+}
