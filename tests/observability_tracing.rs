@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use consumer_support::*;
-use kafka_runtime::{kafka_consumer, HandlerError};
+use kafka_runtime::producer::Headers;
+use kafka_runtime::{kafka_consumer, kafka_producer, HandlerError, Message, RawProducer};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
@@ -103,6 +104,16 @@ impl Capture {
     }
 }
 
+/// Every `serve()` of this binary builds the registered `#[kafka_producer]`
+/// (`obs.relay.out`), so every configuration needs its client service.
+fn add_relay_producer(config: &mut kafka_runtime::config::Config, bootstrap: &str, topic: &str) {
+    config.producers = kafka_runtime::config::Config::from_yaml_str(&format!(
+        "client:\n  service:\n    - name: obs.relay.out\n      target: kafka://{bootstrap}?topic={topic}\n"
+    ))
+    .unwrap()
+    .producers;
+}
+
 static FAILED_ONCE: AtomicBool = AtomicBool::new(false);
 
 #[kafka_consumer(service = "obs.traced")]
@@ -129,6 +140,7 @@ async fn handler_span_fields_trace_context_and_librdkafka_logs() {
         .common
         .librdkafka_overrides
         .insert("debug".into(), "cgrp".into());
+    add_relay_producer(&mut config, &broker.bootstrap(), &topic);
     let running = start(config, &["obs.traced"]);
 
     let producer = producer(&broker.bootstrap());
@@ -192,4 +204,83 @@ async fn handler_span_fields_trace_context_and_librdkafka_logs() {
         "no librdkafka debug line for the service among {} librdkafka events",
         rdkafka_lines.len()
     );
+}
+
+#[kafka_producer(service = "obs.relay.out")]
+struct RelayOut(RawProducer);
+
+/// Relays each record to the producer's topic, adding no headers itself.
+#[kafka_consumer(service = "obs.relay")]
+async fn relay(payload: String, out: RelayOut) -> Result<(), HandlerError> {
+    let topic = out.0.topic().unwrap_or_default().to_owned();
+    out.0
+        .send_message(&topic, "k", payload.as_bytes(), Headers::new())
+        .await?;
+    Ok(())
+}
+
+static SUNK: Mutex<Vec<(String, Option<String>)>> = Mutex::new(Vec::new());
+
+#[kafka_consumer(service = "obs.relay.sink")]
+async fn sink(msg: Message) -> Result<(), HandlerError> {
+    let traceparent = msg
+        .headers
+        .iter()
+        .find(|(k, _)| k == "traceparent")
+        .and_then(|(_, v)| v.as_ref())
+        .map(|v| String::from_utf8_lossy(v).into_owned());
+    let payload = String::from_utf8_lossy(&msg.payload_bytes()).into_owned();
+    tracing::info!(payload = format!("sunk {payload}").as_str(), "sunk");
+    SUNK.lock().unwrap().push((payload, traceparent));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_trace_context_crosses_a_relay_hop() {
+    let capture = capture();
+    let broker = TestBroker::start().await.unwrap();
+    let (input, output) = (unique_name("obs-relay-in"), unique_name("obs-relay-out"));
+    broker.create_topic(&input, 1).await.unwrap();
+    broker.create_topic(&output, 1).await.unwrap();
+    let bootstrap = broker.bootstrap();
+    let mut config = config(
+        &bootstrap,
+        &[
+            Service::new("obs.relay", &input),
+            Service::new("obs.relay.sink", &output),
+        ],
+    );
+    add_relay_producer(&mut config, &bootstrap, &output);
+    let running = start(config, &["obs.relay", "obs.relay.sink"]);
+
+    let producer = producer(&bootstrap);
+    produce_with_headers(
+        &producer,
+        &input,
+        0,
+        "with-trace",
+        &[("traceparent", TRACEPARENT)],
+    )
+    .await;
+    produce(&producer, &input, Some(0), "k", "without-trace").await;
+    eventually("both records relayed and consumed", || {
+        SUNK.lock().unwrap().len() == 2
+    })
+    .await;
+    running.stop().await.unwrap();
+
+    let mut sunk = SUNK.lock().unwrap().clone();
+    sunk.sort();
+    assert_eq!(
+        sunk,
+        vec![
+            ("with-trace".to_owned(), Some(TRACEPARENT.to_owned())),
+            ("without-trace".to_owned(), None),
+        ]
+    );
+    // The second hop's handler span carries the original trace.
+    let seen = capture.handled("sunk with-trace");
+    let (_, fields) = seen[0].span.clone().expect("inside the handler span");
+    assert_eq!(fields["service"], "obs.relay.sink");
+    assert_eq!(fields["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
 }

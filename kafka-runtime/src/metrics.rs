@@ -153,19 +153,29 @@ pub fn record_delivery(service: &str, topic: &str, elapsed: Duration, delivered:
 /// nothing committed yet, or a broker that does not report watermarks) are
 /// skipped rather than exported as a negative lag.
 pub(crate) fn record_consumer_stats(service: &str, stats: &Statistics) {
-    for (topic, t) in &stats.topics {
-        for (partition, p) in &t.partitions {
-            if *partition < 0 || p.consumer_lag < 0 {
-                continue;
-            }
-            metrics::gauge!(
-                CONSUMER_LAG,
-                "service" => service.to_owned(),
-                "topic" => topic.clone(),
-                "partition" => partition.to_string()
-            )
-            .set(p.consumer_lag as f64);
+    record_lags(
+        service,
+        stats.topics.iter().flat_map(|(topic, t)| {
+            t.partitions
+                .iter()
+                .map(move |(p, part)| (topic.as_str(), *p, part.consumer_lag))
+        }),
+    );
+}
+
+/// Sets the lag gauge for each (topic, partition, lag) that is known.
+fn record_lags<'a>(service: &str, lags: impl Iterator<Item = (&'a str, i32, i64)>) {
+    for (topic, partition, lag) in lags {
+        if partition < 0 || lag < 0 {
+            continue;
         }
+        metrics::gauge!(
+            CONSUMER_LAG,
+            "service" => service.to_owned(),
+            "topic" => topic.to_owned(),
+            "partition" => partition.to_string()
+        )
+        .set(lag as f64);
     }
 }
 
@@ -201,3 +211,72 @@ pub fn install_prometheus(
 /// The Prometheus exporter's error type (feature `prometheus`).
 #[cfg(feature = "prometheus")]
 pub use metrics_exporter_prometheus::BuildError as PrometheusError;
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    use super::*;
+
+    /// (metric name, labels as `k=v` joined by `,`, value) of every sample.
+    fn samples(recorder: &DebuggingRecorder) -> Vec<(String, String, DebugValue)> {
+        let mut out: Vec<_> = recorder
+            .snapshotter()
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| {
+                let key = key.key();
+                let labels = key
+                    .labels()
+                    .map(|l| format!("{}={}", l.key(), l.value()))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                (key.name().to_owned(), labels, value)
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        out
+    }
+
+    #[test]
+    fn unknown_lags_and_the_unassigned_partition_are_not_exported() {
+        let recorder = DebuggingRecorder::new();
+        metrics::with_local_recorder(&recorder, || {
+            record_lags(
+                "svc",
+                [("t", 0, 5), ("t", 1, -1), ("t", -1, 7), ("u", 2, 0)].into_iter(),
+            );
+        });
+        let got = samples(&recorder);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].1, "service=svc,topic=t,partition=0");
+        assert_eq!(got[0].2, DebugValue::Gauge(5.0.into()));
+        assert_eq!(got[1].1, "service=svc,topic=u,partition=2");
+        assert_eq!(got[1].2, DebugValue::Gauge(0.0.into()));
+    }
+
+    #[test]
+    fn attempts_count_messages_and_time_every_attempt() {
+        let recorder = DebuggingRecorder::new();
+        metrics::with_local_recorder(&recorder, || {
+            register_consumer("svc", "t");
+            let ms = Duration::from_millis(2);
+            record_attempt("svc", "t", 3, ms, AttemptResult::Handled);
+            record_attempt("svc", "t", 1, ms, AttemptResult::Retried);
+            record_attempt("svc", "t", 1, ms, AttemptResult::Failed);
+        });
+        let got = samples(&recorder);
+        let value = |name: &str| got.iter().find(|(n, ..)| n == name).map(|(_, _, v)| v);
+        assert_eq!(value(MESSAGES_HANDLED), Some(&DebugValue::Counter(3)));
+        assert_eq!(value(MESSAGES_RETRIED), Some(&DebugValue::Counter(1)));
+        assert_eq!(value(MESSAGES_FAILED), Some(&DebugValue::Counter(1)));
+        assert_eq!(value(MESSAGES_DEAD_LETTERED), Some(&DebugValue::Counter(0)));
+        match value(HANDLER_DURATION) {
+            Some(DebugValue::Histogram(samples)) => assert_eq!(samples.len(), 3),
+            other => panic!("no latency histogram: {other:?}"),
+        }
+    }
+}

@@ -4,9 +4,15 @@
 //! parses and validates the `traceparent` header of each record (the first
 //! of a batch) and records its trace id and parent span id as the
 //! `trace_id` and `parent_span_id` fields of the `kafka_handle` span, so the
-//! handler's logs can be joined to the producer's trace. Making that span a
-//! real OpenTelemetry child (`tracing-opentelemetry`) and writing the header
-//! from producers are the next steps.
+//! handler's logs can be joined to the producer's trace. While the handler
+//! runs, that context is [`TraceParent::current`], and the runtime's
+//! producers add it to records sent from the handler that carry no
+//! `traceparent` of their own: the trace continues across the next hop.
+//! Having no span of its own in an OpenTelemetry sense, the runtime forwards
+//! the context unchanged, as W3C asks of a system that does not participate
+//! in the trace. Making `kafka_handle` a real OpenTelemetry child span
+//! (`tracing-opentelemetry`) and starting new traces on the producer side
+//! are the next steps.
 
 use std::fmt;
 
@@ -59,6 +65,13 @@ impl TraceParent {
         })
     }
 
+    /// The trace context of the message being handled, inside a handler (or
+    /// anything it awaits); `None` elsewhere or when the record had no valid
+    /// `traceparent` header.
+    pub fn current() -> Option<TraceParent> {
+        CURRENT.try_with(|tp| *tp).ok()
+    }
+
     /// Whether the producer side sampled the trace.
     pub fn sampled(&self) -> bool {
         self.flags & 1 == 1
@@ -108,6 +121,30 @@ fn hex<const N: usize>(text: &str) -> Option<[u8; N]> {
 
 fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+tokio::task_local! {
+    static CURRENT: TraceParent;
+}
+
+/// Runs `fut` with `tp` as [`TraceParent::current`].
+pub(crate) async fn scope<F: std::future::Future>(tp: TraceParent, fut: F) -> F::Output {
+    CURRENT.scope(tp, fut).await
+}
+
+/// Adds the current trace context to outgoing `headers` unless they carry a
+/// `traceparent` already (set by the user, or copied by `trpcMeta`).
+pub(crate) fn inject(headers: &mut crate::producer::Headers) {
+    let Some(tp) = TraceParent::current() else {
+        return;
+    };
+    if headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case(TRACEPARENT_HEADER))
+    {
+        return;
+    }
+    headers.push(TRACEPARENT_HEADER, tp.to_string());
 }
 
 /// The trace context of a record, from its `traceparent` header.

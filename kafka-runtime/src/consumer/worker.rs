@@ -193,7 +193,8 @@ async fn handle(
         trace_id = tracing::field::Empty,
         parent_span_id = tracing::field::Empty,
     );
-    if let Some(tp) = crate::tracecontext::of_message(&msgs[0]) {
+    let trace = crate::tracecontext::of_message(&msgs[0]);
+    if let Some(tp) = trace {
         span.record("trace_id", tp.trace_id_hex());
         span.record("parent_span_id", tp.parent_id_hex());
     }
@@ -204,7 +205,7 @@ async fn handle(
             };
             attempt::run(service.policy, origin, stop, || {
                 let fut = f(ctx.clone(), msg.clone());
-                scoped(trpc_meta, metadata.clone(), fut)
+                scoped(trpc_meta, metadata.clone(), trace, fut)
             })
             .instrument(span)
             .await
@@ -212,7 +213,7 @@ async fn handle(
         Handler::Batch(f) => {
             attempt::run(service.policy, origin, stop, || {
                 let fut = f(ctx.clone(), msgs.clone());
-                scoped(trpc_meta, metadata.clone(), fut)
+                scoped(trpc_meta, metadata.clone(), trace, fut)
             })
             .instrument(span)
             .await
@@ -221,16 +222,22 @@ async fn handle(
 }
 
 /// With `trpcMeta=true` the handler runs inside [`Metadata::scope`], so a
-/// producer it calls writes the same metadata back as headers.
+/// producer it calls writes the same metadata back as headers; with a trace
+/// context, inside its scope, so a producer it calls forwards it.
 fn scoped(
     trpc_meta: bool,
     metadata: Metadata,
+    trace: Option<crate::TraceParent>,
     fut: crate::handler::HandlerFuture,
 ) -> crate::handler::HandlerFuture {
-    if trpc_meta {
+    let fut = if trpc_meta {
         Box::pin(metadata.scope(fut))
     } else {
         fut
+    };
+    match trace {
+        Some(tp) => Box::pin(crate::tracecontext::scope(tp, fut)),
+        None => fut,
     }
 }
 

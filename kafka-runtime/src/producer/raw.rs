@@ -228,6 +228,7 @@ impl RawProducer {
         if self.binding.trpc_meta {
             headers.append_metadata(&Metadata::current());
         }
+        crate::tracecontext::inject(&mut headers);
         headers
     }
 
