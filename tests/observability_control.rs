@@ -196,3 +196,87 @@ async fn pause_holds_messages_uncommitted_and_resume_handles_them() {
     let expected: Vec<String> = (0..8).map(|i| format!("m{i}")).collect();
     assert_eq!(payloads, expected, "each message handled exactly once");
 }
+
+static REBALANCED: Seen = Seen::new();
+
+#[kafka_consumer(service = "obs.pause.rebalance")]
+async fn rebalanced(ctx: Context, payload: String) -> Result<(), HandlerError> {
+    let raw = ctx.raw();
+    REBALANCED.push(&raw.topic, raw.partition, raw.offset, &payload);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_paused_member_stays_paused_across_a_rebalance() {
+    init_logs();
+    let broker = TestBroker::start().await.unwrap();
+    let topic = unique_name("obs-pause-rebalance");
+    broker.create_topic(&topic, 2).await.unwrap();
+    let bootstrap = broker.bootstrap();
+    let name = "obs.pause.rebalance";
+    let first_service = Service::new(name, &topic);
+    let group = first_service.group.clone();
+    let first = serve(config(&bootstrap, &[first_service]), name);
+    let assigned = first.assigned.clone();
+    eventually("the first member owns both partitions", || {
+        Served::partitions(&assigned).len() == 2
+    })
+    .await;
+    first.control.pause(name).unwrap();
+
+    // A second, unpaused member joins: the partitions are split, and the
+    // first member's new share must stay paused.
+    let second = serve(
+        config(&bootstrap, &[Service::new(name, &topic).group(&group)]),
+        name,
+    );
+    let second_assigned = second.assigned.clone();
+    // With the default `sticky` (cooperative) strategy only partitions that
+    // move are revoked and assigned; the first member keeps the other one.
+    let first_revoked = first.revoked.clone();
+    let split = kafka_rs::wait_until(WAIT, || {
+        Served::partitions(&second_assigned).len() == 1 && !first_revoked.lock().unwrap().is_empty()
+    })
+    .await;
+    assert!(
+        split,
+        "first: assigned {:?} revoked {:?}; second: assigned {:?}",
+        first.assigned.lock().unwrap(),
+        first.revoked.lock().unwrap(),
+        second.assigned.lock().unwrap(),
+    );
+    let second_share = Served::partitions(&second.assigned);
+    let first_share: Vec<(String, i32)> = [(topic.clone(), 0), (topic.clone(), 1)]
+        .into_iter()
+        .filter(|p| !second_share.contains(p))
+        .collect();
+    assert_eq!(first_share.len(), 1);
+
+    let producer = producer(&bootstrap);
+    for p in 0..2 {
+        produce(&producer, &topic, Some(p), "k", &format!("p{p}")).await;
+    }
+    let (second_partition, first_partition) = (second_share[0].1, first_share[0].1);
+    eventually("the unpaused member handles its partition", || {
+        REBALANCED.count(&topic) == 1
+    })
+    .await;
+    assert_eq!(
+        REBALANCED.with_partitions(&topic),
+        vec![(second_partition, format!("p{second_partition}"))]
+    );
+    let handled_while_paused = kafka_rs::wait_until(QUIET, || REBALANCED.count(&topic) > 1).await;
+    assert!(!handled_while_paused, "the paused member handled a message");
+
+    first.control.resume(name).unwrap();
+    eventually("the resumed member handles its partition", || {
+        REBALANCED.count(&topic) == 2
+    })
+    .await;
+    assert_eq!(
+        REBALANCED.with_partitions(&topic)[1],
+        (first_partition, format!("p{first_partition}"))
+    );
+    second.stop().await;
+    first.stop().await;
+}
