@@ -11,11 +11,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kafka_rs::TestBroker;
 use kafka_runtime::config::Config;
 use kafka_runtime::producer::Headers;
-use kafka_runtime::rdkafka::error::KafkaError;
-use kafka_runtime::rdkafka::types::RDKafkaErrorCode;
 use kafka_runtime::{kafka_producer, Inject, Producer, RuntimeHandle};
 use serde::Serialize;
 
@@ -31,7 +28,8 @@ struct Greetings(Producer<Greeting>);
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let _broker = start_broker(&[("example_greetings", 3)]).await?;
+    let _broker =
+        kafka_rs::broker_for_example(&[("example_greetings", 3)], "KAFKA_BOOTSTRAP").await?;
     let config = Config::from_yaml_str(include_str!("producer.yaml"))?;
     let runtime = RuntimeHandle::start(Arc::new(config)).await?;
 
@@ -66,21 +64,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     runtime.shutdown(Duration::from_secs(5)).await?;
     Ok(())
-}
-
-/// Starts the broker (embedded, or `KAFKA_RS_TEST_BOOTSTRAP`), creates
-/// `topics` and exports its address as `KAFKA_BOOTSTRAP` for the YAML.
-async fn start_broker(topics: &[(&str, i32)]) -> Result<TestBroker, KafkaError> {
-    let broker = TestBroker::start().await?;
-    for (topic, partitions) in topics {
-        match broker.create_topic(topic, *partitions).await {
-            // An external broker keeps topics from earlier runs.
-            Err(KafkaError::AdminOp(RDKafkaErrorCode::TopicAlreadyExists)) | Ok(()) => {}
-            Err(other) => return Err(other),
-        }
-    }
-    // Set before any configuration is read; nothing else reads the
-    // environment concurrently in these single-threaded examples.
-    std::env::set_var("KAFKA_BOOTSTRAP", broker.bootstrap());
-    Ok(broker)
 }

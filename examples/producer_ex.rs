@@ -11,13 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kafka_rs::TestBroker;
 use kafka_runtime::config::Config;
 use kafka_runtime::producer::{set_async_callbacks, AsyncCallbacks, Headers};
-use kafka_runtime::rdkafka::error::KafkaError;
 use kafka_runtime::rdkafka::message::{Header, OwnedHeaders};
 use kafka_runtime::rdkafka::producer::FutureRecord;
-use kafka_runtime::rdkafka::types::RDKafkaErrorCode;
 use kafka_runtime::{kafka_producer, Inject, RawProducer, RuntimeHandle};
 
 #[kafka_producer(service = "trpc.app.server.producer_ex")]
@@ -25,7 +22,7 @@ struct Events(RawProducer);
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let _broker = start_broker(&[("example_events", 2)]).await?;
+    let _broker = kafka_rs::broker_for_example(&[("example_events", 2)], "KAFKA_BOOTSTRAP").await?;
 
     // The seed's `kafka.AsyncProducerSuccCallback` / `AsyncProducerErrorCallback`.
     let succeeded = Arc::new(AtomicUsize::new(0));
@@ -94,21 +91,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err(format!("expected 5 successes and 1 failure, got {ok} and {err}").into());
     }
     Ok(())
-}
-
-/// Starts the broker (embedded, or `KAFKA_RS_TEST_BOOTSTRAP`), creates
-/// `topics` and exports its address as `KAFKA_BOOTSTRAP` for the YAML.
-async fn start_broker(topics: &[(&str, i32)]) -> Result<TestBroker, KafkaError> {
-    let broker = TestBroker::start().await?;
-    for (topic, partitions) in topics {
-        match broker.create_topic(topic, *partitions).await {
-            // An external broker keeps topics from earlier runs.
-            Err(KafkaError::AdminOp(RDKafkaErrorCode::TopicAlreadyExists)) | Ok(()) => {}
-            Err(other) => return Err(other),
-        }
-    }
-    // Set before any configuration is read; nothing else reads the
-    // environment concurrently in these single-threaded examples.
-    std::env::set_var("KAFKA_BOOTSTRAP", broker.bootstrap());
-    Ok(broker)
 }

@@ -161,6 +161,30 @@ impl TestBroker {
     }
 }
 
+/// Starts the broker the environment selects, creates `topics` (keeping
+/// ones an external broker has from earlier runs) and exports its address as
+/// the environment variable `env_var`, for a YAML that says `${env_var}`.
+///
+/// Call it before any configuration is read and before other threads read
+/// the environment: examples do, first thing in `main`.
+pub async fn broker_for_example(
+    topics: &[(&str, i32)],
+    env_var: &str,
+) -> Result<TestBroker, KafkaError> {
+    let broker = TestBroker::start().await?;
+    for (topic, partitions) in topics {
+        match broker.create_topic(topic, *partitions).await {
+            Err(KafkaError::AdminOp(
+                kafka_runtime::rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists,
+            ))
+            | Ok(()) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    std::env::set_var(env_var, broker.bootstrap());
+    Ok(broker)
+}
+
 /// A name no other test in this or any earlier run has used: `prefix`, the
 /// process id, the time and a counter.
 pub fn unique_name(prefix: &str) -> String {

@@ -236,6 +236,10 @@ async fn trpc_meta_maps_headers_and_the_raw_context_is_filled() {
         assert_eq!(raw.offset, offset);
         assert_eq!(raw.initial_offset, 0);
         assert!(raw.assignment >= 1);
+        let member_id = raw.member_id.as_deref().unwrap_or_default();
+        assert!(!member_id.is_empty(), "member id from the group: {raw:?}");
+        // Kafka numbers generations from 1, tansu from 0; -1 means "not joined".
+        assert!(raw.generation_id.unwrap_or(-1) >= 0, "generation: {raw:?}");
     }
 }
 

@@ -46,21 +46,12 @@ impl Context {
 /// Read-only facts about the consumer group session and partition claim
 /// (the seed's `RawSaramaContext`: `Session` and `Claim`).
 ///
-/// What safe Rust cannot reach is `None` rather than guessed:
-/// - the group member id: librdkafka has it (`rd_kafka_memberid`) but
-///   rust-rdkafka 0.39 does not wrap that function, and calling it through
-///   `rdkafka-sys` needs `unsafe`, which this workspace forbids. The other
-///   route, a DescribeGroups request (`Consumer::fetch_group_list`), is not
-///   served by librdkafka's mock cluster and could only match this member by
-///   decoding member assignments, so it is not used;
-/// - the Kafka generation id: it lives in the opaque
-///   `rd_kafka_consumer_group_metadata_t` (`Consumer::group_metadata`), whose
-///   accessors rust-rdkafka does not expose, and librdkafka's statistics only
-///   count rebalances.
+/// `member_id` and `generation_id` are read from librdkafka's group
+/// metadata when the member starts serving the partition, so they describe
+/// the generation that handed it the claim.
 ///
 /// `assignment` is this member's own count of (non-empty) partition
-/// assignments: it moves exactly when a rebalance hands it partitions, which
-/// is what monitoring usually wants the generation for.
+/// assignments: it moves exactly when a rebalance hands it partitions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RawContext {
@@ -74,9 +65,10 @@ pub struct RawContext {
     pub last_offset: i64,
     /// The consumer group id.
     pub group: String,
-    /// The group member id, when known (see the type docs: currently `None`).
+    /// The group member id the coordinator assigned; `None` outside a group
+    /// (for example in [`RawContext::for_test`]).
     pub member_id: Option<String>,
-    /// The Kafka generation id, when known (see the type docs: currently `None`).
+    /// The group generation id of the claim; `None` outside a group.
     pub generation_id: Option<i32>,
     /// How many assignments this member has received so far (1 after the
     /// first rebalance); a local stand-in for the generation.

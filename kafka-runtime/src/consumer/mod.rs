@@ -13,6 +13,7 @@
 //! shutdown.
 
 mod attempt;
+mod group;
 mod limiter;
 mod rebalance;
 mod worker;
@@ -265,11 +266,14 @@ impl Poller {
         let slot = table.slots.entry(key).or_insert_with(|| {
             let (tx, rx) = mpsc::channel(self.capacity);
             let stop = CancellationToken::new();
+            let identity = group::identity(&self.consumer);
             let claim = Claim {
                 topic: msg.topic.clone(),
                 partition: msg.partition,
                 initial_offset: msg.offset,
                 assignment,
+                member_id: identity.as_ref().map(|id| id.member_id.clone()),
+                generation_id: identity.map(|id| id.generation_id),
             };
             let task = ctx.runtime.spawn(worker::run(
                 self.service.clone(),

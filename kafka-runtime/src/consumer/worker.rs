@@ -39,6 +39,10 @@ pub(crate) struct Claim {
     pub(crate) partition: i32,
     pub(crate) initial_offset: i64,
     pub(crate) assignment: u64,
+    /// This member's id when the claim started.
+    pub(crate) member_id: Option<String>,
+    /// The group generation when the claim started.
+    pub(crate) generation_id: Option<i32>,
 }
 
 /// Runs until the channel closes or `stop` fires; an attempt in flight is
@@ -163,8 +167,8 @@ async fn handle(
             offset: first,
             last_offset: last,
             group: service.group.clone(),
-            member_id: None,
-            generation_id: None,
+            member_id: claim.member_id.clone(),
+            generation_id: claim.generation_id,
             assignment: claim.assignment,
             initial_offset: claim.initial_offset,
         },
