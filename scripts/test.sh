@@ -51,17 +51,12 @@ timings+=("phase 1 (embedded): $((SECONDS - t))s")
 
 # The README's first command must keep working, and so must every example
 # (the seed's five and the quick start): each runs to completion and exits 0.
-for example in quickstart consumer batchconsumer consumer_with_mulit_service producer producer_ex; do
+for example in quickstart consumer batchconsumer consumer_with_mulit_service producer producer_ex metrics; do
     banner "phase 1/2: cargo run --example $example  [broker: embedded mock cluster, in process]"
     t=$SECONDS
     env -u KAFKA_RS_TEST_BOOTSTRAP timeout 300 cargo run --example "$example" </dev/null
     timings+=("example $example (embedded): $((SECONDS - t))s")
 done
-
-banner "phase 1/2: cargo run --example metrics  [broker: embedded mock cluster, in process]"
-t=$SECONDS
-timeout 300 cargo run --example metrics </dev/null
-timings+=("metrics example (embedded): $((SECONDS - t))s")
 
 banner "phase 2/2: install tansu if needed and start it"
 t=$SECONDS
