@@ -10,6 +10,9 @@
 #          free loopback port and runs the integration tests of the top-level
 #          package again against it (KAFKA_RS_TEST_BOOTSTRAP=127.0.0.1:PORT).
 #          tansu is stopped however the phase ends.
+# Security phase: scripts/tansu-secure.sh test: tansu with SASL/SCRAM and the
+#          TLS set-up, then the security test targets (test = false in
+#          Cargo.toml, so phase 1 leaves them out).
 #
 # Exits non-zero as soon as a phase fails. Never reads stdin.
 # Environment: KAFKA_RS_PHASE_TIMEOUT (seconds per cargo test phase, default
@@ -29,6 +32,7 @@ timings=()
 on_exit() {
     local status=$?
     bash scripts/tansu.sh stop </dev/null || true
+    bash scripts/tansu-secure.sh stop </dev/null || true
     if ((${#timings[@]} > 0)); then
         printf '\n==== timings\n' >&2
         printf '  %s\n' "${timings[@]}" >&2
@@ -77,3 +81,8 @@ banner "phase 2/2: cargo test -p kafka-rs --tests  [broker: tansu 0.6.0 at $KAFK
 t=$SECONDS
 timeout "$phase_timeout" cargo test -p kafka-rs --tests </dev/null
 timings+=("phase 2 (tansu): $((SECONDS - t))s")
+
+banner "security phase: scripts/tansu-secure.sh test  [brokers: tansu with SASL/SCRAM, and tansu behind a TLS terminator]"
+t=$SECONDS
+timeout "$phase_timeout" bash scripts/tansu-secure.sh test </dev/null
+timings+=("security phase (tansu SCRAM/TLS): $((SECONDS - t))s")

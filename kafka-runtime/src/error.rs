@@ -9,6 +9,16 @@ pub enum Error {
     /// The configuration file could not be read, or a value in it is invalid.
     #[error("configuration error: {0}")]
     Config(#[from] ConfigError),
+    /// A service cannot connect securely: the brokers refused its SASL
+    /// credentials or mechanism, or the TLS handshake failed.
+    #[error("service `{service}` cannot connect to its brokers: {source}")]
+    Security {
+        /// The service whose connection was refused.
+        service: String,
+        /// What the broker or the TLS layer said, secrets redacted.
+        #[source]
+        source: crate::security::ProbeError,
+    },
     /// The registered handlers and producers do not match the configuration
     /// (a service without a handler, a handler without a service, ...).
     #[error("wiring error: {0}")]

@@ -38,8 +38,27 @@ impl RuntimeHandle {
     /// Builds every registered producer for `config` (one librdkafka producer
     /// per distinct target) and returns the handle that hands them out.
     /// Fails, naming the declaration, when a producer names a service that is
-    /// not configured or has an invalid target.
+    /// not configured or has an invalid target. Before that it resolves
+    /// `discover=` service names ([`crate::discovery`]) and checks each
+    /// `client.service[]` producer's credentials and TLS settings with one
+    /// connection: a refusal is an [`Error::Security`].
     pub async fn start(config: Arc<Config>) -> Result<Self, Error> {
+        // `discover=` service names become brokers, and wrong credentials or
+        // TLS settings fail here instead of at the first send.
+        let config = if config.needs_discovery() {
+            Arc::new(Config::clone(&config).resolve_discovery_async().await?)
+        } else {
+            config
+        };
+        crate::security::check_services(
+            config
+                .producers
+                .iter()
+                .map(|p| (p.name.clone(), p.config.client_config()))
+                .collect(),
+            crate::security::STARTUP_PROBE_DEADLINE,
+        )
+        .await?;
         let producers = ProducerSet::start(Arc::clone(&config))?;
         Ok(RuntimeHandle {
             inner: Arc::new(Inner { config, producers }),

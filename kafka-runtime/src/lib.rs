@@ -12,6 +12,7 @@ pub mod config;
 mod consumer;
 mod context;
 mod control;
+pub mod discovery;
 mod error;
 pub mod handler;
 mod inject;
@@ -20,6 +21,7 @@ mod message;
 mod metadata;
 pub mod metrics;
 pub mod producer;
+pub mod security;
 mod serve;
 #[cfg(feature = "testing")]
 pub mod testing;

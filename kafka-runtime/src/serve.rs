@@ -29,9 +29,12 @@ type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 /// The configuration is `trpc_go.yaml` found as [`Config::load`] says
 /// (`KAFKA_RS_CONFIG`, else `./trpc_go.yaml`) unless `.config(...)`,
 /// `.config_path(...)` or `.config_yaml(...)` gives another. Startup order:
-/// load and validate the configuration, match handlers to services (every
-/// mismatch is an [`Error::Wiring`] before anything connects), start the
-/// producers ([`RuntimeHandle`]), then one consumer-group member per service.
+/// load and validate the configuration, resolve `discover=` service names
+/// ([`crate::discovery`]), match handlers to services (every mismatch is an
+/// [`Error::Wiring`] before anything connects), check each consumer's
+/// credentials and TLS settings with one connection (a refusal is an
+/// [`Error::Security`], see [`crate::security`]), start the producers
+/// ([`RuntimeHandle`]), then one consumer-group member per service.
 /// On shutdown (SIGINT/SIGTERM by default) consumers stop fetching, in-flight
 /// handlers get `shutdown_timeout` to finish, handled offsets are committed,
 /// the members leave their groups, and producers are flushed last.
@@ -208,8 +211,21 @@ impl Serve {
             Source::Path(path) => Config::from_path(path)?,
             Source::Yaml(text) => Config::from_yaml_str(&text)?,
         };
+        // `discover=` service names become brokers before anything connects.
+        let config = config.resolve_discovery_async().await?;
         let registrations: Vec<&'static Registration> = Registration::all().collect();
         let wiring = Wiring::resolve(&config, &registrations, self.only.as_deref())?;
+        // Wrong credentials or TLS settings stop startup with a clear error
+        // before any member joins its group.
+        crate::security::check_services(
+            wiring
+                .pairs
+                .iter()
+                .map(|(service, _)| (service.name.clone(), service.config.client_config()))
+                .collect(),
+            crate::security::STARTUP_PROBE_DEADLINE,
+        )
+        .await?;
         let config = Arc::new(config);
         let runtime = RuntimeHandle::start(config.clone()).await?;
 

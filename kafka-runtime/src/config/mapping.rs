@@ -9,7 +9,9 @@
 //! | `version` | both | `broker.version.fallback` |
 //! | `compression` | producer | `compression.type` (ignored on consumers, as in sarama) |
 //! | `mechanism` / `user` / `password` | both | `sasl.mechanisms` / `sasl.username` / `sasl.password` |
-//! | `protocol` | both | `security.protocol` (default `sasl_plaintext` with a mechanism, `plaintext` without) |
+//! | `protocol` | both | `security.protocol` (default `sasl_plaintext` with a mechanism, `plaintext` without; `sasl_ssl` / `ssl` when a `tls*` key is set) |
+//! | `tlsCaFile` / `tlsCertFile` / `tlsKeyFile` / `tlsKeyPassword` | both | `ssl.ca.location` / `ssl.certificate.location` / `ssl.key.location` / `ssl.key.password` |
+//! | `tlsInsecureSkipVerify=true` | both | `enable.ssl.certificate.verification=false`, `ssl.endpoint.identification.algorithm=none` |
 //! | `netMaxOpenRequests` | both | `max.in.flight.requests.per.connection` |
 //! | `netDailTimeout` (`netDialTimeout`) | both | `socket.connection.setup.timeout.ms` |
 //! | `netReadTimeout`, `netWriteTimeout` | both | `socket.timeout.ms` = the larger of the two |
@@ -67,7 +69,7 @@ use std::fmt;
 use rdkafka::ClientConfig;
 
 use super::secret::Secret;
-use super::types::{CommonConfig, ConsumerConfig, ProducerConfig};
+use super::types::{CommonConfig, ConsumerConfig, ProducerConfig, TlsConfig};
 use super::validate::DEFAULT_MESSAGE_MAX_BYTES;
 use super::values::SecurityProtocol;
 use super::Partitioner;
@@ -208,14 +210,16 @@ fn common_properties(common: &CommonConfig, client_id: &str, props: &mut Propert
     if let Some(size) = common.max_response_size {
         props.set("receive.message.max.bytes", size.to_string());
     }
-    let protocol = common
-        .security_protocol
-        .unwrap_or(if common.mechanism.is_some() {
-            SecurityProtocol::SaslPlaintext
-        } else {
-            SecurityProtocol::Plaintext
-        });
+    let protocol = common.security_protocol.unwrap_or(
+        match (common.mechanism.is_some(), common.tls.is_set()) {
+            (true, true) => SecurityProtocol::SaslSsl,
+            (true, false) => SecurityProtocol::SaslPlaintext,
+            (false, true) => SecurityProtocol::Ssl,
+            (false, false) => SecurityProtocol::Plaintext,
+        },
+    );
     props.set("security.protocol", protocol.rdkafka_value());
+    tls_properties(&common.tls, props);
     if let Some(mechanism) = common.mechanism {
         props.set("sasl.mechanisms", mechanism.rdkafka_value());
     }
@@ -224,6 +228,27 @@ fn common_properties(common: &CommonConfig, client_id: &str, props: &mut Propert
     }
     if let Some(password) = &common.password {
         props.set("sasl.password", password.expose());
+    }
+}
+
+/// TLS keys; librdkafka reads the files itself when the client is created.
+fn tls_properties(tls: &TlsConfig, props: &mut Properties) {
+    let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    if let Some(ca) = &tls.ca_file {
+        props.set("ssl.ca.location", path(ca));
+    }
+    if let Some(cert) = &tls.cert_file {
+        props.set("ssl.certificate.location", path(cert));
+    }
+    if let Some(key) = &tls.key_file {
+        props.set("ssl.key.location", path(key));
+    }
+    if let Some(password) = &tls.key_password {
+        props.set("ssl.key.password", password.expose());
+    }
+    if tls.insecure_skip_verify {
+        props.set("enable.ssl.certificate.verification", "false");
+        props.set("ssl.endpoint.identification.algorithm", "none");
     }
 }
 

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::secret::Secret;
@@ -44,6 +45,9 @@ pub struct CommonConfig {
     /// `protocol`: security protocol; `None` picks `SASL_PLAINTEXT` when a
     /// mechanism is set and `PLAINTEXT` otherwise.
     pub security_protocol: Option<SecurityProtocol>,
+    /// `tlsCaFile`, `tlsCertFile`, `tlsKeyFile`, `tlsKeyPassword`,
+    /// `tlsInsecureSkipVerify`: TLS towards the brokers.
+    pub tls: TlsConfig,
     /// `trpcMeta`: carry tRPC metadata in record headers.
     pub trpc_meta: bool,
     /// `discover`: name of the discovery resolver that turns the address's
@@ -96,6 +100,7 @@ impl Default for CommonConfig {
             user: None,
             password: None,
             security_protocol: None,
+            tls: TlsConfig::default(),
             trpc_meta: false,
             discover: None,
             namespace: None,
@@ -128,6 +133,7 @@ impl fmt::Debug for CommonConfig {
             .field("user", &self.user)
             .field("password", &self.password)
             .field("security_protocol", &self.security_protocol)
+            .field("tls", &self.tls)
             .field("trpc_meta", &self.trpc_meta)
             .field("discover", &self.discover)
             .field("namespace", &self.namespace)
@@ -153,6 +159,36 @@ impl fmt::Debug for CommonConfig {
                 &self.librdkafka_overrides.keys().collect::<Vec<_>>(),
             )
             .finish()
+    }
+}
+
+/// TLS settings. Any of them turns TLS on (`protocol` defaults to `SSL`, or
+/// `SASL_SSL` with a SASL mechanism). Paths are relative to the working
+/// directory, as librdkafka reads them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsConfig {
+    /// `tlsCaFile`: PEM file (or directory) of the CAs that sign the brokers'
+    /// certificates; `None` trusts the system's CAs.
+    pub ca_file: Option<PathBuf>,
+    /// `tlsCertFile`: PEM client certificate for mutual TLS.
+    pub cert_file: Option<PathBuf>,
+    /// `tlsKeyFile`: PEM private key of the client certificate.
+    pub key_file: Option<PathBuf>,
+    /// `tlsKeyPassword`: password of an encrypted key, redacted everywhere.
+    pub key_password: Option<Secret>,
+    /// `tlsInsecureSkipVerify`: accept any broker certificate (tests only).
+    pub insecure_skip_verify: bool,
+}
+
+impl TlsConfig {
+    /// Whether any TLS key is set, which turns TLS on.
+    pub fn is_set(&self) -> bool {
+        self.ca_file.is_some()
+            || self.cert_file.is_some()
+            || self.key_file.is_some()
+            || self.key_password.is_some()
+            || self.insecure_skip_verify
     }
 }
 

@@ -3,12 +3,13 @@
 //! errors that name the address keys instead of a librdkafka failure at
 //! client creation.
 
+use std::path::Path;
 use std::time::Duration;
 
 use super::address::check_broker;
 use super::error::ConfigError;
 use super::keys::{self, Side, MESSAGE_TIMEOUT_MS};
-use super::types::{CommonConfig, ConsumerConfig, ProducerConfig, RetryPolicy};
+use super::types::{CommonConfig, ConsumerConfig, ProducerConfig, RetryPolicy, TlsConfig};
 use super::values::{RequiredAcks, SecurityProtocol};
 
 /// `plugins.database.kafka.max_request_size` range (sarama's is any positive
@@ -179,6 +180,8 @@ fn validate_common(common: &CommonConfig, check: &Checker<'_>) -> Result<(), Con
         }
     }
 
+    validate_tls(&common.tls, common.security_protocol, check)?;
+
     check.int(
         "netMaxOpenRequests",
         i64::from(common.net_max_open_requests),
@@ -222,6 +225,118 @@ fn validate_common(common: &CommonConfig, check: &Checker<'_>) -> Result<(), Con
         }
     }
     Ok(())
+}
+
+/// TLS keys: a TLS protocol, certificate and key together, files that
+/// librdkafka will be able to read (checked now so that a typo fails at
+/// startup with the key's name, not deep inside the first connection).
+fn validate_tls(
+    tls: &TlsConfig,
+    protocol: Option<SecurityProtocol>,
+    check: &Checker<'_>,
+) -> Result<(), ConfigError> {
+    if !tls.is_set() {
+        return Ok(());
+    }
+    let shown = |p: &Path| p.display().to_string();
+    let first_key = [
+        ("tlsCaFile", tls.ca_file.as_deref().map(shown)),
+        ("tlsCertFile", tls.cert_file.as_deref().map(shown)),
+        ("tlsKeyFile", tls.key_file.as_deref().map(shown)),
+        (
+            "tlsKeyPassword",
+            tls.key_password
+                .as_ref()
+                .map(|_| super::Secret::REDACTED.to_owned()),
+        ),
+        (
+            "tlsInsecureSkipVerify",
+            tls.insecure_skip_verify.then(|| "true".to_owned()),
+        ),
+    ]
+    .into_iter()
+    .find_map(|(key, value)| value.map(|v| (key, v)));
+    if let (Some(protocol), Some((key, value))) = (protocol, first_key) {
+        if matches!(
+            protocol,
+            SecurityProtocol::Plaintext | SecurityProtocol::SaslPlaintext
+        ) {
+            return Err(check.fail(
+                key,
+                value,
+                format!(
+                    "TLS keys need `protocol=SSL` or `protocol=SASL_SSL` (or no `protocol`: it then defaults to one of them), not `protocol={protocol}`"
+                ),
+            ));
+        }
+    }
+    match (&tls.cert_file, &tls.key_file) {
+        (Some(cert), None) => {
+            return Err(check.fail(
+                "tlsCertFile",
+                cert.display(),
+                "`tlsCertFile` requires `tlsKeyFile` (the certificate's private key)",
+            ))
+        }
+        (None, Some(key)) => {
+            return Err(check.fail(
+                "tlsKeyFile",
+                key.display(),
+                "`tlsKeyFile` requires `tlsCertFile` (the client certificate it belongs to)",
+            ))
+        }
+        _ => {}
+    }
+    if let Some(password) = &tls.key_password {
+        if password.expose().is_empty() {
+            return Err(check.fail(
+                "tlsKeyPassword",
+                "",
+                "empty value; allowed: any non-empty text",
+            ));
+        }
+        if tls.key_file.is_none() {
+            return Err(check.fail(
+                "tlsKeyPassword",
+                super::Secret::REDACTED,
+                "`tlsKeyPassword` requires `tlsKeyFile` (the encrypted key it unlocks)",
+            ));
+        }
+    }
+    for (key, path, directory_allowed) in [
+        ("tlsCaFile", &tls.ca_file, true),
+        ("tlsCertFile", &tls.cert_file, false),
+        ("tlsKeyFile", &tls.key_file, false),
+    ] {
+        if let Some(path) = path {
+            check_readable(path, directory_allowed)
+                .map_err(|reason| check.fail(key, path.display(), reason))?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether librdkafka will be able to read `path`; the error is the reason.
+fn check_readable(path: &Path, directory_allowed: bool) -> Result<(), String> {
+    let what = if directory_allowed {
+        "a readable PEM file (or a directory of them)"
+    } else {
+        "a readable PEM file"
+    };
+    let metadata = std::fs::metadata(path).map_err(|e| {
+        format!("cannot read it ({e}); allowed: {what}, relative to the working directory")
+    })?;
+    if metadata.is_dir() {
+        if !directory_allowed {
+            return Err(format!("is a directory; allowed: {what}"));
+        }
+        return std::fs::read_dir(path)
+            .map(|_| ())
+            .map_err(|e| format!("cannot read the directory ({e}); allowed: {what}"));
+    }
+    std::fs::File::open(path)
+        .map(|_| ())
+        .map_err(|e| format!("cannot open it for reading ({e}); allowed: {what}"))
 }
 
 impl ConsumerConfig {

@@ -164,7 +164,8 @@ impl ProducerSet {
             return Ok(found);
         }
         let label = format!("inline target of {declared_by}");
-        let config = crate::config::parse_producer_target(&label, target)?;
+        let mut config = crate::config::parse_producer_target(&label, target)?;
+        config.common.resolve_discovery(&label)?;
         self.bind(key, label, &config, None)
     }
 

@@ -22,6 +22,9 @@ const CONSUMERS: &[&str] = &[
     "127.0.0.1:1?topics=t&group=g&mechanism=SCRAM-SHA-256&user=u&password=p&protocol=SASL_SSL",
     "127.0.0.1:1?topics=t&group=g&mechanism=PLAIN&user=u&password=p&protocol=SASL_PLAINTEXT",
     "127.0.0.1:1?topics=t&group=g&protocol=SSL",
+    "127.0.0.1:1?topics=t&group=g&tlsCaFile=src/config/tests/tls/ca.pem\
+     &tlsCertFile=src/config/tests/tls/client.pem&tlsKeyFile=src/config/tests/tls/client.key",
+    "127.0.0.1:1?topics=t&group=g&tlsInsecureSkipVerify=true&mechanism=SCRAM-SHA-512&user=u&password=p",
 ];
 
 const PRODUCERS: &[&str] = &[
@@ -33,6 +36,7 @@ const PRODUCERS: &[&str] = &[
     "kafka://127.0.0.1:1?topic=t&partitioner=roundrobin&requiredAcks=0&maxRetry=0&retryInterval=1\
      &maxMessageBytes=1000&flushBytes=1&compression=none&netDailTimeout=2147483647",
     "kafka://127.0.0.1:1?topic=t&requiredAcks=1&compression=snappy&mechanism=SCRAM-SHA-512&user=u&password=p",
+    "kafka://127.0.0.1:1?topic=t&tlsCaFile=src/config/tests/tls&mechanism=SCRAM-SHA-256&user=u&password=p",
 ];
 
 #[test]

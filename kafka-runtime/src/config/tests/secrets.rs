@@ -139,3 +139,35 @@ fn errors_never_show_the_password() {
     let err = from_yaml_with_env(&yaml, |_| None).unwrap_err();
     assert_hidden("loader timeout error", &err.to_string());
 }
+
+#[test]
+fn tls_key_password_is_redacted() {
+    let tls =
+        "tlsCertFile=src/config/tests/tls/client.pem&tlsKeyFile=src/config/tests/tls/client.key";
+    let address = format!("h:1?topics=t&group=g&{tls}&tlsKeyPassword={PASSWORD}");
+    let consumer = parse_consumer_address("svc", &address).unwrap();
+    assert_eq!(
+        consumer
+            .common
+            .tls
+            .key_password
+            .as_ref()
+            .map(|p| p.expose()),
+        Some(PASSWORD)
+    );
+    assert_hidden("ConsumerConfig Debug", &format!("{consumer:#?}"));
+    let props = consumer.librdkafka_properties();
+    assert_eq!(props.get("ssl.key.password"), Some(PASSWORD));
+    assert_hidden("Properties Display", &format!("{props}"));
+    assert_hidden(
+        "ClientConfig Debug",
+        &format!("{:?}", consumer.client_config()),
+    );
+    // Errors about the key password never show it.
+    let no_key = format!("kafka://h:1?topic=t&tlsKeyPassword={PASSWORD}");
+    let err = parse_producer_target("svc", &no_key)
+        .unwrap_err()
+        .to_string();
+    assert_hidden("error", &err);
+    assert!(err.contains("`tlsKeyPassword=***`"), "{err}");
+}
