@@ -68,7 +68,7 @@ print_reliability "embedded mock cluster"
 
 # The README's first command must keep working, and so must every example
 # (the seed's five and the quick start): each runs to completion and exits 0.
-for example in quickstart consumer batchconsumer consumer_with_mulit_service producer producer_ex; do
+for example in quickstart consumer batchconsumer consumer_with_mulit_service producer producer_ex metrics; do
     banner "phase 1/2: cargo run --example $example  [broker: embedded mock cluster, in process]"
     t=$SECONDS
     env -u KAFKA_RS_TEST_BOOTSTRAP timeout 300 cargo run --example "$example" </dev/null

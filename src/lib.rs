@@ -214,3 +214,49 @@ pub async fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) 
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// A loopback address with a port that was free a moment ago, for servers
+/// (such as the Prometheus endpoint) that must be given a port up front.
+pub fn free_local_addr() -> std::io::Result<std::net::SocketAddr> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    listener.local_addr()
+}
+
+/// The body of `GET /metrics` at `addr` (plain HTTP/1.0, blocking), for
+/// scraping the Prometheus endpoint in examples and tests without an HTTP
+/// client dependency. Fails on a non-200 answer.
+pub fn scrape_metrics(addr: std::net::SocketAddr) -> std::io::Result<String> {
+    use std::io::{Error, Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(stream, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| Error::other(format!("not an HTTP response: {response:?}")))?;
+    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
+        return Err(Error::other(format!("scrape failed: {head}")));
+    }
+    Ok(body.to_owned())
+}
+
+/// The value of the sample `name{labels}` in Prometheus text `exposition`
+/// whose labels include every `(label, value)` of `labels`; `None` if absent.
+pub fn metric_value(exposition: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?;
+        let (label_text, value) = match rest.strip_prefix('{') {
+            Some(r) => r.split_once("} ")?,
+            None => ("", rest.strip_prefix(' ')?),
+        };
+        let all = labels
+            .iter()
+            .all(|(k, v)| label_text.split(',').any(|l| l == format!("{k}=\"{v}\"")));
+        if all {
+            value.trim().parse().ok()
+        } else {
+            None
+        }
+    })
+}

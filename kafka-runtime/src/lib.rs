@@ -11,17 +11,21 @@
 pub mod config;
 mod consumer;
 mod context;
+mod control;
 pub mod discovery;
 mod error;
 pub mod handler;
 mod inject;
+mod logging;
 mod message;
 mod metadata;
+pub mod metrics;
 pub mod producer;
 pub mod security;
 mod serve;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tracecontext;
 
 pub use error::{Error, Result};
 pub use inject::{Inject, RuntimeHandle};
@@ -29,9 +33,11 @@ pub use metadata::Metadata;
 pub use producer::{ProduceError, Producer, RawProducer};
 
 pub use context::{Context, RawContext};
+pub use control::{PartitionsEvent, ServiceControl, UnknownService};
 pub use handler::{HandlerError, HandlerResult};
 pub use message::Message;
 pub use serve::{serve, Serve, DEFAULT_SHUTDOWN_TIMEOUT};
+pub use tracecontext::{TraceParent, TRACEPARENT_HEADER};
 
 /// Marks an async fn as the handler of a Kafka consumer service
 /// (a `server.service[]` entry with `protocol: kafka`).

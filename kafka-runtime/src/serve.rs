@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::control::{Hooks, PartitionsEvent, ServiceControl};
 use crate::handler::Registration;
 use crate::{consumer, Error, RuntimeHandle};
 
@@ -60,6 +61,8 @@ pub fn serve() -> Serve {
         shutdown: None,
         shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         only: None,
+        hooks: Hooks::default(),
+        control: ServiceControl::default(),
     }
 }
 
@@ -78,6 +81,8 @@ pub struct Serve {
     shutdown: Option<ShutdownSignal>,
     shutdown_timeout: Duration,
     only: Option<Vec<String>>,
+    hooks: Hooks,
+    control: ServiceControl,
 }
 
 impl std::fmt::Debug for Serve {
@@ -85,6 +90,7 @@ impl std::fmt::Debug for Serve {
         f.debug_struct("Serve")
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("only", &self.only)
+            .field("hooks", &self.hooks)
             .finish_non_exhaustive()
     }
 }
@@ -144,6 +150,60 @@ impl Serve {
         self
     }
 
+    /// Calls `hook` each time a service's group member is assigned
+    /// partitions (after librdkafka took them, before their first message
+    /// is handled), with the service name and the partitions.
+    ///
+    /// Hooks run on the service's poll thread inside the rebalance: keep
+    /// them short (hand work to a channel or task); a panic is logged and
+    /// ignored. Several hooks run in registration order.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), kafka_runtime::Error> {
+    /// kafka_runtime::serve()
+    ///     .on_partitions_assigned(|ev| println!("{} got {:?}", ev.service, ev.partitions))
+    ///     .on_partitions_revoked(|ev| println!("{} lost {:?}", ev.service, ev.partitions))
+    ///     .await
+    /// # }
+    /// ```
+    pub fn on_partitions_assigned<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&PartitionsEvent) + Send + Sync + 'static,
+    {
+        self.hooks.assigned.push(Arc::new(hook));
+        self
+    }
+
+    /// Calls `hook` each time partitions are taken from a service's group
+    /// member, after their in-flight handlers finished and their handled
+    /// offsets were committed (still before the member gives them up).
+    /// Runs like [`on_partitions_assigned`](Self::on_partitions_assigned).
+    pub fn on_partitions_revoked<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&PartitionsEvent) + Send + Sync + 'static,
+    {
+        self.hooks.revoked.push(Arc::new(hook));
+        self
+    }
+
+    /// A handle to pause and resume this `serve()`'s services from user
+    /// code, once they run.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let serve = kafka_runtime::serve();
+    /// let control = serve.control();
+    /// tokio::spawn(async move {
+    ///     // ... when a downstream system is down:
+    ///     let _ = control.pause("trpc.app.server.consumer");
+    /// });
+    /// serve.await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn control(&self) -> ServiceControl {
+        self.control.clone()
+    }
+
     async fn run(self) -> Result<(), Error> {
         let config = match self.source {
             Source::Config(c) => *c,
@@ -177,7 +237,17 @@ impl Serve {
         let stop = CancellationToken::new();
         let mut running = Vec::new();
         for (service, handler) in handlers {
-            match consumer::start(&service, handler, stop.child_token(), self.shutdown_timeout) {
+            let controls = consumer::Controls {
+                hooks: self.hooks.clone(),
+                paused: self.control.register(&service.name),
+            };
+            match consumer::start(
+                &service,
+                handler,
+                controls,
+                stop.child_token(),
+                self.shutdown_timeout,
+            ) {
                 Ok(r) => running.push(r),
                 Err(e) => {
                     stop.cancel();

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::RetryPolicy;
 use crate::handler::{ErrorKind, HandlerFuture};
+use crate::metrics::{record_attempt, AttemptResult};
 
 /// What became of a message (or batch) after its handler ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +37,8 @@ pub(crate) struct Origin<'a> {
     pub(crate) partition: i32,
     pub(crate) offset: i64,
     pub(crate) last_offset: i64,
+    /// How many messages the attempt covers (for metrics).
+    pub(crate) count: usize,
 }
 
 /// Runs `call` until it succeeds or `policy` gives up.
@@ -54,6 +57,18 @@ pub(crate) async fn run(
     let mut attempts: u32 = 0;
     loop {
         attempts = attempts.saturating_add(1);
+        // The caller instruments this future with the message's span.
+        tracing::Span::current().record("attempt", attempts);
+        let started = tokio::time::Instant::now();
+        let record = |result| {
+            record_attempt(
+                origin.service,
+                origin.topic,
+                origin.count,
+                started.elapsed(),
+                result,
+            )
+        };
         let attempt = AssertUnwindSafe(call()).catch_unwind();
         let result = match policy.timeout {
             Some(limit) => match tokio::time::timeout(limit, attempt).await {
@@ -65,10 +80,17 @@ pub(crate) async fn run(
             None => attempt.await,
         };
         let failure = match result {
-            Ok(Ok(())) => return Outcome::Commit,
+            Ok(Ok(())) => {
+                record(AttemptResult::Handled);
+                return Outcome::Commit;
+            }
             Ok(Err(e)) => match e.kind() {
-                ErrorKind::ContinueWithoutCommit => return Outcome::SkipWithoutCommit,
+                ErrorKind::ContinueWithoutCommit => {
+                    record(AttemptResult::Handled);
+                    return Outcome::SkipWithoutCommit;
+                }
                 ErrorKind::Undecodable(reason) => {
+                    record(AttemptResult::Failed);
                     tracing::error!(
                         service = origin.service,
                         topic = origin.topic,
@@ -85,6 +107,7 @@ pub(crate) async fn run(
             Err(panic) => format!("handler panicked: {}", panic_message(&panic)),
         };
         if !policy.retry.allows_another_attempt(attempts) {
+            record(AttemptResult::Failed);
             tracing::error!(
                 service = origin.service,
                 topic = origin.topic,
@@ -108,6 +131,7 @@ pub(crate) async fn run(
             retry_in = ?policy.interval,
             "handler failed; retrying"
         );
+        record(AttemptResult::Retried);
         tokio::select! {
             () = tokio::time::sleep(policy.interval) => {}
             () = stop.cancelled() => return Outcome::Stopped,
@@ -140,6 +164,7 @@ mod tests {
             partition: 0,
             offset: 0,
             last_offset: 0,
+            count: 1,
         }
     }
 

@@ -26,10 +26,11 @@ use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::TopicPartitionList;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ConsumerService;
+use crate::control::Hooks;
 use crate::handler::Handler;
 use crate::{Error, Message};
 use attempt::Policy;
@@ -50,11 +51,19 @@ pub(crate) struct RunningService {
     pub(crate) done: oneshot::Receiver<Ended>,
 }
 
+/// What user code attached to a service: rebalance hooks and the pause
+/// switch of [`crate::ServiceControl`].
+pub(crate) struct Controls {
+    pub(crate) hooks: Hooks,
+    pub(crate) paused: watch::Receiver<bool>,
+}
+
 /// Creates the service's consumer, subscribes it and starts its poll thread.
 /// `shutdown` stops it; it then gives in-flight handlers `shutdown_timeout`.
 pub(crate) fn start(
     service: &ConsumerService,
     handler: Handler,
+    controls: Controls,
     shutdown: CancellationToken,
     shutdown_timeout: Duration,
 ) -> Result<RunningService, Error> {
@@ -73,10 +82,21 @@ pub(crate) fn start(
         // blocks polling), or the coordinator evicts this member anyway;
         // keep a margin for the commit that follows.
         revoke_wait: config.group_rebalance_timeout.mul_f64(0.75),
+        hooks: controls.hooks,
+        paused: controls.paused.clone(),
     };
+    let mut client_config = config.client_config();
+    if client_config.get("statistics.interval.ms").is_none() {
+        // Statistics feed the consumer lag gauges (crate::metrics).
+        let interval = crate::metrics::DEFAULT_STATISTICS_INTERVAL.as_millis();
+        client_config.set("statistics.interval.ms", interval.to_string());
+    }
+    crate::logging::configure(&mut client_config);
     let consumer: BaseConsumer<EngineContext> =
-        BaseConsumer::from_config_and_context(&config.client_config(), context)
-            .map_err(kafka_err)?;
+        BaseConsumer::from_config_and_context(&client_config, context).map_err(kafka_err)?;
+    for topic in &config.topics {
+        crate::metrics::register_consumer(&service.name, topic);
+    }
     let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics).map_err(kafka_err)?;
 
@@ -97,6 +117,7 @@ pub(crate) fn start(
         batch,
         trpc_meta: config.common.trpc_meta,
         limiter: limiter::Limiter::new(config.limiter_rate, config.limiter_burst),
+        paused: controls.paused,
     });
     // Enough to keep a worker busy between polls and a whole batch ready,
     // small enough that a paused partition holds little memory.
@@ -135,7 +156,9 @@ impl Poller {
     /// either way.
     fn run(&self, shutdown: &CancellationToken, shutdown_timeout: Duration) -> Result<(), Error> {
         let mut outcome = Ok(());
+        let mut paused = false;
         while !shutdown.is_cancelled() {
+            paused = self.apply_user_pause(paused);
             self.feed_pending();
             match self.consumer.poll(POLL_INTERVAL) {
                 None => {}
@@ -180,6 +203,47 @@ impl Poller {
         }
         tracing::info!(service = &*self.service.name, "stopped");
         outcome
+    }
+
+    /// Follows [`crate::ServiceControl`]: pauses or resumes fetching for the
+    /// whole assignment when the switch moved since `applied`; returns the
+    /// state now applied. Workers hold back handling on their own (see
+    /// `worker::run`); this only keeps more records from piling up.
+    fn apply_user_pause(&self, applied: bool) -> bool {
+        let ctx = self.consumer.context();
+        let wanted = ctx.user_paused();
+        if wanted == applied {
+            return applied;
+        }
+        let assignment = match self.consumer.assignment() {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(service = &*self.service.name, error = %e, "could not read the assignment to pause or resume");
+                return applied;
+            }
+        };
+        let result = if wanted {
+            tracing::info!(service = &*self.service.name, "consumption paused");
+            self.consumer.pause(&assignment)
+        } else {
+            tracing::info!(service = &*self.service.name, "consumption resumed");
+            // Partitions still held back by a full worker queue stay paused;
+            // feed_pending resumes them once their queue drains.
+            let table = ctx.table();
+            let mut tpl = TopicPartitionList::new();
+            for e in assignment.elements() {
+                let key = (e.topic().to_owned(), e.partition());
+                if !table.slots.get(&key).is_some_and(|s| s.paused) {
+                    tpl.add_partition(e.topic(), e.partition());
+                }
+            }
+            drop(table);
+            self.consumer.resume(&tpl)
+        };
+        if let Err(e) = result {
+            tracing::warn!(service = &*self.service.name, error = %e, "could not pause or resume the assignment");
+        }
+        wanted
     }
 
     /// Hands a record to its partition's worker, starting the worker on the
@@ -274,6 +338,11 @@ impl Poller {
             }
             if slot.pending.is_empty() && slot.paused {
                 slot.paused = false;
+                if ctx.user_paused() {
+                    // The whole service is paused; resuming it resumes this
+                    // partition too.
+                    continue;
+                }
                 let mut tpl = TopicPartitionList::new();
                 tpl.add_partition(topic, *partition);
                 tracing::debug!(

@@ -5,13 +5,16 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, TopicPartitionList};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::control::Hooks;
 use crate::Message;
 
 /// One assigned partition as the engine sees it.
@@ -45,9 +48,18 @@ pub(crate) struct EngineContext {
     pub(crate) runtime: tokio::runtime::Handle,
     /// How long a revocation waits for in-flight handlers.
     pub(crate) revoke_wait: Duration,
+    /// The user's rebalance hooks.
+    pub(crate) hooks: Hooks,
+    /// Whether user code paused the service ([`crate::ServiceControl`]).
+    pub(crate) paused: watch::Receiver<bool>,
 }
 
 impl EngineContext {
+    /// Whether user code has paused the service.
+    pub(crate) fn user_paused(&self) -> bool {
+        *self.paused.borrow()
+    }
+
     pub(crate) fn table(&self) -> MutexGuard<'_, Table> {
         // A poisoned lock only means another thread panicked while holding
         // it; the table itself stays consistent (every update is one insert
@@ -117,7 +129,15 @@ pub(crate) fn commit_stored(service: &str, consumer: &BaseConsumer<EngineContext
     }
 }
 
-impl ClientContext for EngineContext {}
+impl ClientContext for EngineContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        crate::logging::forward(&self.service, level, fac, log_message);
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        crate::metrics::record_consumer_stats(&self.service, &statistics);
+    }
+}
 
 impl ConsumerContext for EngineContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -142,6 +162,14 @@ impl ConsumerContext for EngineContext {
                     }
                 }
                 self.stop_and_commit(consumer, Some(keys), self.revoke_wait);
+                if self.user_paused() {
+                    // librdkafka keeps a partition's pause across an
+                    // unassignment; the service's pause is re-applied on
+                    // assignment, and a partition must not come back paused
+                    // after the service was resumed.
+                    let _ = consumer.resume(tpl);
+                }
+                self.hooks.revoked(&self.service, tpl);
             }
             Rebalance::Assign(tpl) => {
                 // Cooperative rebalances also report empty assignments; only
@@ -169,6 +197,19 @@ impl ConsumerContext for EngineContext {
                 self.table().assigned.clear();
                 self.stop_and_commit(consumer, None, self.revoke_wait);
             }
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            // Now that librdkafka has taken the assignment, a paused service
+            // keeps new partitions from fetching until it is resumed.
+            if self.user_paused() && tpl.count() > 0 {
+                if let Err(e) = consumer.pause(tpl) {
+                    tracing::warn!(service = &*self.service, error = %e, "could not pause newly assigned partitions");
+                }
+            }
+            self.hooks.assigned(&self.service, tpl);
         }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -29,6 +29,8 @@ pub(crate) struct ServiceRuntime {
     pub(crate) batch: Option<(usize, Duration)>,
     pub(crate) trpc_meta: bool,
     pub(crate) limiter: Option<Limiter>,
+    /// The service's pause switch ([`crate::ServiceControl`]).
+    pub(crate) paused: watch::Receiver<bool>,
 }
 
 /// The claim a worker serves.
@@ -68,6 +70,11 @@ pub(crate) async fn run(
                 }
             }
         };
+        // A paused service starts no handler; what it holds stays
+        // unhandled and uncommitted until resume (or revocation).
+        if !wait_unpaused(&service.paused, &stop).await {
+            return;
+        }
         if let Some(limiter) = &service.limiter {
             for _ in &msgs {
                 tokio::select! {
@@ -95,6 +102,20 @@ pub(crate) async fn run(
             Outcome::SkipWithoutCommit => {}
             Outcome::Stopped => return,
         }
+    }
+}
+
+/// Waits while the service is paused; `false` if stopped meanwhile.
+async fn wait_unpaused(paused: &watch::Receiver<bool>, stop: &CancellationToken) -> bool {
+    if !*paused.borrow() {
+        return true;
+    }
+    let mut paused = paused.clone();
+    tokio::select! {
+        biased;
+        () = stop.cancelled() => false,
+        // An error means the switch is gone, which cannot pause anything.
+        _ = paused.wait_for(|p| !*p) => true,
     }
 }
 
@@ -159,6 +180,7 @@ async fn handle(
         partition: claim.partition,
         offset: first,
         last_offset: last,
+        count: msgs.len(),
     };
     let trpc_meta = service.trpc_meta;
     // One span per message (or batch), so handler logs carry where it came from.
@@ -169,7 +191,17 @@ async fn handle(
         partition = claim.partition,
         offset = first,
         last_offset = last,
+        // Recorded by attempt::run: 1 for the first run, 2 for the first retry...
+        attempt = tracing::field::Empty,
+        // From the first record's W3C `traceparent` header, when valid.
+        trace_id = tracing::field::Empty,
+        parent_span_id = tracing::field::Empty,
     );
+    let trace = crate::tracecontext::of_message(&msgs[0]);
+    if let Some(tp) = trace {
+        span.record("trace_id", tp.trace_id_hex());
+        span.record("parent_span_id", tp.parent_id_hex());
+    }
     match &service.handler {
         Handler::Single(f) => {
             let Some(msg) = msgs.into_iter().next() else {
@@ -177,7 +209,7 @@ async fn handle(
             };
             attempt::run(service.policy, origin, stop, || {
                 let fut = f(ctx.clone(), msg.clone());
-                scoped(trpc_meta, metadata.clone(), fut)
+                scoped(trpc_meta, metadata.clone(), trace, fut)
             })
             .instrument(span)
             .await
@@ -185,7 +217,7 @@ async fn handle(
         Handler::Batch(f) => {
             attempt::run(service.policy, origin, stop, || {
                 let fut = f(ctx.clone(), msgs.clone());
-                scoped(trpc_meta, metadata.clone(), fut)
+                scoped(trpc_meta, metadata.clone(), trace, fut)
             })
             .instrument(span)
             .await
@@ -194,16 +226,22 @@ async fn handle(
 }
 
 /// With `trpcMeta=true` the handler runs inside [`Metadata::scope`], so a
-/// producer it calls writes the same metadata back as headers.
+/// producer it calls writes the same metadata back as headers; with a trace
+/// context, inside its scope, so a producer it calls forwards it.
 fn scoped(
     trpc_meta: bool,
     metadata: Metadata,
+    trace: Option<crate::TraceParent>,
     fut: crate::handler::HandlerFuture,
 ) -> crate::handler::HandlerFuture {
-    if trpc_meta {
+    let fut = if trpc_meta {
         Box::pin(metadata.scope(fut))
     } else {
         fut
+    };
+    match trace {
+        Some(tp) => Box::pin(crate::tracecontext::scope(tp, fut)),
+        None => fut,
     }
 }
 

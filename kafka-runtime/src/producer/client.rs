@@ -54,6 +54,10 @@ impl ClientContext for HealthContext {
         }
         tracing::warn!(producer = %self.label, error = %error, reason, "kafka producer error");
     }
+
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
+        crate::logging::forward(&self.label, level, fac, log_message);
+    }
 }
 
 /// A librdkafka producer plus what the runtime adds around it: tracking of
@@ -85,6 +89,8 @@ impl SharedClient {
             label: label.clone(),
             health: Arc::clone(&health),
         };
+        let mut properties = properties.clone();
+        crate::logging::configure(&mut properties);
         let producer = properties.create_with_context(context)?;
         Ok(SharedClient {
             label,

@@ -228,6 +228,7 @@ impl RawProducer {
         if self.binding.trpc_meta {
             headers.append_metadata(&Metadata::current());
         }
+        crate::tracecontext::inject(&mut headers);
         headers
     }
 
@@ -302,7 +303,10 @@ impl Binding {
         topic: &str,
         size: usize,
     ) -> Result<Delivered, ProduceError> {
-        match self.delivery_outcome(delivery, topic, size).await {
+        let queued = Instant::now();
+        let outcome = self.delivery_outcome(delivery, topic, size).await;
+        crate::metrics::record_delivery(&self.label, topic, queued.elapsed(), outcome.is_ok());
+        match outcome {
             Err(error) => Err(self.client.diagnose_timeout(error, topic).await),
             ok => ok,
         }

@@ -1,0 +1,282 @@
+//! Metrics the runtime records through the [`metrics`](https://docs.rs/metrics)
+//! facade, and (feature `prometheus`) a Prometheus scrape endpoint for them.
+//!
+//! The runtime only records; the application chooses where numbers go by
+//! installing a `metrics` recorder (any exporter works), or calls
+//! [`install_prometheus`] for the bundled one. Without a recorder every
+//! recording is a no-op.
+//!
+//! | name | kind | labels | meaning |
+//! |---|---|---|---|
+//! | [`MESSAGES_HANDLED`] | counter | service, topic | messages whose handler succeeded (a batch counts each message) |
+//! | [`MESSAGES_FAILED`] | counter | service, topic | messages given up on: retries exhausted (`maxRetry`), or the payload did not decode; their offsets are committed |
+//! | [`MESSAGES_RETRIED`] | counter | service, topic | handler re-runs after a failed attempt (error, panic or `timeout`) |
+//! | [`MESSAGES_DEAD_LETTERED`] | counter | service, topic | messages sent to a dead-letter topic; registered at 0, incremented once dead-lettering exists |
+//! | [`HANDLER_DURATION`] | histogram (s) | service, topic | time of each handler attempt |
+//! | [`CONSUMER_LAG`] | gauge | service, topic, partition | librdkafka's `consumer_lag` (high watermark minus committed offset) from its statistics, every `statistics.interval.ms` (default [`DEFAULT_STATISTICS_INTERVAL`]); a partition whose lag librdkafka does not know (it reports -1, e.g. before the first commit) keeps its last value |
+//! | [`PRODUCER_DELIVERED`] | counter | service, topic | records a producer got acknowledged |
+//! | [`PRODUCER_DELIVERY_ERRORS`] | counter | service, topic | records a producer failed to deliver |
+//! | [`PRODUCER_DELIVERY_DURATION`] | histogram (s) | service, topic | time from the record being queued in librdkafka to the broker's answer (or failure) |
+//!
+//! `service` is the `name` of the `server.service[]` / `client.service[]`
+//! entry (for a producer: its service name, or its producer type when it is
+//! not bound to one service).
+
+use std::time::Duration;
+
+use rdkafka::statistics::Statistics;
+
+/// Counter: messages whose handler succeeded.
+pub const MESSAGES_HANDLED: &str = "kafka_consumer_messages_handled_total";
+/// Counter: messages given up on (retries exhausted or undecodable).
+pub const MESSAGES_FAILED: &str = "kafka_consumer_messages_failed_total";
+/// Counter: handler re-runs after a failed attempt.
+pub const MESSAGES_RETRIED: &str = "kafka_consumer_messages_retried_total";
+/// Counter: messages sent to a dead-letter topic (stays 0 until the runtime
+/// has dead-lettering).
+pub const MESSAGES_DEAD_LETTERED: &str = "kafka_consumer_messages_dead_lettered_total";
+/// Histogram: seconds per handler attempt.
+pub const HANDLER_DURATION: &str = "kafka_consumer_handler_duration_seconds";
+/// Gauge: consumer lag per partition, from librdkafka statistics.
+pub const CONSUMER_LAG: &str = "kafka_consumer_lag";
+/// Counter: records a producer got acknowledged.
+pub const PRODUCER_DELIVERED: &str = "kafka_producer_delivered_total";
+/// Counter: records a producer failed to deliver.
+pub const PRODUCER_DELIVERY_ERRORS: &str = "kafka_producer_delivery_errors_total";
+/// Histogram: seconds from send to acknowledgement or failure.
+pub const PRODUCER_DELIVERY_DURATION: &str = "kafka_producer_delivery_duration_seconds";
+
+/// How often librdkafka reports statistics (and so consumer lag) unless the
+/// configuration sets `statistics.interval.ms` itself.
+pub const DEFAULT_STATISTICS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Registers help texts with the installed recorder (exporters show them).
+pub fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(MESSAGES_HANDLED, "Messages whose handler succeeded");
+    describe_counter!(
+        MESSAGES_FAILED,
+        "Messages given up on (retries exhausted or undecodable); committed"
+    );
+    describe_counter!(MESSAGES_RETRIED, "Handler re-runs after a failed attempt");
+    describe_counter!(
+        MESSAGES_DEAD_LETTERED,
+        "Messages sent to a dead-letter topic"
+    );
+    describe_histogram!(
+        HANDLER_DURATION,
+        Unit::Seconds,
+        "Duration of each handler attempt"
+    );
+    describe_gauge!(
+        CONSUMER_LAG,
+        "Consumer lag per partition (librdkafka statistics)"
+    );
+    describe_counter!(PRODUCER_DELIVERED, "Records acknowledged by the broker");
+    describe_counter!(PRODUCER_DELIVERY_ERRORS, "Records that failed to deliver");
+    describe_histogram!(
+        PRODUCER_DELIVERY_DURATION,
+        Unit::Seconds,
+        "Time from send to acknowledgement or failure"
+    );
+}
+
+fn labels(service: &str, topic: &str) -> [(&'static str, String); 2] {
+    [("service", service.to_owned()), ("topic", topic.to_owned())]
+}
+
+/// Makes the consumer counters of `service` on `topic` exist at 0, so
+/// dashboards and alerts see them before the first message.
+pub(crate) fn register_consumer(service: &str, topic: &str) {
+    for name in [
+        MESSAGES_HANDLED,
+        MESSAGES_FAILED,
+        MESSAGES_RETRIED,
+        MESSAGES_DEAD_LETTERED,
+    ] {
+        metrics::counter!(name, &labels(service, topic)).increment(0);
+    }
+}
+
+/// What one handler attempt came to, for [`record_attempt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AttemptResult {
+    /// The handler succeeded (or asked to go on without commit).
+    Handled,
+    /// It failed and will run again.
+    Retried,
+    /// It failed (or did not decode) and the engine gives up on the messages.
+    Failed,
+}
+
+/// Records one handler attempt over `count` messages that took `elapsed`.
+pub(crate) fn record_attempt(
+    service: &str,
+    topic: &str,
+    count: usize,
+    elapsed: Duration,
+    result: AttemptResult,
+) {
+    let labels = labels(service, topic);
+    metrics::histogram!(HANDLER_DURATION, &labels).record(elapsed.as_secs_f64());
+    let counter = match result {
+        AttemptResult::Handled => MESSAGES_HANDLED,
+        AttemptResult::Retried => MESSAGES_RETRIED,
+        AttemptResult::Failed => MESSAGES_FAILED,
+    };
+    metrics::counter!(counter, &labels).increment(count as u64);
+}
+
+/// Records a message sent to a dead-letter topic (for the dead-letter
+/// support to call).
+pub fn record_dead_lettered(service: &str, topic: &str) {
+    metrics::counter!(MESSAGES_DEAD_LETTERED, &labels(service, topic)).increment(1);
+}
+
+/// Records the outcome of one produced record: `elapsed` from send to the
+/// broker's answer, `delivered` whether it was acknowledged. The producer
+/// side calls this from its delivery path.
+pub fn record_delivery(service: &str, topic: &str, elapsed: Duration, delivered: bool) {
+    let labels = labels(service, topic);
+    metrics::histogram!(PRODUCER_DELIVERY_DURATION, &labels).record(elapsed.as_secs_f64());
+    let counter = if delivered {
+        PRODUCER_DELIVERED
+    } else {
+        PRODUCER_DELIVERY_ERRORS
+    };
+    metrics::counter!(counter, &labels).increment(1);
+}
+
+/// Sets the lag gauges of `service` from one librdkafka statistics report.
+///
+/// Partition -1 (librdkafka's "unassigned" bucket) and lags of -1 (unknown:
+/// nothing committed yet, or a broker that does not report watermarks) are
+/// skipped rather than exported as a negative lag.
+pub(crate) fn record_consumer_stats(service: &str, stats: &Statistics) {
+    record_lags(
+        service,
+        stats.topics.iter().flat_map(|(topic, t)| {
+            t.partitions
+                .iter()
+                .map(move |(p, part)| (topic.as_str(), *p, part.consumer_lag))
+        }),
+    );
+}
+
+/// Sets the lag gauge for each (topic, partition, lag) that is known.
+fn record_lags<'a>(service: &str, lags: impl Iterator<Item = (&'a str, i32, i64)>) {
+    for (topic, partition, lag) in lags {
+        if partition < 0 || lag < 0 {
+            continue;
+        }
+        metrics::gauge!(
+            CONSUMER_LAG,
+            "service" => service.to_owned(),
+            "topic" => topic.to_owned(),
+            "partition" => partition.to_string()
+        )
+        .set(lag as f64);
+    }
+}
+
+/// Installs a Prometheus recorder as the global `metrics` recorder and
+/// serves it over HTTP at `addr` (any path answers with the metrics text).
+/// Histograms are exported with buckets from 1 ms to 10 s.
+///
+/// Call it once, early (before `serve()`), inside a tokio runtime or not.
+/// Fails if a global recorder is already installed or `addr` cannot be bound.
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// kafka_runtime::metrics::install_prometheus(([0, 0, 0, 0], 9000).into())?;
+/// kafka_runtime::serve().await?;
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "prometheus")]
+pub fn install_prometheus(
+    addr: std::net::SocketAddr,
+) -> Result<(), metrics_exporter_prometheus::BuildError> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    const BUCKETS: &[f64] = &[
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ];
+    PrometheusBuilder::new()
+        .with_http_listener(addr)
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), BUCKETS)?
+        .install()?;
+    describe();
+    Ok(())
+}
+
+/// The Prometheus exporter's error type (feature `prometheus`).
+#[cfg(feature = "prometheus")]
+pub use metrics_exporter_prometheus::BuildError as PrometheusError;
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    use super::*;
+
+    /// (metric name, labels as `k=v` joined by `,`, value) of every sample.
+    fn samples(recorder: &DebuggingRecorder) -> Vec<(String, String, DebugValue)> {
+        let mut out: Vec<_> = recorder
+            .snapshotter()
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| {
+                let key = key.key();
+                let labels = key
+                    .labels()
+                    .map(|l| format!("{}={}", l.key(), l.value()))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                (key.name().to_owned(), labels, value)
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        out
+    }
+
+    #[test]
+    fn unknown_lags_and_the_unassigned_partition_are_not_exported() {
+        let recorder = DebuggingRecorder::new();
+        metrics::with_local_recorder(&recorder, || {
+            record_lags(
+                "svc",
+                [("t", 0, 5), ("t", 1, -1), ("t", -1, 7), ("u", 2, 0)].into_iter(),
+            );
+        });
+        let got = samples(&recorder);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].1, "service=svc,topic=t,partition=0");
+        assert_eq!(got[0].2, DebugValue::Gauge(5.0.into()));
+        assert_eq!(got[1].1, "service=svc,topic=u,partition=2");
+        assert_eq!(got[1].2, DebugValue::Gauge(0.0.into()));
+    }
+
+    #[test]
+    fn attempts_count_messages_and_time_every_attempt() {
+        let recorder = DebuggingRecorder::new();
+        metrics::with_local_recorder(&recorder, || {
+            register_consumer("svc", "t");
+            let ms = Duration::from_millis(2);
+            record_attempt("svc", "t", 3, ms, AttemptResult::Handled);
+            record_attempt("svc", "t", 1, ms, AttemptResult::Retried);
+            record_attempt("svc", "t", 1, ms, AttemptResult::Failed);
+        });
+        let got = samples(&recorder);
+        let value = |name: &str| got.iter().find(|(n, ..)| n == name).map(|(_, _, v)| v);
+        assert_eq!(value(MESSAGES_HANDLED), Some(&DebugValue::Counter(3)));
+        assert_eq!(value(MESSAGES_RETRIED), Some(&DebugValue::Counter(1)));
+        assert_eq!(value(MESSAGES_FAILED), Some(&DebugValue::Counter(1)));
+        assert_eq!(value(MESSAGES_DEAD_LETTERED), Some(&DebugValue::Counter(0)));
+        match value(HANDLER_DURATION) {
+            Some(DebugValue::Histogram(samples)) => assert_eq!(samples.len(), 3),
+            other => panic!("no latency histogram: {other:?}"),
+        }
+    }
+}
