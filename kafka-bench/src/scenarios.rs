@@ -334,7 +334,7 @@ pub async fn latency(ctx: &Ctx) -> Scenario {
     let n = rate * ctx.args.latency_secs.max(1);
     let mut s = Scenario::new(
         "latency",
-        &format!("{n} records at {rate}/s (payload stamped with its send time, {PARTITIONS} partitions, producer linger.ms=1) once the consumer owns its partitions; end-to-end latency, ours (single-message handler) vs raw poll loop"),
+        &format!("{n} records at {rate}/s (payload stamped with its send time, {PARTITIONS} partitions, producer linger.ms=1, consumer maxWaitTime=10 ms for both sides: the mock cluster holds a fetch for the whole wait) once the consumer owns its partitions; end-to-end latency, ours (single-message handler) vs raw poll loop"),
     );
     let result = latency_runs(ctx, &mut s, rate, n).await;
     finish(s, result)
@@ -348,7 +348,7 @@ async fn latency_runs(ctx: &Ctx, s: &mut Scenario, rate: u64, n: u64) -> Result<
             let topic = ctx.unique("lat");
             ctx.create_topic(&topic, PARTITIONS).await?;
             let group = ctx.unique("g");
-            let yaml = consumer_yaml(handlers::LATENCY, &bootstrap, &topic, &group, "");
+            let yaml = consumer_yaml(handlers::LATENCY, &bootstrap, &topic, &group, "&maxWaitTime=10");
             ctx.step(format!("latency round {round}: {side}"));
             probe::reset_latency();
             probe::reset_peak_rss();

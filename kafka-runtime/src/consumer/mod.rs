@@ -41,6 +41,20 @@ use worker::{Claim, ServiceRuntime};
 /// shutdown and drained workers.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
+/// How long one `poll` blocks while records wait for a full worker queue:
+/// short, so a worker that drained its queue gets the next records at once
+/// instead of idling until the poll returns.
+const FEED_INTERVAL: Duration = Duration::from_millis(1);
+
+/// The bytes (keys and payloads) all partitions of a service may hold back
+/// for their workers before a partition is paused. Pausing a partition makes
+/// librdkafka drop what it prefetched for it and fetch it again on resume,
+/// which costs a broker round trip; holding back a little instead keeps a
+/// fast worker fed through short hiccups, and keeps memory bounded.
+const PENDING_BUDGET: usize = 32 << 20;
+/// Per-partition share of [`PENDING_BUDGET`], whatever the partition count.
+const PENDING_PER_PARTITION: std::ops::RangeInclusive<usize> = (64 << 10)..=(4 << 20);
+
 /// How a service's poll thread ended: normally, with a fatal error, or with
 /// a panic (a bug in the engine), whose payload `serve()` re-raises.
 pub(crate) type Ended = std::thread::Result<Result<(), Error>>;
@@ -132,6 +146,7 @@ pub(crate) fn start(
                 consumer,
                 service: runtime,
                 capacity,
+                any_pending: std::cell::Cell::new(false),
             };
             let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 poller.run(&shutdown, shutdown_timeout)
@@ -149,6 +164,9 @@ struct Poller {
     consumer: Arc<BaseConsumer<EngineContext>>,
     service: Arc<ServiceRuntime>,
     capacity: usize,
+    /// Whether some partition may hold records back (`Slot::pending`); saves
+    /// walking every slot after each poll when none does.
+    any_pending: std::cell::Cell<bool>,
 }
 
 impl Poller {
@@ -159,8 +177,12 @@ impl Poller {
         let mut paused = false;
         while !shutdown.is_cancelled() {
             paused = self.apply_user_pause(paused);
-            self.feed_pending();
-            match self.consumer.poll(POLL_INTERVAL) {
+            let interval = if self.any_pending.get() && !self.feed_pending() {
+                FEED_INTERVAL
+            } else {
+                POLL_INTERVAL
+            };
+            match self.consumer.poll(interval) {
                 None => {}
                 Some(Ok(record)) => self.dispatch(Message::from_borrowed(&record)),
                 // librdkafka retries transient errors itself and reports them
@@ -263,6 +285,8 @@ impl Poller {
             );
             return;
         }
+        let budget = (PENDING_BUDGET / table.assigned.len().max(1))
+            .clamp(*PENDING_PER_PARTITION.start(), *PENDING_PER_PARTITION.end());
         let slot = table.slots.entry(key).or_insert_with(|| {
             let (tx, rx) = mpsc::channel(self.capacity);
             let stop = CancellationToken::new();
@@ -285,57 +309,66 @@ impl Poller {
             Slot {
                 tx,
                 pending: VecDeque::new(),
+                pending_bytes: 0,
                 paused: false,
                 stop,
                 task,
             }
         });
-        if !slot.pending.is_empty() {
-            slot.pending.push_back(msg);
-            return;
-        }
-        match slot.tx.try_send(msg) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(msg)) => {
-                let (topic, partition) = (msg.topic.clone(), msg.partition);
-                slot.pending.push_back(msg);
-                if !slot.paused {
-                    slot.paused = true;
-                    let mut tpl = TopicPartitionList::new();
-                    tpl.add_partition(&topic, partition);
-                    tracing::debug!(
-                        service = &*self.service.name,
-                        topic,
-                        partition,
-                        "worker queue full: partition paused"
-                    );
-                    if let Err(e) = self.consumer.pause(&tpl) {
-                        tracing::warn!(service = &*self.service.name, topic, partition, error = %e, "could not pause a partition");
-                    }
-                }
+        let msg = if slot.pending.is_empty() {
+            match slot.tx.try_send(msg) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Full(msg)) => msg,
+                // The worker has stopped (revocation in progress): the record is
+                // not handled, so it is not committed either.
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
             }
-            // The worker has stopped (revocation in progress): the record is
-            // not handled, so it is not committed either.
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        } else {
+            msg
+        };
+        let (topic, partition) = (msg.topic.clone(), msg.partition);
+        slot.pending_bytes += held_bytes(&msg);
+        slot.pending.push_back(msg);
+        self.any_pending.set(true);
+        if !slot.paused && slot.pending_bytes > budget {
+            slot.paused = true;
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition(&topic, partition);
+            tracing::debug!(
+                service = &*self.service.name,
+                topic,
+                partition,
+                "worker queue full: partition paused"
+            );
+            if let Err(e) = self.consumer.pause(&tpl) {
+                tracing::warn!(service = &*self.service.name, topic, partition, error = %e, "could not pause a partition");
+            }
         }
     }
 
     /// Moves held-back records into workers that have room again and resumes
-    /// their partitions once nothing is held back.
-    fn feed_pending(&self) {
+    /// their partitions once nothing is held back; `true` when no partition
+    /// holds anything back any more.
+    fn feed_pending(&self) -> bool {
         let ctx = self.consumer.context();
         let mut table = ctx.table();
+        let mut drained = true;
         for ((topic, partition), slot) in table.slots.iter_mut() {
             while let Some(msg) = slot.pending.pop_front() {
+                let size = held_bytes(&msg);
                 match slot.tx.try_send(msg) {
-                    Ok(()) => {}
+                    Ok(()) => slot.pending_bytes -= size,
                     Err(mpsc::error::TrySendError::Full(msg)) => {
                         slot.pending.push_front(msg);
                         break;
                     }
-                    Err(mpsc::error::TrySendError::Closed(_)) => slot.pending.clear(),
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        slot.pending.clear();
+                        slot.pending_bytes = 0;
+                    }
                 }
             }
+            drained &= slot.pending.is_empty();
             if slot.pending.is_empty() && slot.paused {
                 slot.paused = false;
                 if ctx.user_paused() {
@@ -356,5 +389,12 @@ impl Poller {
                 }
             }
         }
+        self.any_pending.set(!drained);
+        drained
     }
+}
+
+/// What a held-back record counts against [`PENDING_BUDGET`].
+fn held_bytes(msg: &Message) -> usize {
+    msg.payload.as_ref().map_or(0, |p| p.len()) + msg.key.as_ref().map_or(0, |k| k.len()) + 64
 }

@@ -23,7 +23,10 @@ pub(crate) struct Slot {
     pub(crate) tx: mpsc::Sender<Message>,
     /// Messages polled while the worker's channel was full, in order.
     pub(crate) pending: VecDeque<Message>,
-    /// Whether the partition is paused because `pending` is not empty.
+    /// Key and payload bytes held in `pending`.
+    pub(crate) pending_bytes: usize,
+    /// Whether the partition is paused because `pending` is over its budget
+    /// (it stays paused until `pending` is empty).
     pub(crate) paused: bool,
     pub(crate) stop: CancellationToken,
     pub(crate) task: JoinHandle<()>,
