@@ -46,6 +46,10 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// instead of idling until the poll returns.
 const FEED_INTERVAL: Duration = Duration::from_millis(1);
 
+/// The most records one pass of the poll loop takes before handing them to
+/// the workers.
+const BURST: usize = 256;
+
 /// The bytes (keys and payloads) all partitions of a service may hold back
 /// for their workers before a partition is paused. Pausing a partition makes
 /// librdkafka drop what it prefetched for it and fetch it again on resume,
@@ -175,29 +179,38 @@ impl Poller {
     fn run(&self, shutdown: &CancellationToken, shutdown_timeout: Duration) -> Result<(), Error> {
         let mut outcome = Ok(());
         let mut paused = false;
-        while !shutdown.is_cancelled() {
+        'polling: while !shutdown.is_cancelled() {
             paused = self.apply_user_pause(paused);
-            let interval = if self.any_pending.get() && !self.feed_pending() {
+            let mut timeout = if self.any_pending.get() {
                 FEED_INTERVAL
             } else {
                 POLL_INTERVAL
             };
-            match self.consumer.poll(interval) {
-                None => {}
-                Some(Ok(record)) => self.dispatch(Message::from_borrowed(&record)),
-                // librdkafka retries transient errors itself and reports them
-                // for information; only a fatal error ends the member.
-                Some(Err(e)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) => {
-                    tracing::error!(service = &*self.service.name, error = %e, "fatal consumer error");
-                    outcome = Err(Error::Kafka {
-                        service: self.service.name.to_string(),
-                        source: e,
-                    });
-                    break;
+            // Take what librdkafka has ready (up to BURST records) before
+            // handing it to the workers: one wake-up per worker and burst
+            // instead of one per record.
+            for _ in 0..BURST {
+                match self.consumer.poll(timeout) {
+                    None => break,
+                    Some(Ok(record)) => self.dispatch(Message::from_borrowed(&record)),
+                    // librdkafka retries transient errors itself and reports them
+                    // for information; only a fatal error ends the member.
+                    Some(Err(e)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) => {
+                        tracing::error!(service = &*self.service.name, error = %e, "fatal consumer error");
+                        outcome = Err(Error::Kafka {
+                            service: self.service.name.to_string(),
+                            source: e,
+                        });
+                        break 'polling;
+                    }
+                    Some(Err(e)) => tracing::warn!(
+                        service = &*self.service.name, error = %e, "consumer error"
+                    ),
                 }
-                Some(Err(e)) => tracing::warn!(
-                    service = &*self.service.name, error = %e, "consumer error"
-                ),
+                timeout = Duration::ZERO;
+            }
+            if self.any_pending.get() {
+                self.feed_pending();
             }
         }
         tracing::info!(
@@ -268,8 +281,10 @@ impl Poller {
         wanted
     }
 
-    /// Hands a record to its partition's worker, starting the worker on the
-    /// partition's first record of this assignment.
+    /// Queues a record for its partition's worker (`feed_pending` hands it
+    /// over), starting the worker on the partition's first record of this
+    /// assignment, and pauses the partition when it holds back more than its
+    /// share of [`PENDING_BUDGET`].
     fn dispatch(&self, msg: Message) {
         let ctx = self.consumer.context();
         let mut table = ctx.table();
@@ -315,22 +330,16 @@ impl Poller {
                 task,
             }
         });
-        let msg = if slot.pending.is_empty() {
-            match slot.tx.try_send(msg) {
-                Ok(()) => return,
-                Err(mpsc::error::TrySendError::Full(msg)) => msg,
-                // The worker has stopped (revocation in progress): the record is
-                // not handled, so it is not committed either.
-                Err(mpsc::error::TrySendError::Closed(_)) => return,
-            }
-        } else {
-            msg
-        };
-        let (topic, partition) = (msg.topic.clone(), msg.partition);
         slot.pending_bytes += held_bytes(&msg);
+        let over_budget = !slot.paused && slot.pending_bytes > budget;
+        let (topic, partition) = if over_budget {
+            (msg.topic.clone(), msg.partition)
+        } else {
+            (String::new(), 0)
+        };
         slot.pending.push_back(msg);
         self.any_pending.set(true);
-        if !slot.paused && slot.pending_bytes > budget {
+        if over_budget {
             slot.paused = true;
             let mut tpl = TopicPartitionList::new();
             tpl.add_partition(&topic, partition);
