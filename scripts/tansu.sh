@@ -19,6 +19,10 @@
 #                        `restart` keeps it (a broker restart on durable storage).
 #   TANSU_MODE           plain (default). Reserved: scram, tls (not built yet).
 #   TANSU_START_TIMEOUT  seconds `start` waits for the listener (default 60).
+#   TANSU_STORAGE        tansu's --storage-engine (default sqlite://tansu.db, in
+#                        the state dir); memory://tansu/ is fine for throughput
+#                        runs with fresh consumer groups (kafka-bench), not for
+#                        the tests (see below).
 #   TANSU_INSTALL_TIMEOUT seconds `install` may take (default 3600).
 #
 # Why sqlite and not memory: with `memory://` tansu 0.6.0 reports wrong high
@@ -161,7 +165,7 @@ launch() {
             exec "$tansu" broker \
                 --listener-url "tcp://127.0.0.1:$port" \
                 --advertised-listener-url "tcp://127.0.0.1:$port" \
-                --storage-engine "sqlite://tansu.db" \
+                --storage-engine "${TANSU_STORAGE:-sqlite://tansu.db}" \
                 </dev/null >>"$state_dir/tansu.log" 2>&1
         ) &
         pid=$!

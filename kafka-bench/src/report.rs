@@ -18,6 +18,9 @@ pub struct Run {
     pub p99_us: Option<u64>,
     /// Peak RSS during the run (KiB).
     pub peak_rss_kib: Option<u64>,
+    /// CPU time the whole process used during the run (the embedded broker
+    /// included), in seconds.
+    pub cpu_seconds: Option<f64>,
 }
 
 impl Run {
@@ -33,6 +36,7 @@ impl Run {
             p50_us: None,
             p99_us: None,
             peak_rss_kib: None,
+            cpu_seconds: None,
         }
     }
 }
@@ -232,11 +236,11 @@ impl Report {
                 out.push_str(&format!("  - {n}\n"));
             }
         }
-        out.push_str("\n## Rounds\n\n| scenario | round | side | messages | seconds | msg/s | p50 | p99 | peak RSS |\n|---|---:|---|---:|---:|---:|---:|---:|---:|\n");
+        out.push_str("\n## Rounds\n\n| scenario | round | side | messages | seconds | msg/s | p50 | p99 | peak RSS | process CPU s |\n|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
         for s in &self.scenarios {
             for r in &s.runs {
                 out.push_str(&format!(
-                    "| {} | {} | {} | {} | {:.3} | {:.0} | {} | {} | {} |\n",
+                    "| {} | {} | {} | {} | {:.3} | {:.0} | {} | {} | {} | {} |\n",
                     s.name,
                     r.round,
                     r.side,

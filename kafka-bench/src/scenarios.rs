@@ -107,9 +107,11 @@ async fn consume_runs(
         let yaml = consumer_yaml(service, &ctx.broker.bootstrap(), &topic, &group, &extra);
         ctx.step(format!("{name} round {round}: ours"));
         probe::reset_peak_rss();
+        let cpu0 = probe::cpu_seconds();
         let span = consume::ours(yaml, service, n, ctx.deadline(), None).await?;
         let mut run = Run::new("ours", round, span.messages, secs(span), VALUE);
         run.peak_rss_kib = probe::peak_rss_kib();
+        run.cpu_seconds = probe::cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
         s.runs.push(run);
         ctx.done_step();
 
@@ -118,6 +120,7 @@ async fn consume_runs(
         let props = consumer_properties(&yaml, service)?;
         ctx.step(format!("{name} round {round}: raw"));
         probe::reset_peak_rss();
+        let cpu0 = probe::cpu_seconds();
         let work = if batch {
             RawWork::Batch(BATCH)
         } else {
@@ -126,6 +129,7 @@ async fn consume_runs(
         let span = raw_consume(props, &topic, n, ctx.deadline(), work, None).await?;
         let mut run = Run::new("raw", round, span.messages, secs(span), VALUE);
         run.peak_rss_kib = probe::peak_rss_kib();
+        run.cpu_seconds = probe::cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
         s.runs.push(run);
         ctx.done_step();
     }
@@ -192,6 +196,7 @@ async fn produce_runs(ctx: &Ctx, s: &mut Scenario, n: u64, awaited: bool) -> Res
             let yaml = producer_yaml(produce::PRODUCER, &bootstrap, &topic, extra);
             ctx.step(format!("{name} round {round}: {side}"));
             probe::reset_peak_rss();
+            let cpu0 = probe::cpu_seconds();
             let elapsed = match (side, awaited) {
                 ("ours", false) => produce::ours_async(&yaml, n, VALUE).await?,
                 ("ours", true) => produce::ours_awaited(&yaml, &topic, n, VALUE).await?,
@@ -209,6 +214,7 @@ async fn produce_runs(ctx: &Ctx, s: &mut Scenario, n: u64, awaited: bool) -> Res
             };
             let mut run = Run::new(side, round, n, elapsed.as_secs_f64(), VALUE);
             run.peak_rss_kib = probe::peak_rss_kib();
+            run.cpu_seconds = probe::cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
             s.runs.push(run);
             let b = bootstrap.clone();
             let t = topic.clone();
@@ -289,11 +295,13 @@ async fn slow_runs(
             ctx.step(format!("slow-handler round {round}: {side}"));
             KEY_ORDER.reset();
             probe::reset_peak_rss();
+            let cpu0 = probe::cpu_seconds();
             let span = consume::ours(yaml, handlers::SLOW, n, ctx.deadline(), None).await?;
             violations += KEY_ORDER.violations();
             max_in_flight = max_in_flight.max(KEY_ORDER.max_in_flight());
             let mut run = Run::new(side, round, span.messages, secs(span), VALUE);
             run.peak_rss_kib = probe::peak_rss_kib();
+            run.cpu_seconds = probe::cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
             s.runs.push(run);
             ctx.done_step();
         }
@@ -348,10 +356,17 @@ async fn latency_runs(ctx: &Ctx, s: &mut Scenario, rate: u64, n: u64) -> Result<
             let topic = ctx.unique("lat");
             ctx.create_topic(&topic, PARTITIONS).await?;
             let group = ctx.unique("g");
-            let yaml = consumer_yaml(handlers::LATENCY, &bootstrap, &topic, &group, "&maxWaitTime=10");
+            let yaml = consumer_yaml(
+                handlers::LATENCY,
+                &bootstrap,
+                &topic,
+                &group,
+                "&maxWaitTime=10",
+            );
             ctx.step(format!("latency round {round}: {side}"));
             probe::reset_latency();
             probe::reset_peak_rss();
+            let cpu0 = probe::cpu_seconds();
             let ready = Arc::new(AtomicBool::new(false));
             let deadline = ctx.deadline();
             let consumer = if side == "ours" {
@@ -386,6 +401,7 @@ async fn latency_runs(ctx: &Ctx, s: &mut Scenario, rate: u64, n: u64) -> Result<
             run.p50_us = Some(p50);
             run.p99_us = Some(p99);
             run.peak_rss_kib = probe::peak_rss_kib();
+            run.cpu_seconds = probe::cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
             s.runs.push(run);
             ctx.done_step();
         }
@@ -502,6 +518,7 @@ async fn backlog_runs(ctx: &Ctx, s: &mut Scenario, n: u64, partitions: i32) -> R
                 .map_err(|e| format!("backlog consumer ({side}) answered {line:?}: {e}"))?;
             let mut run = Run::new(side, round, child.messages, child.seconds, BACKLOG_VALUE);
             run.peak_rss_kib = Some(child.peak_rss_kib);
+            run.cpu_seconds = child.cpu_seconds;
             s.runs.push(run);
             ctx.done_step();
         }
@@ -524,6 +541,7 @@ struct ChildResult {
     messages: u64,
     seconds: f64,
     peak_rss_kib: u64,
+    cpu_seconds: Option<f64>,
 }
 
 /// The backlog consumer's side, in the child process.
@@ -549,6 +567,7 @@ pub async fn backlog_child(
         messages: span.messages,
         seconds: secs(span),
         peak_rss_kib: probe::peak_rss_kib().ok_or("cannot read VmHWM from /proc/self/status")?,
+        cpu_seconds: probe::cpu_seconds(),
     };
     serde_json::to_string(&result).map_err(|e| e.to_string())
 }

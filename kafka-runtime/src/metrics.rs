@@ -117,14 +117,15 @@ pub(crate) fn record_attempt(
     elapsed: Duration,
     result: AttemptResult,
 ) {
-    let labels = labels(service, topic);
-    metrics::histogram!(HANDLER_DURATION, &labels).record(elapsed.as_secs_f64());
-    let counter = match result {
-        AttemptResult::Handled => MESSAGES_HANDLED,
-        AttemptResult::Retried => MESSAGES_RETRIED,
-        AttemptResult::Failed => MESSAGES_FAILED,
-    };
-    metrics::counter!(counter, &labels).increment(count as u64);
+    with_handles(service, topic, |h| {
+        let name = match result {
+            AttemptResult::Handled => MESSAGES_HANDLED,
+            AttemptResult::Retried => MESSAGES_RETRIED,
+            AttemptResult::Failed => MESSAGES_FAILED,
+        };
+        h.histogram(HANDLER_DURATION).record(elapsed.as_secs_f64());
+        h.counter(name).increment(count as u64);
+    });
 }
 
 /// Records a message sent to a dead-letter topic (for the dead-letter
@@ -137,14 +138,97 @@ pub fn record_dead_lettered(service: &str, topic: &str) {
 /// broker's answer, `delivered` whether it was acknowledged. The producer
 /// side calls this from its delivery path.
 pub fn record_delivery(service: &str, topic: &str, elapsed: Duration, delivered: bool) {
-    let labels = labels(service, topic);
-    metrics::histogram!(PRODUCER_DELIVERY_DURATION, &labels).record(elapsed.as_secs_f64());
-    let counter = if delivered {
-        PRODUCER_DELIVERED
-    } else {
-        PRODUCER_DELIVERY_ERRORS
-    };
-    metrics::counter!(counter, &labels).increment(1);
+    with_handles(service, topic, |h| {
+        let name = if delivered {
+            PRODUCER_DELIVERED
+        } else {
+            PRODUCER_DELIVERY_ERRORS
+        };
+        h.histogram(PRODUCER_DELIVERY_DURATION)
+            .record(elapsed.as_secs_f64());
+        h.counter(name).increment(1);
+    });
+}
+
+/// The per-record metrics of one (service, topic), registered once.
+///
+/// Building a metric key (two label strings, a hash) per record cost more
+/// than the rest of a no-op handler's bookkeeping; handles are cached per
+/// thread, keyed by the recorder they were registered with, so a recorder
+/// installed later (or a test's local recorder) gets its own.
+struct Handles {
+    recorder: usize,
+    service: Box<str>,
+    topic: Box<str>,
+    /// Registered on first use, as the uncached code did.
+    counters: Vec<(&'static str, metrics::Counter)>,
+    histograms: Vec<(&'static str, metrics::Histogram)>,
+}
+
+impl Handles {
+    fn counter(&mut self, name: &'static str) -> &metrics::Counter {
+        let i = match self.counters.iter().position(|(n, _)| *n == name) {
+            Some(i) => i,
+            None => {
+                let counter = metrics::counter!(name, &labels(&self.service, &self.topic));
+                self.counters.push((name, counter));
+                self.counters.len() - 1
+            }
+        };
+        &self.counters[i].1
+    }
+
+    fn histogram(&mut self, name: &'static str) -> &metrics::Histogram {
+        let i = match self.histograms.iter().position(|(n, _)| *n == name) {
+            Some(i) => i,
+            None => {
+                let histogram = metrics::histogram!(name, &labels(&self.service, &self.topic));
+                self.histograms.push((name, histogram));
+                self.histograms.len() - 1
+            }
+        };
+        &self.histograms[i].1
+    }
+}
+
+/// Entries one thread caches at most (services x topics it served).
+const HANDLE_CACHE: usize = 64;
+
+thread_local! {
+    static HANDLES: std::cell::RefCell<Vec<Handles>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The address of the recorder in force for this thread: tells a cached
+/// handle's recorder from a newer one.
+fn recorder_id() -> usize {
+    metrics::with_recorder(|r| r as *const dyn metrics::Recorder as *const () as usize)
+}
+
+fn with_handles(service: &str, topic: &str, f: impl FnOnce(&mut Handles)) {
+    let recorder = recorder_id();
+    HANDLES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let found = cache
+            .iter()
+            .position(|h| h.recorder == recorder && &*h.topic == topic && &*h.service == service);
+        let index = match found {
+            Some(i) => i,
+            None => {
+                if cache.len() >= HANDLE_CACHE {
+                    cache.clear();
+                }
+                cache.push(Handles {
+                    recorder,
+                    service: service.into(),
+                    topic: topic.into(),
+                    counters: Vec::new(),
+                    histograms: Vec::new(),
+                });
+                cache.len() - 1
+            }
+        };
+        f(&mut cache[index]);
+    });
 }
 
 /// Sets the lag gauges of `service` from one librdkafka statistics report.

@@ -10,8 +10,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::ToBytes;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
 use rdkafka::ClientConfig;
-use tokio_util::task::TaskTracker;
 
+use super::deliveries::Deliveries;
 use super::error::ProduceError;
 use super::partition::RoundRobin;
 
@@ -67,7 +67,7 @@ pub(crate) struct SharedClient {
     pub(crate) label: String,
     producer: FutureProducer<HealthContext>,
     health: Arc<ClientHealth>,
-    tracker: TaskTracker,
+    deliveries: Deliveries,
     partition_counts: Mutex<HashMap<String, (i32, Instant)>>,
     pub(crate) round_robin: RoundRobin,
 }
@@ -96,7 +96,7 @@ impl SharedClient {
             label,
             producer,
             health,
-            tracker: TaskTracker::new(),
+            deliveries: Deliveries::default(),
             partition_counts: Mutex::new(HashMap::new()),
             round_robin: RoundRobin::default(),
         })
@@ -107,7 +107,7 @@ impl SharedClient {
     where
         F: std::future::Future<Output = ()> + Send + 'static,
     {
-        self.tracker.spawn(future);
+        self.deliveries.spawn(future);
     }
 
     /// Classifies a client error, using what the client knows about the
@@ -291,16 +291,13 @@ impl SharedClient {
             });
         }
         // The delivery reports are in; let their callbacks finish too.
-        self.tracker.close();
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let waited = tokio::time::timeout(remaining, self.tracker.wait()).await;
-        self.tracker.reopen();
-        match waited {
-            Ok(()) => Ok(()),
-            Err(_) => Err(ProduceError::FlushIncomplete {
+        if self.deliveries.wait_idle(deadline.into()).await {
+            Ok(())
+        } else {
+            Err(ProduceError::FlushIncomplete {
                 producer: self.label.clone(),
-                in_flight: i32::try_from(self.tracker.len()).unwrap_or(i32::MAX),
-            }),
+                in_flight: i32::try_from(self.deliveries.len()).unwrap_or(i32::MAX),
+            })
         }
     }
 }

@@ -63,6 +63,7 @@
 
 mod callbacks;
 mod client;
+mod deliveries;
 mod error;
 mod partition;
 mod props;

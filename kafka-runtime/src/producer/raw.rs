@@ -241,9 +241,11 @@ impl RawProducer {
         K: ToBytes + ?Sized,
         P: ToBytes + ?Sized,
     {
-        let topic = record.topic.to_owned();
+        let topic = record.topic;
         let delivery = self.binding.enqueue(record, size).await?;
-        self.binding.await_delivery_of(delivery, &topic, size).await
+        self.binding
+            .await_delivery_of(delivery, topic, size, true)
+            .await
     }
 
     async fn enqueue_sent(&self, sent: &SentRecord) -> Result<DeliveryFuture, ProduceError> {
@@ -281,11 +283,11 @@ impl Binding {
             let partition = self.client.round_robin.next(record.topic, count);
             record = record.partition(partition);
         }
-        let topic = record.topic.to_owned();
+        let topic = record.topic;
         self.client
             .enqueue(record, started + timeout)
             .await
-            .map_err(|error| self.client.classify(&topic, size, timeout, error))
+            .map_err(|error| self.client.classify(topic, size, timeout, error))
     }
 
     async fn await_delivery(
@@ -293,7 +295,9 @@ impl Binding {
         delivery: DeliveryFuture,
         record: &SentRecord,
     ) -> Result<Delivered, ProduceError> {
-        self.await_delivery_of(delivery, &record.topic, record.size())
+        // librdkafka's message.timeout.ms ends every delivery; an async
+        // send does not pay for a timer of its own (see `deliveries`).
+        self.await_delivery_of(delivery, &record.topic, record.size(), false)
             .await
     }
 
@@ -302,9 +306,10 @@ impl Binding {
         delivery: DeliveryFuture,
         topic: &str,
         size: usize,
+        backstop: bool,
     ) -> Result<Delivered, ProduceError> {
         let queued = Instant::now();
-        let outcome = self.delivery_outcome(delivery, topic, size).await;
+        let outcome = self.delivery_outcome(delivery, topic, size, backstop).await;
         crate::metrics::record_delivery(&self.label, topic, queued.elapsed(), outcome.is_ok());
         match outcome {
             Err(error) => Err(self.client.diagnose_timeout(error, topic).await),
@@ -317,17 +322,25 @@ impl Binding {
         delivery: DeliveryFuture,
         topic: &str,
         size: usize,
+        backstop: bool,
     ) -> Result<Delivered, ProduceError> {
         let timeout = self.effective_timeout();
-        let report = match tokio::time::timeout(timeout + TIMEOUT_GRACE, delivery).await {
-            Ok(Ok(report)) => report,
+        let reported = if backstop {
+            match tokio::time::timeout(timeout + TIMEOUT_GRACE, delivery).await {
+                Ok(reported) => reported,
+                Err(_elapsed) => return Err(self.client.timed_out(topic, timeout)),
+            }
+        } else {
+            delivery.await
+        };
+        let report = match reported {
+            Ok(report) => report,
             // The client was dropped with the record still queued.
-            Ok(Err(_canceled)) => {
+            Err(_canceled) => {
                 return Err(self
                     .client
                     .classify(topic, size, timeout, KafkaError::Canceled))
             }
-            Err(_elapsed) => return Err(self.client.timed_out(topic, timeout)),
         };
         match report {
             Ok(delivery) => {
