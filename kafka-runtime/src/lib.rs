@@ -12,6 +12,7 @@ pub mod config;
 mod consumer;
 mod context;
 mod control;
+pub mod deadletter;
 pub mod discovery;
 mod error;
 pub mod handler;
