@@ -21,6 +21,8 @@ mod logging;
 mod message;
 mod metadata;
 pub mod metrics;
+#[cfg(feature = "opentelemetry")]
+pub mod otel;
 pub mod producer;
 pub mod security;
 mod serve;

@@ -204,6 +204,8 @@ async fn handle(
     if let Some(tp) = trace {
         span.record("trace_id", tp.trace_id_hex());
         span.record("parent_span_id", tp.parent_id_hex());
+        #[cfg(feature = "opentelemetry")]
+        crate::otel::set_remote_parent(&span, tp);
     }
     let verdict = match &service.handler {
         Handler::Single(f) => {
