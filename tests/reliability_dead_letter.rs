@@ -10,13 +10,12 @@ mod reliability_support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use consumer_support::{config, eventually, start, unique_name, Seen, Service, WAIT};
 use kafka_rs::TestBroker;
 use kafka_runtime::deadletter;
-use kafka_runtime::rdkafka::message::{Header, Message as _, OwnedHeaders, OwnedMessage};
-use kafka_runtime::rdkafka::producer::{FutureProducer, FutureRecord};
+use kafka_runtime::rdkafka::message::{Message as _, OwnedMessage};
+use kafka_runtime::rdkafka::producer::FutureProducer;
 use kafka_runtime::rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use kafka_runtime::testing::EmbeddedBroker;
 use kafka_runtime::{kafka_consumer, Context, HandlerError, Message};
@@ -111,23 +110,24 @@ async fn send(
     payload: &str,
     headers: &[(&str, &str)],
 ) {
-    let mut owned = OwnedHeaders::new();
-    for (k, v) in headers {
-        owned = owned.insert(Header {
-            key: k,
-            value: Some(*v),
-        });
-    }
-    let record = FutureRecord::to(topic)
-        .partition(partition)
-        .key(key)
-        .payload(payload)
-        .headers(owned);
-    producer
-        .send(record, Duration::from_secs(10))
-        .await
-        .map_err(|(e, _)| e)
-        .expect("test record delivered");
+    consumer_support::produce_keyed_with_headers(
+        producer,
+        topic,
+        partition,
+        Some(key),
+        payload,
+        headers,
+    )
+    .await;
+}
+
+/// Waits (bounded) until `group` has committed `offset` on partition 0 of `topic`.
+async fn committed_to(bootstrap: &str, group: &str, topic: &str, offset: i64) -> bool {
+    let (b, g, t) = (bootstrap.to_owned(), group.to_owned(), topic.to_owned());
+    kafka_rs::wait_until(WAIT, move || {
+        reliability_support::committed(&b, &g, &t, 1).get(&0) == Some(&offset)
+    })
+    .await
 }
 
 fn order(id: u32, cursed: bool) -> String {
@@ -192,14 +192,36 @@ fn assert_copy(
     assert_eq!(header(&headers, deadletter::GROUP_HEADER), group);
 }
 
+/// A broker with a dead-letter topic (owned by the fixture), a source topic
+/// of `partitions` partitions, and a producer.
+struct Setup {
+    dlt: Fixture,
+    bootstrap: String,
+    topic: String,
+    producer: FutureProducer,
+}
+
+async fn setup(dlt: Fixture, source: &str, partitions: i32) -> Setup {
+    let bootstrap = dlt.broker.bootstrap();
+    let topic = unique_name(source);
+    dlt.broker.create_topic(&topic, partitions).await.unwrap();
+    let producer = producer(&bootstrap);
+    Setup {
+        dlt,
+        bootstrap,
+        topic,
+        producer,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn poison_records_go_to_the_dead_letter_topic_and_other_partitions_flow() {
-    // The fixture owns the broker and the dead-letter topic.
-    let dlt = Fixture::new("dlt-copies", 1).await;
-    let bootstrap = dlt.broker.bootstrap();
-    let topic = unique_name("dlt-source");
-    dlt.broker.create_topic(&topic, 2).await.unwrap();
-    let p = producer(&bootstrap);
+    let Setup {
+        dlt,
+        bootstrap,
+        topic,
+        producer: p,
+    } = setup(Fixture::new("dlt-copies", 1).await, "dlt-source", 2).await;
     send(&p, &topic, 0, "k-1", &order(1, false), &[]).await;
     let poison_headers = [("h1", "a"), ("h2", "b")];
     send(&p, &topic, 0, "k-bad", "not json", &poison_headers).await;
@@ -336,11 +358,12 @@ async fn without_a_dead_letter_topic_poison_is_skipped_with_an_error_log() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_batch_given_up_on_is_dead_lettered_whole() {
-    let dlt = Fixture::new("dlt-batch-copies", 1).await;
-    let bootstrap = dlt.broker.bootstrap();
-    let topic = unique_name("dlt-batch");
-    dlt.broker.create_topic(&topic, 1).await.unwrap();
-    let p = producer(&bootstrap);
+    let Setup {
+        dlt,
+        bootstrap,
+        topic,
+        producer: p,
+    } = setup(Fixture::new("dlt-batch-copies", 1).await, "dlt-batch", 1).await;
     for (i, payload) in ["a", "bad", "c"].iter().enumerate() {
         send(&p, &topic, 0, &format!("k{i}"), payload, &[]).await;
     }
@@ -352,15 +375,7 @@ async fn a_batch_given_up_on_is_dead_lettered_whole() {
     let group = service.group.clone();
     let running = start(config(&bootstrap, &[service]), &["dlt.batch"]);
     let copies = dlt.read_all(1, 3).await;
-    let group_for_wait = group.clone();
-    let bootstrap_for_wait = bootstrap.clone();
-    let topic_for_wait = topic.clone();
-    let committed_all = kafka_rs::wait_until(WAIT, move || {
-        reliability_support::committed(&bootstrap_for_wait, &group_for_wait, &topic_for_wait, 1)
-            .get(&0)
-            == Some(&3)
-    })
-    .await;
+    let committed_all = committed_to(&bootstrap, &group, &topic, 3).await;
     running.stop().await.expect("serve() stops cleanly");
     assert!(
         committed_all,
@@ -384,11 +399,17 @@ async fn a_batch_given_up_on_is_dead_lettered_whole() {
 /// cluster, the broker that injects errors, whatever the environment says.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn refused_dead_letter_writes_are_retried_before_the_commit() {
-    let dlt = Fixture::embedded("dlt-refused-copies", 1).await;
-    let bootstrap = dlt.broker.bootstrap();
-    let topic = unique_name("dlt-refused");
-    dlt.broker.create_topic(&topic, 1).await.unwrap();
-    let p = producer(&bootstrap);
+    let Setup {
+        dlt,
+        bootstrap,
+        topic,
+        producer: p,
+    } = setup(
+        Fixture::embedded("dlt-refused-copies", 1).await,
+        "dlt-refused",
+        1,
+    )
+    .await;
     send(&p, &topic, 0, "k-cursed", &order(9, true), &[]).await;
     // Every following Produce request is refused five times.
     let embedded: &EmbeddedBroker = dlt.broker.embedded().expect("embedded broker");
@@ -406,11 +427,7 @@ async fn refused_dead_letter_writes_are_retried_before_the_commit() {
     let group = service.group.clone();
     let running = start(config(&bootstrap, &[service]), &["dlt.faulty"]);
     let copies = dlt.read_all(1, 1).await;
-    let (b, g, t) = (bootstrap.clone(), group.clone(), topic.clone());
-    let committed = kafka_rs::wait_until(WAIT, move || {
-        reliability_support::committed(&b, &g, &t, 1).get(&0) == Some(&1)
-    })
-    .await;
+    let committed = committed_to(&bootstrap, &group, &topic, 1).await;
     running.stop().await.expect("serve() stops cleanly");
     assert!(
         committed,

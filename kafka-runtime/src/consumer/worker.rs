@@ -249,27 +249,19 @@ async fn give_up(
     let (Some(first), Some(last)) = (msgs.first(), msgs.last()) else {
         return Outcome::Commit;
     };
-    let Some(dead_letter) = &service.dead_letter else {
-        tracing::error!(
-            service = &*service.name,
-            topic = first.topic,
-            partition = first.partition,
-            offset = first.offset,
-            last_offset = last.offset,
-            attempts = failure.attempts,
-            error = %failure.error,
-            "giving up on the record as maxRetry says (or its payload does not decode); \
-             no deadLetterTopic is configured, so it is skipped and its offset committed"
-        );
-        return Outcome::Commit;
+    let destination = match &service.dead_letter {
+        None => "no deadLetterTopic is configured, so it is skipped and its offset committed",
+        Some(dead_letter) => {
+            let source = deadletter::Source {
+                service: &service.name,
+                group: &service.group,
+            };
+            if !dead_letter.publish(&source, msgs, failure, stop).await {
+                return Outcome::Stopped;
+            }
+            "sent to the dead-letter topic, committing its offset"
+        }
     };
-    let source = deadletter::Source {
-        service: &service.name,
-        group: &service.group,
-    };
-    if !dead_letter.publish(&source, msgs, failure, stop).await {
-        return Outcome::Stopped;
-    }
     tracing::error!(
         service = &*service.name,
         topic = first.topic,
@@ -278,9 +270,8 @@ async fn give_up(
         last_offset = last.offset,
         attempts = failure.attempts,
         error = %failure.error,
-        dead_letter_topic = dead_letter.topic(),
-        "giving up on the record as maxRetry says (or its payload does not decode); \
-         sent to the dead-letter topic, committing its offset"
+        dead_letter_topic = service.dead_letter.as_ref().map(DeadLetter::topic),
+        "giving up on the record as maxRetry says (or its payload does not decode); {destination}"
     );
     Outcome::Commit
 }
