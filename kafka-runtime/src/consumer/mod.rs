@@ -15,6 +15,7 @@
 mod attempt;
 mod group;
 mod limiter;
+mod ordered;
 mod rebalance;
 mod worker;
 
@@ -117,6 +118,7 @@ pub(crate) fn start(
         batch,
         trpc_meta: config.common.trpc_meta,
         limiter: limiter::Limiter::new(config.limiter_rate, config.limiter_burst),
+        key_ordered_concurrency: config.key_ordered_concurrency.max(1) as usize,
         paused: controls.paused,
     });
     // Enough to keep a worker busy between polls and a whole batch ready,
