@@ -49,6 +49,55 @@ async fn produce_all(
     }
 }
 
+/// One test's setup: a one-partition topic holding `records`, served by
+/// `service` with `keyOrderedConcurrency=concurrency` and the address keys
+/// `more`, on a fresh group. Keep `_broker` bound:
+/// the embedded broker stops when it is dropped.
+struct Setup {
+    bootstrap: String,
+    topic: String,
+    group: String,
+    running: Running,
+    _broker: TestBroker,
+}
+
+async fn setup(
+    service: &str,
+    concurrency: u32,
+    more: &[(&'static str, i64)],
+    records: &[(Option<String>, String)],
+) -> Setup {
+    init_logs();
+    let broker = TestBroker::start().await.unwrap();
+    let bootstrap = broker.bootstrap();
+    let topic = unique_name(&service.replace('.', "-"));
+    broker.create_topic(&topic, 1).await.unwrap();
+    let mut served = Service::new(service, &topic).key("keyOrderedConcurrency", concurrency);
+    for (key, value) in more {
+        served = served.key(key, value);
+    }
+    let group = served.group.clone();
+    let running = start(config(&bootstrap, &[served]), &[service]);
+    produce_all(&producer(&bootstrap), &topic, 0, records).await;
+    Setup {
+        bootstrap,
+        topic,
+        group,
+        running,
+        _broker: broker,
+    }
+}
+
+/// `n` records, each with a key of its own (`key0`, `key1`, ...).
+fn one_key_each(
+    n: usize,
+    payload: impl Fn(usize) -> &'static str,
+) -> Vec<(Option<String>, String)> {
+    (0..n)
+        .map(|i| (Some(format!("key{i}")), payload(i).to_owned()))
+        .collect()
+}
+
 /// The group's committed offset of `topic`'s partition 0 (`None`: nothing
 /// committed yet), read by a plain consumer of the same group.
 async fn committed(bootstrap: &str, group: &str, topic: &str) -> Option<i64> {
@@ -137,10 +186,6 @@ async fn keyed_order(msg: Message) -> Result<(), HandlerError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn each_key_keeps_its_order_under_concurrency() {
-    init_logs();
-    let broker = TestBroker::start().await.unwrap();
-    let topic = unique_name("keyed-order");
-    broker.create_topic(&topic, 1).await.unwrap();
     // Ten keys and the null key, interleaved: 330 records.
     let records: Vec<(Option<String>, String)> = (0..330)
         .map(|i| {
@@ -148,21 +193,23 @@ async fn each_key_keeps_its_order_under_concurrency() {
             (key, format!("m{i}"))
         })
         .collect();
-    let service = Service::new("keyed.order", &topic).key("keyOrderedConcurrency", 16);
-    let running = start(config(&broker.bootstrap(), &[service]), &["keyed.order"]);
-    produce_all(&producer(&broker.bootstrap()), &topic, 0, &records).await;
+    let case = setup("keyed.order", 16, &[], &records).await;
     eventually("all 330 records handled", || {
-        ORDER_DONE.count(&topic) >= records.len()
+        ORDER_DONE.count(&case.topic) >= records.len()
     })
     .await;
-    running.stop().await.unwrap();
+    case.running.stop().await.unwrap();
 
-    assert_eq!(ORDER_DONE.count(&topic), records.len(), "each record once");
+    assert_eq!(
+        ORDER_DONE.count(&case.topic),
+        records.len(),
+        "each record once"
+    );
     let overlaps: Vec<_> = ORDER_OVERLAPS
         .lock()
         .unwrap()
         .iter()
-        .filter(|(t, ..)| *t == topic)
+        .filter(|(t, ..)| *t == case.topic)
         .cloned()
         .collect();
     assert!(
@@ -172,7 +219,7 @@ async fn each_key_keeps_its_order_under_concurrency() {
     let order = ORDER.lock().unwrap();
     let mut keys = 0;
     for ((t, key), offsets) in order.iter() {
-        if *t != topic {
+        if *t != case.topic {
             continue;
         }
         keys += 1;
@@ -219,16 +266,8 @@ async fn keyed_parallel(msg: Message) -> Result<(), HandlerError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn n_handlers_run_at_once_within_one_partition_and_never_more() {
-    init_logs();
-    let broker = TestBroker::start().await.unwrap();
-    let topic = unique_name("keyed-parallel");
-    broker.create_topic(&topic, 1).await.unwrap();
-    let records: Vec<(Option<String>, String)> = (0..40)
-        .map(|i| (Some(format!("key{i}")), format!("m{i}")))
-        .collect();
-    let service = Service::new("keyed.parallel", &topic).key("keyOrderedConcurrency", 8);
-    let running = start(config(&broker.bootstrap(), &[service]), &["keyed.parallel"]);
-    produce_all(&producer(&broker.bootstrap()), &topic, 0, &records).await;
+    let records = one_key_each(40, |_| "held");
+    let case = setup("keyed.parallel", 8, &[], &records).await;
 
     // 40 records of 40 keys wait in one partition; none can finish.
     eventually("8 handlers running at once", || {
@@ -236,7 +275,7 @@ async fn n_handlers_run_at_once_within_one_partition_and_never_more() {
     })
     .await;
     assert_eq!(
-        PAR_DONE.count(&topic),
+        PAR_DONE.count(&case.topic),
         0,
         "nothing finished: all 8 are held"
     );
@@ -247,8 +286,11 @@ async fn n_handlers_run_at_once_within_one_partition_and_never_more() {
     );
 
     PAR_GATE.add_permits(1_000);
-    eventually("all 40 records handled", || PAR_DONE.count(&topic) == 40).await;
-    running.stop().await.unwrap();
+    eventually("all 40 records handled", || {
+        PAR_DONE.count(&case.topic) == 40
+    })
+    .await;
+    case.running.stop().await.unwrap();
     assert_eq!(
         PAR_MAX.load(Ordering::SeqCst),
         8,
@@ -277,30 +319,17 @@ async fn keyed_prefix(msg: Message) -> Result<(), HandlerError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_commit_never_passes_an_unfinished_message() {
-    init_logs();
-    let broker = TestBroker::start().await.unwrap();
-    let bootstrap = broker.bootstrap();
-    let topic = unique_name("keyed-prefix");
-    broker.create_topic(&topic, 1).await.unwrap();
     // Offset 2 blocks; 0, 1 and 3..=9 (other keys) finish.
-    let records: Vec<(Option<String>, String)> = (0..10)
-        .map(|i| {
-            let payload = if i == 2 { "block" } else { "ok" };
-            (Some(format!("key{i}")), payload.to_owned())
-        })
-        .collect();
-    let service = Service::new("keyed.prefix", &topic).key("keyOrderedConcurrency", 4);
-    let group = service.group.clone();
-    let running = start(config(&bootstrap, &[service]), &["keyed.prefix"]);
-    produce_all(&producer(&bootstrap), &topic, 0, &records).await;
+    let records = one_key_each(10, |i| if i == 2 { "block" } else { "ok" });
+    let case = setup("keyed.prefix", 4, &[], &records).await;
 
     eventually("the 9 other records handled", || {
-        PREFIX_DONE.count(&topic) == 9
+        PREFIX_DONE.count(&case.topic) == 9
     })
     .await;
-    assert!(!PREFIX_DONE.offsets(&topic).contains(&2));
+    assert!(!PREFIX_DONE.offsets(&case.topic).contains(&2));
     // 0 and 1 are the prefix: the next record to read is 2.
-    committed_reaches(&bootstrap, &group, &topic, 2).await;
+    committed_reaches(&case.bootstrap, &case.group, &case.topic, 2).await;
     // Records 3..=9 were handled before that commit was read, and commits run
     // every 200 ms: an observation window of five more commits, during which
     // it must not move past the blocked record (a negative can only be
@@ -308,7 +337,7 @@ async fn the_commit_never_passes_an_unfinished_message() {
     for _ in 0..5 {
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(
-            committed(&bootstrap, &group, &topic).await,
+            committed(&case.bootstrap, &case.group, &case.topic).await,
             Some(2),
             "committed past the unfinished offset 2"
         );
@@ -316,11 +345,11 @@ async fn the_commit_never_passes_an_unfinished_message() {
 
     PREFIX_GATE.add_permits(1);
     eventually("the blocked record handled", || {
-        PREFIX_DONE.count(&topic) == 10
+        PREFIX_DONE.count(&case.topic) == 10
     })
     .await;
-    committed_reaches(&bootstrap, &group, &topic, 10).await;
-    running.stop().await.unwrap();
+    committed_reaches(&case.bootstrap, &case.group, &case.topic, 10).await;
+    case.running.stop().await.unwrap();
 }
 
 // ---- (4) a retrying key holds back only its own successors ----
@@ -384,30 +413,22 @@ async fn keyed_retry(ctx: Context, payload: String) -> Result<(), HandlerError> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_retrying_key_does_not_block_other_keys() {
-    init_logs();
-    let broker = TestBroker::start().await.unwrap();
-    let bootstrap = broker.bootstrap();
-    let topic = unique_name("keyed-retry");
-    broker.create_topic(&topic, 1).await.unwrap();
     // Offset 0 (key a) fails on every attempt; 1..=6 are six other keys;
     // offset 7 is key a again and must wait for offset 0's retries.
     let mut records = vec![(Some("a".to_owned()), "fail".to_owned())];
     records.extend((1..=6).map(|i| (Some(format!("key{i}")), "other".to_owned())));
     records.push((Some("a".to_owned()), "after".to_owned()));
-    let service = Service::new("keyed.retry", &topic)
-        .key("keyOrderedConcurrency", 4)
-        .key("maxRetry", 2);
-    let group = service.group.clone();
-    let running = start(config(&bootstrap, &[service]), &["keyed.retry"]);
-    produce_all(&producer(&bootstrap), &topic, 0, &records).await;
+    let case = setup("keyed.retry", 4, &[("maxRetry", 2)], &records).await;
 
     eventually("key a's second record handled", || {
-        RETRY_DONE.payloads(&topic).contains(&"after".to_owned())
+        RETRY_DONE
+            .payloads(&case.topic)
+            .contains(&"after".to_owned())
     })
     .await;
     // Given up after 3 attempts (maxRetry=2), its offset is committed too.
-    committed_reaches(&bootstrap, &group, &topic, 8).await;
-    running.stop().await.unwrap();
+    committed_reaches(&case.bootstrap, &case.group, &case.topic, 8).await;
+    case.running.stop().await.unwrap();
 
     assert!(
         RETRY_SAW_OTHERS.load(Ordering::SeqCst),
@@ -417,7 +438,7 @@ async fn a_retrying_key_does_not_block_other_keys() {
         .lock()
         .unwrap()
         .iter()
-        .filter(|(t, _)| *t == topic)
+        .filter(|(t, _)| *t == case.topic)
         .map(|(_, e)| e.clone())
         .collect();
     let at = |event: &str| {
@@ -434,7 +455,7 @@ async fn a_retrying_key_does_not_block_other_keys() {
         at("end fail 3") < at("start after 1"),
         "key a's successor waited for its retries: {events:?}"
     );
-    assert_eq!(others_done(&topic), 6);
+    assert_eq!(others_done(&case.topic), 6);
 }
 
 // ---- (5) configuration errors ----

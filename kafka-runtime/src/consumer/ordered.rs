@@ -54,19 +54,25 @@ pub(super) fn window(limit: usize) -> usize {
     8 * buffer_cap(limit)
 }
 
+/// The partition a dispatcher serves: what its handlers and its offset
+/// stores need.
+pub(super) struct Served {
+    pub(super) service: Arc<ServiceRuntime>,
+    pub(super) consumer: Arc<BaseConsumer<EngineContext>>,
+    pub(super) claim: Arc<Claim>,
+}
+
 /// Runs the partition's messages with up to
 /// `service.key_ordered_concurrency` handlers at once, until the channel
 /// closes and everything received is handled, or `stop` fires and the running
 /// handlers are done.
-pub(super) async fn run(
-    service: Arc<ServiceRuntime>,
-    consumer: Arc<BaseConsumer<EngineContext>>,
-    claim: Claim,
-    mut rx: mpsc::Receiver<Message>,
-    stop: CancellationToken,
-) {
+pub(super) async fn run(served: Served, mut rx: mpsc::Receiver<Message>, stop: CancellationToken) {
+    let Served {
+        service,
+        consumer,
+        claim,
+    } = served;
     let limit = service.key_ordered_concurrency.max(1);
-    let claim = Arc::new(claim);
     let mut lanes = Lanes::new(buffer_cap(limit));
     let mut prefix = Prefix::default();
     let mut running: JoinSet<(i64, Key, Outcome)> = JoinSet::new();

@@ -58,7 +58,12 @@ pub(crate) async fn run(
     stop: CancellationToken,
 ) {
     if service.key_ordered_concurrency > 1 && service.batch.is_none() {
-        return super::ordered::run(service, consumer, claim, rx, stop).await;
+        let served = super::ordered::Served {
+            service,
+            consumer,
+            claim: Arc::new(claim),
+        };
+        return super::ordered::run(served, rx, stop).await;
     }
     loop {
         let first = tokio::select! {
