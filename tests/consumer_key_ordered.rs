@@ -352,6 +352,65 @@ async fn the_commit_never_passes_an_unfinished_message() {
     case.running.stop().await.unwrap();
 }
 
+/// Offsets the `keyed.shutdown` handler saw, and whether `block` still blocks.
+static SHUTDOWN_SEEN: Seen = Seen::new();
+static SHUTDOWN_BLOCKS: AtomicBool = AtomicBool::new(true);
+
+#[kafka_consumer(service = "keyed.shutdown")]
+async fn keyed_shutdown(msg: Message) -> Result<(), HandlerError> {
+    if msg.payload_bytes().as_ref() == b"block" && SHUTDOWN_BLOCKS.load(Ordering::SeqCst) {
+        // Never finishes: shutdown's bound runs out and aborts it.
+        std::future::pending::<()>().await;
+    }
+    SHUTDOWN_SEEN.push(&msg.topic, msg.partition, msg.offset, "");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shutdown_commits_the_prefix_and_a_restart_resumes_at_the_unfinished_message() {
+    init_logs();
+    let broker = TestBroker::start().await.unwrap();
+    let bootstrap = broker.bootstrap();
+    let topic = unique_name("keyed-shutdown");
+    broker.create_topic(&topic, 1).await.unwrap();
+    let records = one_key_each(10, |i| if i == 2 { "block" } else { "ok" });
+    let group = unique_name("group");
+    let service = || {
+        Service::new("keyed.shutdown", &topic)
+            .group(&group)
+            .key("keyOrderedConcurrency", 4)
+    };
+    let only = ["keyed.shutdown"];
+    let bound = Duration::from_secs(1);
+    let running = start_with_shutdown_timeout(config(&bootstrap, &[service()]), &only, bound);
+    produce_all(&producer(&bootstrap), &topic, 0, &records).await;
+    eventually("the 9 other records handled", || {
+        SHUTDOWN_SEEN.count(&topic) == 9
+    })
+    .await;
+    // Shutdown aborts the blocked handler after `bound` and commits what is
+    // stored, synchronously: the prefix 0..=1, so the next record is 2.
+    running.stop().await.unwrap();
+    assert_eq!(committed(&bootstrap, &group, &topic).await, Some(2));
+
+    SHUTDOWN_BLOCKS.store(false, Ordering::SeqCst);
+    let running = start_with_shutdown_timeout(config(&bootstrap, &[service()]), &only, bound);
+    eventually("offset 2 redelivered and handled", || {
+        SHUTDOWN_SEEN.offsets(&topic).contains(&2)
+    })
+    .await;
+    committed_reaches(&bootstrap, &group, &topic, 10).await;
+    running.stop().await.unwrap();
+    let mut offsets = SHUTDOWN_SEEN.offsets(&topic);
+    offsets.sort_unstable();
+    offsets.dedup();
+    assert_eq!(
+        offsets,
+        (0..10).collect::<Vec<i64>>(),
+        "every record handled"
+    );
+}
+
 // ---- (4) a retrying key holds back only its own successors ----
 
 /// Handler events per topic, in order: `start <payload> <attempt>`,

@@ -11,6 +11,11 @@
 //! the handler succeeded (or the retry policy gave up); librdkafka commits
 //! stored offsets every `commit_interval`, and synchronously on revocation and
 //! shutdown.
+//!
+//! A worker handles its partition one message (or batch) at a time, unless
+//! the service sets `keyOrderedConcurrency=N`: then up to N handlers run at
+//! once within the partition, one per key at a time, and only the contiguous
+//! prefix of handled offsets is stored (see `ordered.rs`).
 
 mod attempt;
 mod group;
