@@ -24,6 +24,8 @@ mod ordered;
 mod rebalance;
 mod worker;
 
+pub(crate) use attempt::Failure;
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -125,6 +127,7 @@ pub(crate) fn start(
         limiter: limiter::Limiter::new(config.limiter_rate, config.limiter_burst),
         key_ordered_concurrency: config.key_ordered_concurrency.max(1) as usize,
         paused: controls.paused,
+        dead_letter: crate::deadletter::DeadLetter::create(config).map_err(kafka_err)?,
     });
     // Enough to keep a worker busy between polls and a whole batch ready,
     // small enough that a paused partition holds little memory.

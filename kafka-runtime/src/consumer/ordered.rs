@@ -132,7 +132,7 @@ async fn one(
 ) -> (i64, Key, Outcome) {
     let (offset, key) = (msg.offset, msg.key.clone());
     let outcome = if worker::admit(&service, &stop, 1).await {
-        worker::handle(&service, &claim, vec![msg], &stop).await
+        worker::handle(&service, &claim, std::slice::from_ref(&msg), &stop).await
     } else {
         Outcome::Stopped
     };
