@@ -61,17 +61,24 @@ struct Setup {
     _broker: TestBroker,
 }
 
+/// A broker (keep it bound: the embedded one stops when dropped), its
+/// bootstrap, and a fresh one-partition topic named after `service`.
+async fn broker_and_topic(service: &str) -> (TestBroker, String, String) {
+    init_logs();
+    let broker = TestBroker::start().await.unwrap();
+    let bootstrap = broker.bootstrap();
+    let topic = unique_name(&service.replace('.', "-"));
+    broker.create_topic(&topic, 1).await.unwrap();
+    (broker, bootstrap, topic)
+}
+
 async fn setup(
     service: &str,
     concurrency: u32,
     more: &[(&'static str, i64)],
     records: &[(Option<String>, String)],
 ) -> Setup {
-    init_logs();
-    let broker = TestBroker::start().await.unwrap();
-    let bootstrap = broker.bootstrap();
-    let topic = unique_name(&service.replace('.', "-"));
-    broker.create_topic(&topic, 1).await.unwrap();
+    let (broker, bootstrap, topic) = broker_and_topic(service).await;
     let mut served = Service::new(service, &topic).key("keyOrderedConcurrency", concurrency);
     for (key, value) in more {
         served = served.key(key, value);
@@ -86,6 +93,11 @@ async fn setup(
         running,
         _broker: broker,
     }
+}
+
+/// Waits until the test opens `gate` (adds permits); the permit goes back.
+async fn pass(gate: &Semaphore) {
+    drop(gate.acquire().await.expect("the gate is never closed"));
 }
 
 /// `n` records, each with a key of its own (`key0`, `key1`, ...).
@@ -258,7 +270,7 @@ async fn keyed_parallel(msg: Message) -> Result<(), HandlerError> {
     PAR_MAX.fetch_max(now, Ordering::SeqCst);
     // Held until the test opens the gate: handlers that started cannot
     // finish, so the number running is the number started.
-    drop(PAR_GATE.acquire().await.expect("the gate is never closed"));
+    pass(&PAR_GATE).await;
     PAR_RUNNING.fetch_sub(1, Ordering::SeqCst);
     PAR_DONE.push(&msg.topic, msg.partition, msg.offset, "");
     Ok(())
@@ -306,12 +318,7 @@ static PREFIX_DONE: Seen = Seen::new();
 #[kafka_consumer(service = "keyed.prefix")]
 async fn keyed_prefix(msg: Message) -> Result<(), HandlerError> {
     if msg.payload_bytes().as_ref() == b"block" {
-        drop(
-            PREFIX_GATE
-                .acquire()
-                .await
-                .expect("the gate is never closed"),
-        );
+        pass(&PREFIX_GATE).await;
     }
     PREFIX_DONE.push(&msg.topic, msg.partition, msg.offset, "");
     Ok(())
@@ -368,11 +375,7 @@ async fn keyed_shutdown(msg: Message) -> Result<(), HandlerError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn shutdown_commits_the_prefix_and_a_restart_resumes_at_the_unfinished_message() {
-    init_logs();
-    let broker = TestBroker::start().await.unwrap();
-    let bootstrap = broker.bootstrap();
-    let topic = unique_name("keyed-shutdown");
-    broker.create_topic(&topic, 1).await.unwrap();
+    let (_broker, bootstrap, topic) = broker_and_topic("keyed.shutdown").await;
     let records = one_key_each(10, |i| if i == 2 { "block" } else { "ok" });
     let group = unique_name("group");
     let service = || {
@@ -409,6 +412,61 @@ async fn shutdown_commits_the_prefix_and_a_restart_resumes_at_the_unfinished_mes
         (0..10).collect::<Vec<i64>>(),
         "every record handled"
     );
+}
+
+// ---- pause holds back buffered messages too ----
+
+static PAUSE_STARTED: Seen = Seen::new();
+static PAUSE_DONE: Seen = Seen::new();
+static PAUSE_GATE: Semaphore = Semaphore::const_new(0);
+
+#[kafka_consumer(service = "keyed.pause")]
+async fn keyed_pause(msg: Message) -> Result<(), HandlerError> {
+    PAUSE_STARTED.push(&msg.topic, msg.partition, msg.offset, "");
+    pass(&PAUSE_GATE).await;
+    PAUSE_DONE.push(&msg.topic, msg.partition, msg.offset, "");
+    Ok(())
+}
+
+/// How long a paused service is watched for starting nothing: proving an
+/// absence needs a window (several poll intervals long).
+const QUIET: Duration = Duration::from_secs(2);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_paused_service_starts_no_handler_from_its_buffer() {
+    let (_broker, bootstrap, topic) = broker_and_topic("keyed.pause").await;
+    let service = Service::new("keyed.pause", &topic).key("keyOrderedConcurrency", 4);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serve = kafka_runtime::serve()
+        .config(config(&bootstrap, &[service]))
+        .only_services(["keyed.pause"])
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+    let control = serve.control();
+    let task = tokio::spawn(std::future::IntoFuture::into_future(serve));
+    produce_all(&producer(&bootstrap), &topic, 0, &one_key_each(12, |_| "m")).await;
+
+    // 4 run and are held; the other 8 wait in the dispatcher, already polled.
+    eventually("4 handlers running", || PAUSE_STARTED.count(&topic) == 4).await;
+    control.pause("keyed.pause").unwrap();
+    PAUSE_GATE.add_permits(1_000);
+    eventually("the 4 running finish", || PAUSE_DONE.count(&topic) == 4).await;
+    let started_while_paused =
+        kafka_rs::wait_until(QUIET, || PAUSE_STARTED.count(&topic) > 4).await;
+    assert!(!started_while_paused, "a paused service started a handler");
+
+    control.resume("keyed.pause").unwrap();
+    eventually("all 12 handled after resume", || {
+        PAUSE_DONE.count(&topic) == 12
+    })
+    .await;
+    let _ = stop.send(());
+    tokio::time::timeout(WAIT, task)
+        .await
+        .expect("serve() returns after shutdown")
+        .expect("serve() does not panic")
+        .expect("serve() ends without error");
 }
 
 // ---- (4) a retrying key holds back only its own successors ----
