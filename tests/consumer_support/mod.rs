@@ -129,11 +129,20 @@ pub struct Running {
 
 /// Starts `serve()` with `config`, running only `only`.
 pub fn start(config: Config, only: &[&str]) -> Running {
+    start_with_shutdown_timeout(config, only, Duration::from_secs(10))
+}
+
+/// [`start`] with the given bound on in-flight handlers at shutdown.
+pub fn start_with_shutdown_timeout(
+    config: Config,
+    only: &[&str],
+    shutdown_timeout: Duration,
+) -> Running {
     let (tx, rx) = oneshot::channel::<()>();
     let serve = kafka_runtime::serve()
         .config(config)
         .only_services(only.iter().copied())
-        .shutdown_timeout(Duration::from_secs(10))
+        .shutdown_timeout(shutdown_timeout)
         .with_graceful_shutdown(async {
             let _ = rx.await;
         });
@@ -238,6 +247,19 @@ pub async fn produce_with_headers(
     payload: &str,
     headers: &[(&str, &str)],
 ) {
+    produce_keyed_with_headers(producer, topic, partition, None, payload, headers).await;
+}
+
+/// Produces `payload` with `key` (if any) and `headers` to `topic`'s
+/// partition `partition` and waits for the ack.
+pub async fn produce_keyed_with_headers(
+    producer: &FutureProducer,
+    topic: &str,
+    partition: i32,
+    key: Option<&str>,
+    payload: &str,
+    headers: &[(&str, &str)],
+) {
     use kafka_runtime::rdkafka::message::{Header, OwnedHeaders};
     let mut owned = OwnedHeaders::new();
     for (key, value) in headers {
@@ -246,10 +268,13 @@ pub async fn produce_with_headers(
             value: Some(*value),
         });
     }
-    let record = FutureRecord::<str, str>::to(topic)
+    let mut record = FutureRecord::<str, str>::to(topic)
         .partition(partition)
         .payload(payload)
         .headers(owned);
+    if let Some(key) = key {
+        record = record.key(key);
+    }
     producer
         .send(record, Duration::from_secs(10))
         .await

@@ -243,6 +243,12 @@ pub struct ConsumerConfig {
     pub batch: Option<u32>,
     /// `batchFlush`: a partial batch is handed over after this long.
     pub batch_flush: Duration,
+    /// `keyOrderedConcurrency`: handlers running at once within one
+    /// partition (1..=1024). 1, the default, handles a partition strictly
+    /// one message at a time; above 1, records with the same key still run
+    /// one at a time in offset order and only a contiguous prefix of handled
+    /// offsets is committed. Single-message handlers only.
+    pub key_ordered_concurrency: u32,
     /// `initial`: where a new group starts reading.
     pub initial: InitialOffset,
     /// `maxWaitTime`: how long the broker may hold a fetch waiting for data.
@@ -268,6 +274,9 @@ pub struct ConsumerConfig {
     pub limiter_burst: Option<u32>,
     /// How often stored offsets are committed (the seed commits every 3 s).
     pub commit_interval: Duration,
+    /// `deadLetterTopic`: where records the handler gave up on are sent
+    /// (see [`crate::deadletter`]); `None` skips them with an error log.
+    pub dead_letter_topic: Option<String>,
 }
 
 impl Default for ConsumerConfig {
@@ -281,6 +290,7 @@ impl Default for ConsumerConfig {
             fetch_max: 1_048_576,
             batch: None,
             batch_flush: Duration::from_millis(2_000),
+            key_ordered_concurrency: 1,
             initial: InitialOffset::Newest,
             max_wait_time: Duration::from_millis(1_000),
             retry: RetryPolicy::Forever,
@@ -293,6 +303,7 @@ impl Default for ConsumerConfig {
             limiter_rate: None,
             limiter_burst: None,
             commit_interval: Duration::from_millis(3_000),
+            dead_letter_topic: None,
         }
     }
 }

@@ -13,10 +13,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::attempt::{self, Origin, Outcome, Policy};
+use super::attempt::{self, Failure, Origin, Outcome, Policy, Verdict};
 use super::limiter::Limiter;
 use super::rebalance::EngineContext;
 use crate::context::{Context, RawContext};
+use crate::deadletter::{self, DeadLetter};
 use crate::handler::Handler;
 use crate::{Message, Metadata};
 
@@ -29,8 +30,13 @@ pub(crate) struct ServiceRuntime {
     pub(crate) batch: Option<(usize, Duration)>,
     pub(crate) trpc_meta: bool,
     pub(crate) limiter: Option<Limiter>,
+    /// `keyOrderedConcurrency`: above 1, [`super::ordered`] runs the
+    /// partition's messages instead of the sequential loop below.
+    pub(crate) key_ordered_concurrency: usize,
     /// The service's pause switch ([`crate::ServiceControl`]).
     pub(crate) paused: watch::Receiver<bool>,
+    /// Where given-up records go (`deadLetterTopic`); `None` skips them.
+    pub(crate) dead_letter: Option<DeadLetter>,
 }
 
 /// The claim a worker serves.
@@ -54,6 +60,14 @@ pub(crate) async fn run(
     mut rx: mpsc::Receiver<Message>,
     stop: CancellationToken,
 ) {
+    if service.key_ordered_concurrency > 1 && service.batch.is_none() {
+        let served = super::ordered::Served {
+            service,
+            consumer,
+            claim: Arc::new(claim),
+        };
+        return super::ordered::run(served, rx, stop).await;
+    }
     loop {
         let first = tokio::select! {
             biased;
@@ -70,38 +84,58 @@ pub(crate) async fn run(
                 }
             }
         };
-        // A paused service starts no handler; what it holds stays
-        // unhandled and uncommitted until resume (or revocation).
-        if !wait_unpaused(&service.paused, &stop).await {
+        if !admit(&service, &stop, msgs.len()).await {
             return;
         }
-        if let Some(limiter) = &service.limiter {
-            for _ in &msgs {
-                tokio::select! {
-                    biased;
-                    () = stop.cancelled() => return,
-                    () = limiter.acquire() => {}
-                }
-            }
-        }
         let last_offset = msgs.last().map_or(0, |m| m.offset);
-        match handle(&service, &claim, msgs, &stop).await {
-            Outcome::Commit => {
-                // rd_kafka_offset_store stores `offset + 1`, the next record to
-                // read. It fails once the partition is no longer assigned,
-                // which is what we want: a revoked partition's offsets belong
-                // to its new owner.
-                if let Err(e) = consumer.store_offset(&claim.topic, claim.partition, last_offset) {
-                    tracing::warn!(
-                        service = &*service.name, topic = claim.topic, partition = claim.partition,
-                        offset = last_offset, error = %e,
-                        "could not store the offset of a handled message (partition revoked?)"
-                    );
-                }
-            }
+        match handle(&service, &claim, &msgs, &stop).await {
+            Outcome::Commit => store(&service, &consumer, &claim, last_offset),
             Outcome::SkipWithoutCommit => {}
             Outcome::Stopped => return,
         }
+    }
+}
+
+/// Waits until `count` messages may start: a paused service starts no
+/// handler (what it holds stays unhandled and uncommitted until resume or
+/// revocation), and the limiter hands out one token per message. `false` if
+/// stopped meanwhile.
+pub(super) async fn admit(
+    service: &ServiceRuntime,
+    stop: &CancellationToken,
+    count: usize,
+) -> bool {
+    if !wait_unpaused(&service.paused, stop).await {
+        return false;
+    }
+    if let Some(limiter) = &service.limiter {
+        for _ in 0..count {
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => return false,
+                () = limiter.acquire() => {}
+            }
+        }
+    }
+    true
+}
+
+/// Stores `offset` as handled, for librdkafka's next commit.
+pub(super) fn store(
+    service: &ServiceRuntime,
+    consumer: &BaseConsumer<EngineContext>,
+    claim: &Claim,
+    offset: i64,
+) {
+    // rd_kafka_offset_store stores `offset + 1`, the next record to read. It
+    // fails once the partition is no longer assigned, which is what we want:
+    // a revoked partition's offsets belong to its new owner.
+    if let Err(e) = consumer.store_offset(&claim.topic, claim.partition, offset) {
+        tracing::warn!(
+            service = &*service.name, topic = claim.topic, partition = claim.partition,
+            offset, error = %e,
+            "could not store the offset of a handled message (partition revoked?)"
+        );
     }
 }
 
@@ -144,10 +178,12 @@ async fn collect_batch(
     Some(batch)
 }
 
-async fn handle(
+/// Runs the handler on `msgs` (one message, or a batch) under the retry
+/// policy, in the message's `kafka_handle` span.
+pub(super) async fn handle(
     service: &ServiceRuntime,
     claim: &Claim,
-    msgs: Vec<Message>,
+    msgs: &[Message],
     stop: &CancellationToken,
 ) -> Outcome {
     let (first, last) = match (msgs.first(), msgs.last()) {
@@ -201,28 +237,76 @@ async fn handle(
     if let Some(tp) = trace {
         span.record("trace_id", tp.trace_id_hex());
         span.record("parent_span_id", tp.parent_id_hex());
+        #[cfg(feature = "opentelemetry")]
+        crate::otel::set_remote_parent(&span, tp);
     }
-    match &service.handler {
+    let verdict = match &service.handler {
         Handler::Single(f) => {
-            let Some(msg) = msgs.into_iter().next() else {
+            let Some(msg) = msgs.first() else {
                 return Outcome::Commit;
             };
             attempt::run(service.policy, origin, stop, || {
                 let fut = f(ctx.clone(), msg.clone());
                 scoped(trpc_meta, metadata.clone(), trace, fut)
             })
-            .instrument(span)
+            .instrument(span.clone())
             .await
         }
         Handler::Batch(f) => {
             attempt::run(service.policy, origin, stop, || {
-                let fut = f(ctx.clone(), msgs.clone());
+                let fut = f(ctx.clone(), msgs.to_vec());
                 scoped(trpc_meta, metadata.clone(), trace, fut)
             })
-            .instrument(span)
+            .instrument(span.clone())
             .await
         }
+    };
+    match verdict {
+        Verdict::Settled(outcome) => outcome,
+        Verdict::GaveUp(failure) => {
+            give_up(service, msgs, &failure, stop)
+                .instrument(span)
+                .await
+        }
     }
+}
+
+/// A message (batch) the handler gave up on: to the dead-letter topic when
+/// the service has one, else skipped; logged either way.
+async fn give_up(
+    service: &ServiceRuntime,
+    msgs: &[Message],
+    failure: &Failure,
+    stop: &CancellationToken,
+) -> Outcome {
+    let (Some(first), Some(last)) = (msgs.first(), msgs.last()) else {
+        return Outcome::Commit;
+    };
+    let destination = match &service.dead_letter {
+        None => "no deadLetterTopic is configured, so it is skipped and its offset committed",
+        Some(dead_letter) => {
+            let source = deadletter::Source {
+                service: &service.name,
+                group: &service.group,
+            };
+            if !dead_letter.publish(&source, msgs, failure, stop).await {
+                return Outcome::Stopped;
+            }
+            "sent to the dead-letter topic, committing its offset"
+        }
+    };
+    tracing::error!(
+        service = &*service.name,
+        topic = first.topic,
+        partition = first.partition,
+        offset = first.offset,
+        last_offset = last.offset,
+        attempts = failure.attempts,
+        error = %failure.error,
+        dead_letter_topic = service.dead_letter.as_ref().map(DeadLetter::topic),
+        "giving up on the record as maxRetry says (or its payload does not decode); {destination}"
+    );
+    Outcome::Commit
 }
 
 /// With `trpcMeta=true` the handler runs inside [`Metadata::scope`], so a
