@@ -251,6 +251,7 @@ impl Report {
                     micros(r.p99_us),
                     r.peak_rss_kib
                         .map_or(String::new(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
+                    r.cpu_seconds.map_or(String::new(), |c| format!("{c:.2}")),
                 ));
             }
         }
