@@ -168,10 +168,9 @@ impl RawProducer {
         match self.enqueue_sent(&record).await {
             Ok(delivery) => {
                 let binding = Arc::clone(&self.binding);
-                self.binding.client.spawn_tracked(async move {
-                    let outcome = binding.await_delivery(delivery, &record).await;
-                    callbacks::report(binding.callbacks.as_ref(), &record, outcome);
-                });
+                self.binding
+                    .client
+                    .spawn_tracked(binding.finish_async(delivery, record));
             }
             Err(error) => callbacks::report(self.binding.callbacks.as_ref(), &record, Err(error)),
         }
@@ -243,9 +242,7 @@ impl RawProducer {
     {
         let topic = record.topic;
         let delivery = self.binding.enqueue(record, size).await?;
-        self.binding
-            .await_delivery_of(delivery, topic, size, true)
-            .await
+        self.binding.await_delivery_of(delivery, topic, size).await
     }
 
     async fn enqueue_sent(&self, sent: &SentRecord) -> Result<DeliveryFuture, ProduceError> {
@@ -290,15 +287,42 @@ impl Binding {
             .map_err(|error| self.client.classify(topic, size, timeout, error))
     }
 
-    async fn await_delivery(
-        &self,
-        delivery: DeliveryFuture,
-        record: &SentRecord,
-    ) -> Result<Delivered, ProduceError> {
-        // librdkafka's message.timeout.ms ends every delivery; an async
-        // send does not pay for a timer of its own (see `deliveries`).
-        self.await_delivery_of(delivery, &record.topic, record.size(), false)
-            .await
+    /// Awaits the delivery of an async send and reports it (callbacks,
+    /// metrics). One of these is boxed per record (see `deliveries`), so it
+    /// is kept small: no timer (librdkafka's `message.timeout.ms` ends every
+    /// delivery) and the rare error diagnosis boxed on its own.
+    async fn finish_async(self: Arc<Self>, delivery: DeliveryFuture, record: SentRecord) {
+        let queued = Instant::now();
+        let (size, timeout) = (record.size(), self.effective_timeout());
+        let outcome = match delivery.await {
+            Ok(Ok(report)) => {
+                self.client.delivered();
+                Ok(Delivered {
+                    partition: report.partition,
+                    offset: report.offset.max(-1),
+                })
+            }
+            Ok(Err((error, _message))) => {
+                Err(self.client.classify(&record.topic, size, timeout, error))
+            }
+            // The client was dropped with the record still queued.
+            Err(_canceled) => {
+                Err(self
+                    .client
+                    .classify(&record.topic, size, timeout, KafkaError::Canceled))
+            }
+        };
+        crate::metrics::record_delivery(
+            &self.label,
+            &record.topic,
+            queued.elapsed(),
+            outcome.is_ok(),
+        );
+        let outcome = match outcome {
+            Err(error) => Err(Box::pin(self.client.diagnose_timeout(error, &record.topic)).await),
+            ok => ok,
+        };
+        callbacks::report(self.callbacks.as_ref(), &record, outcome);
     }
 
     async fn await_delivery_of(
@@ -306,10 +330,9 @@ impl Binding {
         delivery: DeliveryFuture,
         topic: &str,
         size: usize,
-        backstop: bool,
     ) -> Result<Delivered, ProduceError> {
         let queued = Instant::now();
-        let outcome = self.delivery_outcome(delivery, topic, size, backstop).await;
+        let outcome = self.delivery_outcome(delivery, topic, size).await;
         crate::metrics::record_delivery(&self.label, topic, queued.elapsed(), outcome.is_ok());
         match outcome {
             Err(error) => Err(self.client.diagnose_timeout(error, topic).await),
@@ -322,25 +345,17 @@ impl Binding {
         delivery: DeliveryFuture,
         topic: &str,
         size: usize,
-        backstop: bool,
     ) -> Result<Delivered, ProduceError> {
         let timeout = self.effective_timeout();
-        let reported = if backstop {
-            match tokio::time::timeout(timeout + TIMEOUT_GRACE, delivery).await {
-                Ok(reported) => reported,
-                Err(_elapsed) => return Err(self.client.timed_out(topic, timeout)),
-            }
-        } else {
-            delivery.await
-        };
-        let report = match reported {
-            Ok(report) => report,
+        let report = match tokio::time::timeout(timeout + TIMEOUT_GRACE, delivery).await {
+            Ok(Ok(report)) => report,
             // The client was dropped with the record still queued.
-            Err(_canceled) => {
+            Ok(Err(_canceled)) => {
                 return Err(self
                     .client
                     .classify(topic, size, timeout, KafkaError::Canceled))
             }
+            Err(_elapsed) => return Err(self.client.timed_out(topic, timeout)),
         };
         match report {
             Ok(delivery) => {
