@@ -205,8 +205,18 @@ pub fn consumer_properties(yaml: &str, name: &str) -> Result<ClientConfig, Strin
     let service = config
         .consumer(name)
         .ok_or_else(|| format!("no consumer service {name}"))?;
-    Ok(service.config.client_config())
+    let mut props = service.config.client_config();
+    // What the runtime's consumer engine adds to the mapping (besides its
+    // statistics interval and log routing): the raw baseline gets it too.
+    if props.get("fetch.queue.backoff.ms").is_none() {
+        props.set("fetch.queue.backoff.ms", ENGINE_FETCH_QUEUE_BACKOFF_MS);
+    }
+    Ok(props)
 }
+
+/// The runtime's default `fetch.queue.backoff.ms` (kafka-runtime
+/// `consumer::FETCH_QUEUE_BACKOFF`).
+pub const ENGINE_FETCH_QUEUE_BACKOFF_MS: &str = "10";
 
 /// The librdkafka properties our mapping layer gives producer `name` of `yaml`.
 pub fn producer_properties(yaml: &str, name: &str) -> Result<ClientConfig, String> {

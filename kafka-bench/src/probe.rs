@@ -71,8 +71,14 @@ impl Probe {
 
     /// Resolves once the target is reached or `deadline` passed.
     pub async fn wait(&self, deadline: Instant) {
+        let trace = std::env::var_os("KAFKA_BENCH_TRACE").is_some();
+        let mut last = Instant::now();
         while !self.done() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(2)).await;
+            if trace && last.elapsed() >= Duration::from_millis(100) {
+                last = Instant::now();
+                eprintln!("kafka-bench: trace: {} handled", self.count());
+            }
         }
     }
 

@@ -22,6 +22,11 @@ use crate::Ctx;
 const VALUE: usize = 100;
 const PARTITIONS: i32 = 8;
 const BATCH: usize = 500;
+/// `maxWaitTime` of every consumer in the bench, ours and raw alike: the
+/// mock cluster holds a fetch for the whole wait (1 s by default) whenever
+/// it has nothing new for one of the partitions asked for, which would put
+/// second-long stalls into sub-second runs.
+const FETCH_WAIT: &str = "&maxWaitTime=10";
 
 /// Finishes a scenario: an error is recorded in it.
 fn finish(mut s: Scenario, result: Result<(), String>) -> Scenario {
@@ -98,9 +103,9 @@ async fn consume_runs(
     fill(ctx, &topic, PARTITIONS, n, VALUE, Layout::RoundRobin).await?;
     ctx.done_step();
     let (service, extra) = if batch {
-        (handlers::BATCH, format!("&batch={BATCH}"))
+        (handlers::BATCH, format!("&batch={BATCH}{FETCH_WAIT}"))
     } else {
-        (handlers::NOOP, String::new())
+        (handlers::NOOP, FETCH_WAIT.to_owned())
     };
     for round in 1..=ctx.args.rounds {
         let group = ctx.unique("g");
@@ -554,7 +559,7 @@ pub async fn backlog_child(
     timeout: u64,
 ) -> Result<String, String> {
     let deadline = Instant::now() + Duration::from_secs(timeout);
-    let yaml = consumer_yaml(handlers::NOOP, bootstrap, topic, group, "");
+    let yaml = consumer_yaml(handlers::NOOP, bootstrap, topic, group, FETCH_WAIT);
     let span = match side {
         "ours" => consume::ours(yaml, handlers::NOOP, messages, deadline, None).await?,
         "raw" => {

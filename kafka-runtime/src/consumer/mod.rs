@@ -54,6 +54,14 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// instead of idling until the poll returns.
 const FEED_INTERVAL: Duration = Duration::from_millis(1);
 
+/// librdkafka's `fetch.queue.backoff.ms` unless the configuration sets it
+/// (`librdkafka_overrides`): how long fetching a partition is postponed once
+/// its prefetch queue is over its thresholds. librdkafka's 1 s default put a
+/// one-second stall into every consumer that fell behind its prefetch even
+/// briefly (kafka-bench: 240,000 records drained in 1.4 s instead of 0.4 s);
+/// sarama, the seed's client, has no such pause.
+const FETCH_QUEUE_BACKOFF: Duration = Duration::from_millis(10);
+
 /// The most records one pass of the poll loop takes before handing them to
 /// the workers.
 const BURST: usize = 256;
@@ -116,6 +124,12 @@ pub(crate) fn start(
         // Statistics feed the consumer lag gauges (crate::metrics).
         let interval = crate::metrics::DEFAULT_STATISTICS_INTERVAL.as_millis();
         client_config.set("statistics.interval.ms", interval.to_string());
+    }
+    if client_config.get("fetch.queue.backoff.ms").is_none() {
+        client_config.set(
+            "fetch.queue.backoff.ms",
+            FETCH_QUEUE_BACKOFF.as_millis().to_string(),
+        );
     }
     crate::logging::configure(&mut client_config);
     let consumer: BaseConsumer<EngineContext> =

@@ -69,10 +69,18 @@ pub(crate) async fn run(
         return super::ordered::run(served, rx, stop).await;
     }
     loop {
-        let first = tokio::select! {
-            biased;
-            () = stop.cancelled() => return,
-            m = rx.recv() => match m { Some(m) => m, None => return },
+        if stop.is_cancelled() {
+            return;
+        }
+        // A record already queued needs no wait (and no waiter registered
+        // on `stop`, which costs two locks per record).
+        let first = match rx.try_recv() {
+            Ok(m) => m,
+            Err(_) => tokio::select! {
+                biased;
+                () = stop.cancelled() => return,
+                m = rx.recv() => match m { Some(m) => m, None => return },
+            },
         };
         let msgs = match service.batch {
             None => vec![first],
