@@ -66,10 +66,10 @@ pub struct Args {
     /// Longest one run may take before it counts as failed (seconds).
     #[arg(long, default_value_t = 600)]
     pub run_timeout: u64,
-    /// The Markdown report [default: target/bench/<broker>.md].
+    /// The Markdown report (default: `target/bench/<broker>.md`).
     #[arg(long)]
     pub markdown: Option<PathBuf>,
-    /// The JSON report [default: target/bench/<broker>.json].
+    /// The JSON report (default: `target/bench/<broker>.json`).
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Exit with status 2 when a target is missed (by default targets are
