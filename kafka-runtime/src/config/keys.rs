@@ -1,5 +1,6 @@
 //! The address keys: one table that drives the parser, its error messages,
-//! `CONFIGURATION.md` and the config-check output.
+//! the key tables of `README.md` and `CONFIGURATION.md` (generated from it,
+//! see `config/tests/docs.rs`) and the config-check output.
 //!
 //! Each [`KeySpec`] says which side accepts the key, what values it takes,
 //! its default and which librdkafka property (if any) it becomes. The
@@ -506,7 +507,8 @@ pub fn suggest(name: &str, side: Side) -> Option<&'static str> {
 }
 
 /// The Markdown reference table of the keys whose side is exactly `side`
-/// (`Side::Both` gives the shared keys), as `CONFIGURATION.md` shows it.
+/// (`Side::Both` gives the shared keys), as `README.md` and
+/// `CONFIGURATION.md` show it between their generation markers.
 pub fn markdown_table(side: Side) -> String {
     let mut out = String::from(
         "| key | default | allowed values | librdkafka | meaning |\n|---|---|---|---|---|\n",
