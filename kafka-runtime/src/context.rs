@@ -9,6 +9,16 @@ use crate::Metadata;
 ///
 /// Read-only by construction (the seed's `GetRawSaramaContext` warned that
 /// its write methods were undefined behaviour; here there are none).
+///
+/// ```
+/// use kafka_runtime::{Context, RawContext};
+///
+/// // As a handler unit test builds one; in `serve()` the engine does.
+/// let ctx = Context::for_test("trpc.app.server.consumer", RawContext::for_test("orders", 2, 41));
+/// assert_eq!(ctx.service(), "trpc.app.server.consumer");
+/// assert_eq!((ctx.raw().topic.as_str(), ctx.raw().partition, ctx.raw().offset), ("orders", 2, 41));
+/// assert!(ctx.metadata().is_empty()); // filled from headers with `trpcMeta=true`
+/// ```
 #[derive(Debug, Clone)]
 pub struct Context {
     pub(crate) service: Arc<str>,
@@ -52,6 +62,16 @@ impl Context {
 ///
 /// `assignment` is this member's own count of (non-empty) partition
 /// assignments: it moves exactly when a rebalance hands it partitions.
+///
+/// ```
+/// use kafka_runtime::RawContext;
+///
+/// let raw = RawContext::for_test("orders", 0, 7);
+/// // The seed's `rawContext.Claim.InitialOffset()`:
+/// assert_eq!(raw.initial_offset, 7);
+/// assert_eq!(raw.last_offset, raw.offset);
+/// assert_eq!(raw.member_id, None); // set inside a consumer group
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RawContext {

@@ -91,6 +91,15 @@ fn fire(hooks: &[Hook], service: &str, tpl: &TopicPartitionList) {
 /// belongs to the service, not to its partitions: partitions assigned by a
 /// rebalance while paused stay paused, and revoked partitions leave
 /// unhandled messages uncommitted for their next owner.
+///
+/// ```
+/// let serve = kafka_runtime::serve();
+/// let control = serve.control();
+/// // Before `serve` runs (or for a name it does not run), nothing is known:
+/// assert_eq!(control.is_paused("trpc.app.server.consumer"), None);
+/// let err = control.pause("trpc.app.server.consumer").unwrap_err();
+/// assert_eq!(err.service, "trpc.app.server.consumer");
+/// ```
 #[derive(Clone, Default)]
 pub struct ServiceControl {
     services: Arc<Mutex<HashMap<String, watch::Sender<bool>>>>,

@@ -23,6 +23,30 @@ use crate::{Context, Error, Message, RuntimeHandle};
 /// [`HandlerError::continue_without_commit`] is the seed's
 /// `ContinueWithoutCommitError`: go on with the next message without
 /// storing this one's offset.
+///
+/// ```
+/// use kafka_runtime::{HandlerError, Message};
+///
+/// async fn handle(msg: Message) -> Result<(), HandlerError> {
+///     let text = std::str::from_utf8(&msg.payload_bytes())?.to_owned(); // `?` converts
+///     if text.is_empty() {
+///         // Skip it without committing its offset.
+///         return Err(HandlerError::continue_without_commit());
+///     }
+///     if text == "bad" {
+///         return Err(HandlerError::msg("bad record")); // retried as `maxRetry` says
+///     }
+///     Ok(())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let skip = handle(Message::new("t", 0, 0).with_payload("")).await.unwrap_err();
+/// assert!(skip.is_continue_without_commit());
+/// let failed = handle(Message::new("t", 0, 1).with_payload("bad")).await.unwrap_err();
+/// assert_eq!(failed.to_string(), "bad record");
+/// assert!(handle(Message::new("t", 0, 2).with_payload("ok")).await.is_ok());
+/// # }
+/// ```
 pub struct HandlerError {
     kind: ErrorKind,
 }

@@ -5,6 +5,17 @@ use rdkafka::message::{BorrowedMessage, Headers, Message as _};
 
 /// One consumed record, owned (detached from librdkafka's buffers), so a
 /// handler may keep it past its own return.
+///
+/// ```
+/// use kafka_runtime::Message;
+///
+/// let msg = Message::new("orders", 1, 100)
+///     .with_key("order-7")
+///     .with_payload(r#"{"id":7}"#);
+/// assert_eq!(msg.payload_bytes(), r#"{"id":7}"#);
+/// assert_eq!(msg.key.as_deref(), Some(&b"order-7"[..]));
+/// assert_eq!(msg.header("traceparent"), None);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Message {

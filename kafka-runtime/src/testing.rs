@@ -50,6 +50,51 @@ type Job = Box<dyn FnOnce(&Cluster) + Send>;
 /// librdkafka's mock cluster handle may not move between threads, so it lives
 /// on a thread of its own and every operation is sent there; this makes the
 /// broker `Send + Sync`, usable from any task. Dropping it stops the cluster.
+///
+/// A producer round trip against it: a configuration pointing at the
+/// broker, the runtime's producers, and the seed's four send calls. (A
+/// standalone doctest: the runtime checks every producer registered in the
+/// binary at startup, so it must not share one with other examples.)
+///
+/// ```standalone_crate
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::time::Duration;
+/// use kafka_runtime::config::Config;
+/// use kafka_runtime::producer::{AsyncCallbacks, Headers};
+/// use kafka_runtime::rdkafka::producer::FutureRecord;
+/// use kafka_runtime::testing::EmbeddedBroker;
+/// use kafka_runtime::RuntimeHandle;
+///
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let broker = EmbeddedBroker::start()?;
+/// broker.create_topic("orders", 2)?;
+/// let yaml = format!(
+///     "client:\n  service:\n    - name: trpc.app.server.producer\n      target: kafka://{}?topic=orders&partitioner=hash\n      timeout: 5000\n",
+///     broker.bootstrap_servers()
+/// );
+/// let runtime = RuntimeHandle::start(Arc::new(Config::from_yaml_str(&yaml)?)).await?;
+/// let delivered = Arc::new(AtomicUsize::new(0));
+/// let seen = Arc::clone(&delivered);
+/// let producer = runtime
+///     .producer("trpc.app.server.producer")? // the seed's NewClientProxy(name)
+///     .with_callbacks(AsyncCallbacks::new().on_success(move |_, _| {
+///         seen.fetch_add(1, Ordering::SeqCst);
+///     }));
+/// assert_eq!(producer.topic(), Some("orders"));
+///
+/// producer.produce("k1", "v1", Headers::new()).await?; // Produce
+/// let at = producer.send_message("orders", "k2", "v2", Headers::new()).await?; // SendMessage
+/// assert!(at.offset >= 0);
+/// producer.async_send_message("orders", "k3", "v3", Headers::new()).await?; // AsyncSendMessage
+/// let native = FutureRecord::to("orders").key("k4").payload("v4").partition(1);
+/// assert_eq!(producer.send_record(native).await?.partition, 1); // SendSaramaMessage
+///
+/// producer.flush(Duration::from_secs(5)).await?; // waits for the async callback too
+/// assert_eq!(delivered.load(Ordering::SeqCst), 1);
+/// runtime.shutdown(Duration::from_secs(5)).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct EmbeddedBroker {
     bootstrap_servers: String,

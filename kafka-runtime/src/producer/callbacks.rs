@@ -20,6 +20,20 @@ pub type ErrorCallback = Arc<dyn Fn(&ProduceError, &SentRecord) + Send + Sync>;
 /// take precedence, slot by slot, over the global ones
 /// ([`set_async_callbacks`]); without either, failures are logged at error
 /// level and successes are silent, as in the seed.
+///
+/// ```
+/// use kafka_runtime::producer::{set_async_callbacks, AsyncCallbacks};
+///
+/// // The seed's `kafka.AsyncProducerErrorCallback = func(...)`, process-wide:
+/// set_async_callbacks(AsyncCallbacks::new().on_error(|err, record| {
+///     eprintln!("lost a record for {}: {err}", record.topic);
+/// }));
+/// // A producer's own (`producer.with_callbacks(..)`) win over the global ones.
+/// let own = AsyncCallbacks::new().on_success(|record, at| {
+///     println!("{} -> {}@{}", record.topic, at.partition, at.offset);
+/// });
+/// println!("{own:?}");
+/// ```
 #[derive(Clone, Default)]
 pub struct AsyncCallbacks {
     on_success: Option<SuccessCallback>,

@@ -66,6 +66,9 @@ impl Binding {
 ///
 /// Cheap to clone; clones share the underlying librdkafka producer, which is
 /// itself shared by every binding with the same settings.
+///
+/// A runnable round trip through every call, on the embedded broker, is on
+/// [`EmbeddedBroker`](crate::testing::EmbeddedBroker) (feature `testing`).
 #[derive(Debug, Clone)]
 pub struct RawProducer {
     binding: Arc<Binding>,

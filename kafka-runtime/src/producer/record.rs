@@ -10,6 +10,14 @@ use crate::Metadata;
 ///
 /// Built from `&str`, `String`, `&[u8]`, `Vec<u8>`, `Bytes`, byte-string
 /// literals, an `Option` of those, or [`Key::none`].
+///
+/// ```
+/// use kafka_runtime::producer::Key;
+///
+/// assert_eq!(Key::from("order-7").as_bytes(), Some(&b"order-7"[..]));
+/// assert_eq!(Key::from(None::<&str>), Key::none());
+/// assert_eq!(Key::none().as_bytes(), None);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Key(Option<Bytes>);
 
