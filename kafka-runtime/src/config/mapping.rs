@@ -83,6 +83,22 @@ const HEARTBEAT_MS: u128 = 3_000;
 
 /// librdkafka properties, ordered by name. `Debug` and `Display` print every
 /// secret (`sasl.password`, `*password*`, `*secret*`, key material) as `***`.
+///
+/// ```
+/// use kafka_runtime::config::{parse_consumer_address, Properties};
+///
+/// let cfg = parse_consumer_address(
+///     "svc",
+///     "127.0.0.1:9092?topics=t&group=g&mechanism=SCRAM-SHA-512&user=u&password=hunter2",
+/// ).unwrap();
+/// let props: Properties = cfg.librdkafka_properties();
+/// assert_eq!(props.get("group.id"), Some("g"));
+/// assert_eq!(props.get("sasl.password"), Some("hunter2")); // for code
+/// assert!(Properties::is_secret("sasl.password"));
+/// assert!(!format!("{props} {props:?}").contains("hunter2")); // never in logs
+/// let client = props.to_client_config(); // an rdkafka::ClientConfig
+/// assert_eq!(client.get("bootstrap.servers"), Some("127.0.0.1:9092"));
+/// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Properties(BTreeMap<String, String>);
 

@@ -4,6 +4,15 @@ use std::fmt;
 
 /// A secret value. `Debug` and `Display` print `***`; only
 /// [`Secret::expose`] gives the text, for the one place that hands it to librdkafka.
+///
+/// ```
+/// use kafka_runtime::config::Secret;
+///
+/// let password = Secret::new("hunter2");
+/// assert_eq!(format!("{password} {password:?}"), "*** ***");
+/// assert_eq!(password.expose(), "hunter2");
+/// assert_eq!(Secret::REDACTED, "***");
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 

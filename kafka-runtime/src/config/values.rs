@@ -7,6 +7,15 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A value outside a key's allowed set. The caller adds service and key.
+///
+/// ```
+/// use kafka_runtime::config::{Compression, NotAllowed};
+///
+/// let err: NotAllowed = "brotli".parse::<Compression>().unwrap_err();
+/// assert_eq!(err.to_string(), "none, gzip, snappy, lz4, zstd");
+/// assert_eq!("zstd".parse::<Compression>().unwrap().rdkafka_value(), "zstd");
+/// assert_eq!(Compression::ALLOWED.len(), 5);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotAllowed {
     /// The allowed values, as written in an address.

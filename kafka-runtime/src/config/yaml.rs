@@ -16,8 +16,20 @@ use super::validate::{MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE};
 use super::{Config, ConsumerService, PluginConfig, ProducerService};
 
 /// The environment variable naming the configuration file.
+///
+/// ```
+/// // Run with `KAFKA_RS_CONFIG=conf/trpc_go.yaml` to read that file instead.
+/// assert_eq!(kafka_runtime::config::CONFIG_ENV, "KAFKA_RS_CONFIG");
+/// ```
 pub const CONFIG_ENV: &str = "KAFKA_RS_CONFIG";
 /// The file read when [`CONFIG_ENV`] is not set.
+///
+/// ```
+/// use kafka_runtime::config::{Config, DEFAULT_CONFIG_PATH};
+/// let err = Config::from_path("/nonexistent/trpc_go.yaml").unwrap_err();
+/// assert!(err.to_string().contains("not found"), "{err}");
+/// assert_eq!(DEFAULT_CONFIG_PATH, "./trpc_go.yaml");
+/// ```
 pub const DEFAULT_CONFIG_PATH: &str = "./trpc_go.yaml";
 
 impl Config {

@@ -46,6 +46,20 @@ use crate::config::{CommonConfig, Config, ConfigError};
 ///
 /// It runs once per service at startup, before any client exists, and may
 /// block (the runtime calls it off the async workers).
+///
+/// ```
+/// use kafka_runtime::discovery::{register_resolver, DiscoveryError, Resolver};
+///
+/// struct Static(Vec<String>);
+/// impl Resolver for Static {
+///     fn resolve(&self, _service: &str, _namespace: &str) -> Result<Vec<String>, DiscoveryError> {
+///         Ok(self.0.clone())
+///     }
+/// }
+/// let resolver = Static(vec!["10.0.0.1:9092".into()]);
+/// assert_eq!(resolver.resolve("orders", "Production").unwrap(), ["10.0.0.1:9092"]);
+/// register_resolver("static-doc", resolver);
+/// ```
 pub trait Resolver: Send + Sync + 'static {
     /// The brokers (`host:port` each) of `service` in `namespace`.
     fn resolve(&self, service: &str, namespace: &str) -> Result<Vec<String>, DiscoveryError>;
@@ -62,6 +76,13 @@ where
 
 /// Why a resolver could not resolve a service; the runtime adds the
 /// service, resolver and namespace when it reports it.
+///
+/// ```
+/// use kafka_runtime::discovery::DiscoveryError;
+/// let err = DiscoveryError::new("registry unreachable");
+/// assert_eq!(err.reason(), "registry unreachable");
+/// assert_eq!(err.to_string(), "registry unreachable");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiscoveryError {
     reason: String,
