@@ -11,6 +11,16 @@ use tokio::sync::watch;
 
 /// Partitions that moved to or away from a service's group member, as the
 /// rebalance hooks of [`Serve`](crate::Serve) see them.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// let assigned = Arc::new(Mutex::new(Vec::new()));
+/// let seen = Arc::clone(&assigned);
+/// let serve = kafka_runtime::serve().on_partitions_assigned(move |ev| {
+///     seen.lock().unwrap().extend(ev.partitions.iter().map(|(t, p)| (ev.service.clone(), t.clone(), *p)));
+/// });
+/// # drop(serve);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PartitionsEvent {
@@ -120,6 +130,14 @@ impl fmt::Debug for ServiceControl {
 /// [`ServiceControl`] was asked about a service the `serve()` it belongs to
 /// does not run (not started yet, or not a Kafka service of the
 /// configuration).
+///
+/// ```
+/// let control = kafka_runtime::serve().control();
+/// let err = control.resume("nope").unwrap_err();
+/// assert_eq!(err.service, "nope");
+/// assert!(err.running.is_empty());
+/// assert!(err.to_string().starts_with("`nope` is not a running Kafka service"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "`{service}` is not a running Kafka service of this serve(); running: [{}]",

@@ -50,4 +50,13 @@ pub enum Error {
 }
 
 /// The runtime's result type.
+///
+/// ```
+/// async fn run() -> kafka_runtime::Result<()> {
+///     kafka_runtime::serve().config_yaml("server: [").await
+/// }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// assert!(matches!(run().await, Err(kafka_runtime::Error::Config(_))));
+/// # }
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -125,18 +125,58 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for HandlerError {
 }
 
 /// What a handler returns.
+///
+/// ```
+/// use kafka_runtime::{HandlerResult, Message};
+/// async fn handle(_msg: Message) -> HandlerResult { Ok(()) }
+/// ```
 pub type HandlerResult = Result<(), HandlerError>;
 
 /// The boxed future a type-erased handler returns.
+///
+/// ```
+/// use kafka_runtime::handler::HandlerFuture;
+/// let fut: HandlerFuture = Box::pin(async { Ok(()) });
+/// # drop(fut);
+/// ```
 pub type HandlerFuture = Pin<Box<dyn Future<Output = HandlerResult> + Send + 'static>>;
 
 /// A single-message handler, type-erased.
+///
+/// ```
+/// use std::sync::Arc;
+/// use kafka_runtime::handler::{Handler, SingleFn};
+/// let f: SingleFn = Arc::new(|_ctx, _msg| Box::pin(async { Ok(()) }));
+/// assert_eq!(format!("{:?}", Handler::Single(f)), "Handler::Single");
+/// ```
 pub type SingleFn = Arc<dyn Fn(Context, Message) -> HandlerFuture + Send + Sync>;
 
 /// A batch handler, type-erased.
+///
+/// ```
+/// use std::sync::Arc;
+/// use kafka_runtime::handler::{BatchFn, Handler};
+/// let f: BatchFn = Arc::new(|_ctx, msgs| Box::pin(async move { assert!(msgs.len() <= 10); Ok(()) }));
+/// assert_eq!(format!("{:?}", Handler::Batch(f)), "Handler::Batch");
+/// ```
 pub type BatchFn = Arc<dyn Fn(Context, Vec<Message>) -> HandlerFuture + Send + Sync>;
 
 /// A ready-to-call handler, built once per service at startup.
+///
+/// ```
+/// use std::sync::Arc;
+/// use kafka_runtime::handler::Handler;
+/// use kafka_runtime::{Context, Message, RawContext};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let handler = Handler::Single(Arc::new(|_ctx, msg: Message| {
+///     Box::pin(async move { assert_eq!(msg.offset, 3); Ok(()) })
+/// }));
+/// if let Handler::Single(f) = handler {
+///     let ctx = Context::for_test("svc", RawContext::for_test("t", 0, 3));
+///     f(ctx, Message::new("t", 0, 3)).await.unwrap();
+/// }
+/// # }
+/// ```
 #[derive(Clone)]
 pub enum Handler {
     /// Called with one message.
@@ -155,6 +195,14 @@ impl fmt::Debug for Handler {
 }
 
 /// One `#[kafka_consumer]` function, as registered at compile time.
+///
+/// ```
+/// use kafka_runtime::handler::Registration;
+/// // Every handler linked into this binary (`serve()` checks them against the configuration):
+/// for registration in Registration::all() {
+///     println!("{} serves {:?} (batch: {})", registration.name, registration.service, registration.batch);
+/// }
+/// ```
 #[derive(Debug)]
 pub struct Registration {
     /// `service = "..."`; `None` serves every Kafka service (seed Q1).

@@ -121,6 +121,23 @@ impl RuntimeHandle {
 
 /// A value the runtime can build for a handler parameter or a user's struct:
 /// implemented by the types `#[kafka_producer]` generates.
+///
+/// ```
+/// use kafka_runtime::{kafka_consumer, kafka_producer, HandlerError, Inject, RawProducer};
+///
+/// #[kafka_producer(target = "kafka://127.0.0.1:9092?topic=audit")]
+/// struct Audit(RawProducer);
+///
+/// // An `Inject` parameter, built once at startup and cloned per call:
+/// #[kafka_consumer(service = "trpc.doc.inject")]
+/// async fn handle(line: String, audit: Audit) -> Result<(), HandlerError> {
+///     audit.0.produce(None::<&str>, line, kafka_runtime::producer::Headers::new()).await?;
+///     Ok(())
+/// }
+///
+/// fn assert_inject<T: Inject>() {}
+/// assert_inject::<Audit>();
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be injected by the runtime",
     label = "not built by the runtime",

@@ -14,6 +14,16 @@ tokio::task_local! {
 }
 
 /// Metadata carried from a consumed record's headers to the records a handler produces.
+///
+/// ```
+/// use kafka_runtime::Metadata;
+/// let mut md: Metadata = [("tenant", "acme")].into_iter().collect();
+/// md.insert("region", "eu");
+/// assert_eq!(md.len(), 2);
+/// assert_eq!(md.get("tenant").map(|v| &v[..]), Some(&b"acme"[..]));
+/// assert_eq!(md.iter().count(), 2);
+/// assert!(Metadata::current().is_empty()); // outside a handler or `scope`
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Metadata {
     entries: BTreeMap<String, Bytes>,
