@@ -19,6 +19,13 @@ mod wiring;
 pub use wiring::Wiring;
 
 /// The default time in-flight handlers get to finish after a shutdown signal.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(kafka_runtime::DEFAULT_SHUTDOWN_TIMEOUT, Duration::from_secs(30));
+/// let serve = kafka_runtime::serve().shutdown_timeout(Duration::from_secs(5)); // shorter
+/// # drop(serve);
+/// ```
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -75,6 +82,25 @@ enum Source {
 }
 
 /// The builder [`serve()`] returns; `.await` it to run.
+///
+/// Every setting, then `.await` (which blocks until shutdown, so this
+/// example is only compiled):
+///
+/// ```no_run
+/// use std::time::Duration;
+/// # #[tokio::main] async fn main() -> Result<(), kafka_runtime::Error> {
+/// let serve = kafka_runtime::serve()
+///     .config_path("conf/trpc_go.yaml")           // or .config(..) / .config_yaml(..)
+///     .only_services(["trpc.app.server.consumer"])
+///     .shutdown_timeout(Duration::from_secs(10))
+///     .with_graceful_shutdown(async { let _ = tokio::signal::ctrl_c().await; })
+///     .on_partitions_assigned(|ev| println!("{} got {:?}", ev.service, ev.partitions))
+///     .on_partitions_revoked(|ev| println!("{} lost {:?}", ev.service, ev.partitions));
+/// let control = serve.control();
+/// # drop(control);
+/// serve.await
+/// # }
+/// ```
 #[must_use = "serve() does nothing until it is awaited"]
 pub struct Serve {
     source: Source,

@@ -41,6 +41,14 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 
 /// The mock cluster type [`EmbeddedBroker::with_cluster`] hands out.
+///
+/// ```
+/// use kafka_runtime::testing::{Cluster, EmbeddedBroker};
+/// let broker = EmbeddedBroker::with_brokers(2).unwrap();
+/// // Take broker 2 down, then bring it back:
+/// broker.with_cluster(|cluster: &Cluster| cluster.broker_down(2)).unwrap();
+/// broker.with_cluster(|cluster: &Cluster| cluster.broker_up(2)).unwrap();
+/// ```
 pub type Cluster = MockCluster<'static, DefaultProducerContext>;
 
 type Job = Box<dyn FnOnce(&Cluster) + Send>;

@@ -8,9 +8,23 @@ use super::error::ProduceError;
 use super::record::{Delivered, SentRecord};
 
 /// Called once with a record that an asynchronous send delivered.
+///
+/// ```
+/// use std::sync::Arc;
+/// use kafka_runtime::producer::SuccessCallback;
+/// let cb: SuccessCallback = Arc::new(|record, at| println!("{} at {}", record.topic, at.offset));
+/// # drop(cb);
+/// ```
 pub type SuccessCallback = Arc<dyn Fn(&SentRecord, Delivered) + Send + Sync>;
 
 /// Called once with a record that an asynchronous send could not deliver.
+///
+/// ```
+/// use std::sync::Arc;
+/// use kafka_runtime::producer::ErrorCallback;
+/// let cb: ErrorCallback = Arc::new(|err, record| eprintln!("{}: {err}", record.topic));
+/// # drop(cb);
+/// ```
 pub type ErrorCallback = Arc<dyn Fn(&ProduceError, &SentRecord) + Send + Sync>;
 
 /// The callbacks that receive the outcome of `async_send_message` and of
@@ -79,6 +93,15 @@ static GLOBAL: RwLock<Option<AsyncCallbacks>> = RwLock::new(None);
 /// Replaces the process-wide callbacks for asynchronous sends (the seed's
 /// assignment to `kafka.AsyncProducerSuccCallback` / `AsyncProducerErrorCallback`).
 /// Producers with their own callbacks keep them.
+///
+/// ```
+/// use kafka_runtime::producer::{set_async_callbacks, AsyncCallbacks};
+/// set_async_callbacks(
+///     AsyncCallbacks::new()
+///         .on_success(|record, at| println!("{} -> {}@{}", record.topic, at.partition, at.offset))
+///         .on_error(|err, record| eprintln!("lost a record for {}: {err}", record.topic)),
+/// );
+/// ```
 pub fn set_async_callbacks(callbacks: AsyncCallbacks) {
     *GLOBAL.write().unwrap_or_else(PoisonError::into_inner) = Some(callbacks);
 }

@@ -175,6 +175,12 @@ impl From<&Metadata> for Headers {
 ///
 /// With `requiredAcks=0` the broker sends no acknowledgement, so the offset
 /// is not known and is `-1`.
+///
+/// ```
+/// use kafka_runtime::producer::Delivered;
+/// let at = Delivered { partition: 2, offset: 41 };
+/// assert_eq!(format!("{}@{}", at.partition, at.offset), "2@41");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delivered {
     /// The partition the record was written to.
@@ -185,6 +191,14 @@ pub struct Delivered {
 
 /// A record as it was sent, handed to the asynchronous callbacks (the seed's
 /// `topic, key, value, headers` arguments).
+///
+/// ```
+/// use kafka_runtime::producer::{AsyncCallbacks, SentRecord};
+/// let callbacks = AsyncCallbacks::new().on_error(|err, record: &SentRecord| {
+///     eprintln!("{} ({} bytes, key {:?}): {err}", record.topic, record.value.len(), record.key);
+/// });
+/// # drop(callbacks);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentRecord {
     /// The topic written to.

@@ -14,6 +14,26 @@ use super::record::{Delivered, Headers, Key};
 ///
 /// Declare it in a `#[kafka_producer]` struct; for raw bytes use
 /// [`RawProducer`] instead.
+///
+/// ```
+/// use kafka_runtime::{kafka_consumer, kafka_producer, HandlerError, Producer};
+///
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Order { id: u32 }
+///
+/// #[kafka_producer(target = "kafka://127.0.0.1:9092?topic=orders.out")]
+/// struct Forward(Producer<Order>);
+///
+/// #[kafka_consumer(service = "trpc.doc.typed")]
+/// async fn handle(order: Order, forward: Forward) -> Result<(), HandlerError> {
+///     forward.0.produce(order.id.to_string(), &order, kafka_runtime::producer::Headers::new()).await?;
+///     let _raw = forward.0.raw(); // bytes and native records
+///     Ok(())
+/// }
+/// ```
+///
+/// A round trip on a broker: see [`EmbeddedBroker`](crate::testing::EmbeddedBroker)
+/// (feature `testing`) and the crate-level quick start.
 pub struct Producer<T> {
     raw: RawProducer,
     // `fn(&T)`: the producer only consumes `T`s, so it is `Send + Sync` and
@@ -110,6 +130,14 @@ fn encode<T: Serialize>(topic: &str, value: &T) -> Result<Vec<u8>, ProduceError>
     label = "a `#[kafka_producer]` field must be a producer",
     note = "use `Producer<T>` for serde values (JSON) or `RawProducer` for bytes"
 )]
+///
+/// ```
+/// use kafka_runtime::producer::FromRawProducer;
+/// use kafka_runtime::{Producer, RawProducer};
+/// fn field_type<T: FromRawProducer>() {}
+/// field_type::<RawProducer>();
+/// field_type::<Producer<String>>();
+/// ```
 pub trait FromRawProducer: Sized {
     /// Wraps the producer the runtime built for the field.
     #[doc(hidden)]
