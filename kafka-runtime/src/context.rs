@@ -28,22 +28,54 @@ pub struct Context {
 
 impl Context {
     /// The name of the `server.service[]` entry being served.
+    ///
+    /// ```
+    /// use kafka_runtime::{Context, RawContext};
+    /// let ctx = Context::for_test("trpc.app.server.consumer", RawContext::for_test("orders", 0, 1));
+    /// assert_eq!(ctx.service(), "trpc.app.server.consumer");
+    /// ```
     pub fn service(&self) -> &str {
         &self.service
     }
 
     /// Raw consumer information (the seed's `RawSaramaContext`).
+    ///
+    /// ```
+    /// use kafka_runtime::{Context, RawContext};
+    /// let ctx = Context::for_test("svc", RawContext::for_test("orders", 3, 99));
+    /// let raw = ctx.raw();
+    /// assert_eq!((raw.partition, raw.offset, raw.initial_offset), (3, 99, 99));
+    /// ```
     pub fn raw(&self) -> &RawContext {
         &self.raw
     }
 
     /// tRPC metadata read from the record headers (`trpcMeta=true`); empty
     /// otherwise. For a batch, the metadata of the batch's first record.
+    ///
+    /// ```
+    /// use kafka_runtime::{Context, RawContext};
+    /// let ctx = Context::for_test("svc", RawContext::for_test("orders", 0, 0));
+    /// assert!(ctx.metadata().get("tenant").is_none());
+    /// ```
     pub fn metadata(&self) -> &Metadata {
         &self.metadata
     }
 
     /// A context for handler unit tests, outside any consumer.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use kafka_runtime::{Context, HandlerError, Message, RawContext};
+    ///
+    /// async fn handle(ctx: Context, msg: Message) -> Result<(), HandlerError> {
+    ///     assert_eq!(ctx.raw().offset, msg.offset);
+    ///     Ok(())
+    /// }
+    /// let ctx = Context::for_test("svc", RawContext::for_test("orders", 0, 5));
+    /// handle(ctx, Message::new("orders", 0, 5)).await.unwrap();
+    /// # }
+    /// ```
     pub fn for_test(service: &str, raw: RawContext) -> Self {
         Context {
             service: Arc::from(service),
@@ -100,6 +132,12 @@ pub struct RawContext {
 
 impl RawContext {
     /// Raw context for a hand-made message, for handler unit tests.
+    ///
+    /// ```
+    /// use kafka_runtime::RawContext;
+    /// let raw = RawContext::for_test("orders", 1, 10);
+    /// assert_eq!((raw.topic.as_str(), raw.partition, raw.offset, raw.last_offset), ("orders", 1, 10, 10));
+    /// ```
     pub fn for_test(topic: &str, partition: i32, offset: i64) -> Self {
         RawContext {
             topic: topic.to_owned(),

@@ -183,16 +183,35 @@ impl ServiceControl {
 
     /// Pauses `service`: no handler starts on its messages until
     /// [`resume`](Self::resume). Pausing a paused service does nothing.
+    ///
+    /// ```
+    /// let serve = kafka_runtime::serve();
+    /// let control = serve.control();
+    /// // Once `serve` runs the service, this stops its handlers until `resume`;
+    /// // before, the service is unknown:
+    /// assert!(control.pause("trpc.app.server.consumer").is_err());
+    /// ```
     pub fn pause(&self, service: &str) -> Result<(), UnknownService> {
         self.set(service, true)
     }
 
     /// Resumes `service` where it stopped.
+    ///
+    /// ```
+    /// let control = kafka_runtime::serve().control();
+    /// let err = control.resume("trpc.app.server.consumer").unwrap_err();
+    /// assert_eq!(err.service, "trpc.app.server.consumer");
+    /// ```
     pub fn resume(&self, service: &str) -> Result<(), UnknownService> {
         self.set(service, false)
     }
 
     /// Whether `service` is paused (`None` if it is not running).
+    ///
+    /// ```
+    /// let control = kafka_runtime::serve().control();
+    /// assert_eq!(control.is_paused("trpc.app.server.consumer"), None); // not running
+    /// ```
     pub fn is_paused(&self, service: &str) -> Option<bool> {
         self.lock().get(service).map(|tx| *tx.borrow())
     }

@@ -61,6 +61,11 @@ pub(crate) enum ErrorKind {
 
 impl HandlerError {
     /// A failure described by a message.
+    ///
+    /// ```
+    /// let err = kafka_runtime::HandlerError::msg(format!("order {} rejected", 7));
+    /// assert_eq!(err.to_string(), "order 7 rejected");
+    /// ```
     pub fn msg(message: impl fmt::Display) -> Self {
         HandlerError {
             kind: ErrorKind::Failed(message.to_string().into()),
@@ -69,6 +74,12 @@ impl HandlerError {
 
     /// A failure wrapping any boxable error, e.g. an `anyhow::Error`
     /// (which is not a `std::error::Error` itself, so `?` cannot convert it).
+    ///
+    /// ```
+    /// let io = std::io::Error::other("disk full");
+    /// let err = kafka_runtime::HandlerError::new(io);
+    /// assert_eq!(err.to_string(), "disk full");
+    /// ```
     pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
         HandlerError {
             kind: ErrorKind::Failed(error.into()),
@@ -78,6 +89,19 @@ impl HandlerError {
     /// Go on with the next message, but do not store this message's offset
     /// (the seed's `ContinueWithoutCommitError`). A later message's success
     /// still stores its own, later offset, as with sarama's `MarkMessage`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use kafka_runtime::{HandlerError, Message};
+    /// async fn handle(msg: Message) -> Result<(), HandlerError> {
+    ///     if msg.key.is_none() {
+    ///         return Err(HandlerError::continue_without_commit());
+    ///     }
+    ///     Ok(())
+    /// }
+    /// assert!(handle(Message::new("t", 0, 0)).await.unwrap_err().is_continue_without_commit());
+    /// # }
+    /// ```
     pub fn continue_without_commit() -> Self {
         HandlerError {
             kind: ErrorKind::ContinueWithoutCommit,
@@ -85,6 +109,12 @@ impl HandlerError {
     }
 
     /// Whether this is [`HandlerError::continue_without_commit`].
+    ///
+    /// ```
+    /// use kafka_runtime::HandlerError;
+    /// assert!(HandlerError::continue_without_commit().is_continue_without_commit());
+    /// assert!(!HandlerError::msg("failed").is_continue_without_commit());
+    /// ```
     pub fn is_continue_without_commit(&self) -> bool {
         matches!(self.kind, ErrorKind::ContinueWithoutCommit)
     }

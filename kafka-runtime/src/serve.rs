@@ -124,6 +124,13 @@ impl std::fmt::Debug for Serve {
 impl Serve {
     /// Uses an already loaded (and possibly adjusted) configuration instead
     /// of `trpc_go.yaml`.
+    ///
+    /// ```
+    /// use kafka_runtime::config::Config;
+    /// let config = Config::from_yaml_str("server:\n  service: []\n").unwrap();
+    /// let serve = kafka_runtime::serve().config(config);
+    /// # drop(serve);
+    /// ```
     pub fn config(mut self, config: Config) -> Self {
         self.source = Source::Config(Box::new(config));
         self
@@ -131,18 +138,40 @@ impl Serve {
 
     /// Reads the configuration from `path` instead of `KAFKA_RS_CONFIG` /
     /// `./trpc_go.yaml`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let err = kafka_runtime::serve().config_path("/nonexistent/trpc_go.yaml").await.unwrap_err();
+    /// assert!(err.to_string().contains("not found"), "{err}");
+    /// # }
+    /// ```
     pub fn config_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.source = Source::Path(path.into());
         self
     }
 
     /// Parses the configuration from YAML text.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let yaml = "server:\n  service:\n    - name: c\n      address: 127.0.0.1:9092?topics=t\n      protocol: kafka\n";
+    /// let err = kafka_runtime::serve().config_yaml(yaml).await.unwrap_err();
+    /// assert!(err.to_string().contains("group"), "{err}"); // a consumer needs a group
+    /// # }
+    /// ```
     pub fn config_yaml(mut self, yaml: impl Into<String>) -> Self {
         self.source = Source::Yaml(yaml.into());
         self
     }
 
     /// Stops on `signal` instead of SIGINT/SIGTERM.
+    ///
+    /// ```
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let serve = kafka_runtime::serve().with_graceful_shutdown(async { let _ = stopped.await; });
+    /// // ... later, from anywhere: `stop.send(())` makes serve() drain, commit and return.
+    /// # drop((serve, stop));
+    /// ```
     pub fn with_graceful_shutdown<F>(mut self, signal: F) -> Self
     where
         F: Future<Output = ()> + Send + 'static,
@@ -154,6 +183,11 @@ impl Serve {
     /// How long in-flight handlers may take to finish after the shutdown
     /// signal (default [`DEFAULT_SHUTDOWN_TIMEOUT`]); a handler still running
     /// then is dropped and its message stays uncommitted.
+    ///
+    /// ```
+    /// let serve = kafka_runtime::serve().shutdown_timeout(std::time::Duration::from_secs(5));
+    /// # drop(serve);
+    /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
         self
@@ -167,6 +201,14 @@ impl Serve {
     /// of a larger binary, and for test binaries that hold handlers for many
     /// tests. A name that is not a Kafka service of the configuration is an
     /// error.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let yaml = "server:\n  service:\n    - name: c\n      address: 127.0.0.1:9092?topics=t&group=g\n      protocol: kafka\n";
+    /// let err = kafka_runtime::serve().config_yaml(yaml).only_services(["nope"]).await.unwrap_err();
+    /// assert!(err.to_string().contains("nope"), "{err}");
+    /// # }
+    /// ```
     pub fn only_services<I, S>(mut self, names: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -204,6 +246,12 @@ impl Serve {
     /// member, after their in-flight handlers finished and their handled
     /// offsets were committed (still before the member gives them up).
     /// Runs like [`on_partitions_assigned`](Self::on_partitions_assigned).
+    ///
+    /// ```
+    /// let serve = kafka_runtime::serve()
+    ///     .on_partitions_revoked(|ev| println!("{} gives up {:?} (handled offsets committed)", ev.service, ev.partitions));
+    /// # drop(serve);
+    /// ```
     pub fn on_partitions_revoked<F>(mut self, hook: F) -> Self
     where
         F: Fn(&PartitionsEvent) + Send + Sync + 'static,

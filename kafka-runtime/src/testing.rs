@@ -112,11 +112,21 @@ pub struct EmbeddedBroker {
 
 impl EmbeddedBroker {
     /// Starts a one-broker cluster.
+    ///
+    /// ```
+    /// let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// assert_eq!(broker.bootstrap_servers().split(',').count(), 1);
+    /// ```
     pub fn start() -> Result<Self, KafkaError> {
         Self::with_brokers(1)
     }
 
     /// Starts a cluster of `broker_count` brokers (ids `1..=broker_count`).
+    ///
+    /// ```
+    /// let broker = kafka_runtime::testing::EmbeddedBroker::with_brokers(3).unwrap();
+    /// assert_eq!(broker.bootstrap_servers().split(',').count(), 3);
+    /// ```
     pub fn with_brokers(broker_count: i32) -> Result<Self, KafkaError> {
         let (jobs, job_queue) = mpsc::channel::<Job>();
         let (started, start_result) = mpsc::channel();
@@ -146,11 +156,22 @@ impl EmbeddedBroker {
     }
 
     /// The `host:port,...` list clients connect to.
+    ///
+    /// ```
+    /// let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// let address = format!("{}?topics=orders&group=billing", broker.bootstrap_servers());
+    /// kafka_runtime::config::parse_consumer_address("svc", &address).unwrap();
+    /// ```
     pub fn bootstrap_servers(&self) -> String {
         self.bootstrap_servers.clone()
     }
 
     /// Creates `topic` with `partitions` partitions (replication factor 1).
+    ///
+    /// ```
+    /// let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// broker.create_topic("orders", 4).unwrap();
+    /// ```
     pub fn create_topic(&self, topic: &str, partitions: i32) -> Result<(), KafkaError> {
         let topic = topic.to_owned();
         self.with_cluster(move |cluster| cluster.create_topic(&topic, partitions, 1))
@@ -158,6 +179,18 @@ impl EmbeddedBroker {
 
     /// Runs `operation` on the mock cluster, for fault injection
     /// (`broker_down`, `request_errors`, ...), and returns its result.
+    ///
+    /// ```
+    /// use kafka_runtime::rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+    /// let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// // Fail the next produce request with a retriable error, to test retries:
+    /// broker.with_cluster(|cluster| {
+    ///     cluster.request_errors(
+    ///         RDKafkaApiKey::Produce,
+    ///         &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION],
+    ///     )
+    /// });
+    /// ```
     pub fn with_cluster<R, F>(&self, operation: F) -> R
     where
         F: FnOnce(&Cluster) -> R + Send + 'static,
