@@ -251,6 +251,15 @@ pub struct Registration {
 
 impl Registration {
     /// Used by the macro's generated code.
+    ///
+    /// ```
+    /// use kafka_runtime::handler::{Handler, Registration};
+    /// fn factory(_: &kafka_runtime::RuntimeHandle) -> Result<Handler, kafka_runtime::Error> {
+    ///     Ok(Handler::Single(std::sync::Arc::new(|_ctx, _msg| Box::pin(async { Ok(()) }))))
+    /// }
+    /// let registration = Registration::new(Some("svc"), false, "handle", file!(), line!(), factory);
+    /// assert_eq!(registration.service, Some("svc"));
+    /// ```
     pub const fn new(
         service: Option<&'static str>,
         batch: bool,
@@ -270,6 +279,11 @@ impl Registration {
     }
 
     /// Every registration linked into this binary.
+    ///
+    /// ```
+    /// let names: Vec<&str> = kafka_runtime::handler::Registration::all().map(|r| r.name).collect();
+    /// println!("handlers linked in: {names:?}");
+    /// ```
     pub fn all() -> impl Iterator<Item = &'static Registration> {
         inventory::iter::<Registration>.into_iter()
     }
@@ -292,27 +306,58 @@ pub mod decode {
     use super::*;
 
     /// The whole record.
+    ///
+    /// ```
+    /// use kafka_runtime::{handler::decode, Message};
+    /// let msg = decode::message(Message::new("t", 0, 1)).unwrap();
+    /// assert_eq!(msg.offset, 1);
+    /// ```
     pub fn message(msg: Message) -> Result<Message, HandlerError> {
         Ok(msg)
     }
 
     /// The value as `Bytes`.
+    ///
+    /// ```
+    /// use kafka_runtime::{handler::decode, Message};
+    /// assert_eq!(decode::bytes(Message::new("t", 0, 0).with_payload("v")).unwrap(), "v");
+    /// ```
     pub fn bytes(msg: Message) -> Result<Bytes, HandlerError> {
         Ok(msg.payload_bytes())
     }
 
     /// The value as `Vec<u8>`.
+    ///
+    /// ```
+    /// use kafka_runtime::{handler::decode, Message};
+    /// assert_eq!(decode::vec(Message::new("t", 0, 0).with_payload("v")).unwrap(), b"v");
+    /// ```
     pub fn vec(msg: Message) -> Result<Vec<u8>, HandlerError> {
         Ok(msg.payload_bytes().to_vec())
     }
 
     /// The value as a UTF-8 `String`.
+    ///
+    /// ```
+    /// use kafka_runtime::{handler::decode, Message};
+    /// assert_eq!(decode::string(Message::new("t", 0, 0).with_payload("v")).unwrap(), "v");
+    /// assert!(decode::string(Message::new("t", 0, 0).with_payload(vec![0xff])).is_err());
+    /// ```
     pub fn string(msg: Message) -> Result<String, HandlerError> {
         String::from_utf8(msg.payload_bytes().to_vec())
             .map_err(|e| HandlerError::undecodable(format!("not UTF-8: {e}")))
     }
 
     /// The value as JSON.
+    ///
+    /// ```
+    /// use kafka_runtime::{handler::decode, Message};
+    /// #[derive(serde::Deserialize)]
+    /// struct Order { id: u32 }
+    /// let order: Order = decode::json(Message::new("t", 0, 0).with_payload(r#"{"id":7}"#)).unwrap();
+    /// assert_eq!(order.id, 7);
+    /// assert!(decode::json::<Order>(Message::new("t", 0, 1).with_payload("nope")).is_err());
+    /// ```
     pub fn json<T: serde::de::DeserializeOwned>(msg: Message) -> Result<T, HandlerError> {
         let payload = msg.payload_bytes();
         serde_json::from_slice(&payload).map_err(|e| {
@@ -322,6 +367,13 @@ pub mod decode {
 
     /// Decodes each message of a batch, logging and dropping the ones that do
     /// not decode (they are committed with the batch: retrying cannot fix them).
+    ///
+    /// ```
+    /// use kafka_runtime::{handler::decode, Message};
+    /// let msgs = vec![Message::new("t", 0, 0).with_payload("a"), Message::new("t", 0, 1).with_payload(vec![0xff])];
+    /// let texts = decode::batch(msgs, decode::string);
+    /// assert_eq!(texts, ["a"]); // the undecodable one is logged and dropped
+    /// ```
     pub fn batch<T>(msgs: Vec<Message>, decode: fn(Message) -> Result<T, HandlerError>) -> Vec<T> {
         msgs.into_iter()
             .filter_map(|m| {

@@ -75,6 +75,13 @@ pub enum ProbeError {
 impl ProbeError {
     /// Whether the error is about credentials or TLS (the settings are
     /// wrong), as opposed to a broker that did not answer in time.
+    ///
+    /// ```
+    /// use kafka_runtime::security::ProbeError;
+    /// let auth = ProbeError::Authentication { mechanism: Some("SCRAM-SHA-512".into()), user: Some("app".into()), detail: "invalid proof".into() };
+    /// assert!(auth.is_security_error());
+    /// assert!(!ProbeError::Client { detail: "bad property".into() }.is_security_error());
+    /// ```
     pub fn is_security_error(&self) -> bool {
         matches!(
             self,

@@ -86,21 +86,43 @@ impl TraceParent {
     /// The trace context of the message being handled, inside a handler (or
     /// anything it awaits); `None` elsewhere or when the record had no valid
     /// `traceparent` header.
+    ///
+    /// ```
+    /// // Outside a handler there is no trace context:
+    /// assert!(kafka_runtime::TraceParent::current().is_none());
+    /// ```
     pub fn current() -> Option<TraceParent> {
         CURRENT.try_with(|tp| *tp).ok()
     }
 
     /// Whether the producer side sampled the trace.
+    ///
+    /// ```
+    /// let tp = kafka_runtime::TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+    /// assert!(tp.sampled());
+    /// let unsampled = kafka_runtime::TraceParent { flags: 0, ..tp };
+    /// assert!(!unsampled.sampled());
+    /// ```
     pub fn sampled(&self) -> bool {
         self.flags & 1 == 1
     }
 
     /// The trace id as 32 lowercase hex digits.
+    ///
+    /// ```
+    /// let tp = kafka_runtime::TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+    /// assert_eq!(tp.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    /// ```
     pub fn trace_id_hex(&self) -> String {
         to_hex(&self.trace_id)
     }
 
     /// The parent span id as 16 lowercase hex digits.
+    ///
+    /// ```
+    /// let tp = kafka_runtime::TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+    /// assert_eq!(tp.parent_id_hex(), "00f067aa0ba902b7");
+    /// ```
     pub fn parent_id_hex(&self) -> String {
         to_hex(&self.parent_id)
     }

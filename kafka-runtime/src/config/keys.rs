@@ -34,11 +34,22 @@ pub enum Side {
 
 impl Side {
     /// Whether a key of this side may appear in an address of `address_side`.
+    ///
+    /// ```
+    /// use kafka_runtime::config::keys::Side;
+    /// assert!(Side::Consumer.accepts(Side::Consumer));
+    /// assert!(!Side::Consumer.accepts(Side::Producer));
+    /// ```
     pub fn accepts(self, address_side: Side) -> bool {
         self == Side::Both || self == address_side || address_side == Side::Both
     }
 
     /// `consumer`, `producer` or `shared`, as used in messages and docs.
+    ///
+    /// ```
+    /// use kafka_runtime::config::keys::Side;
+    /// assert_eq!(Side::Producer.as_str(), "producer");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Side::Consumer => "consumer",
@@ -124,6 +135,11 @@ const FALSE_WORDS: &[&str] = &["false", "0", "f", "F", "FALSE", "False"];
 
 impl Kind {
     /// What the kind allows, for messages and docs.
+    ///
+    /// ```
+    /// use kafka_runtime::config::keys::{lookup, Side};
+    /// assert_eq!(lookup("requiredAcks", Side::Producer).unwrap().kind.allowed(), "0, 1, -1");
+    /// ```
     pub fn allowed(&self) -> String {
         match self {
             Kind::Text => "any non-empty text".to_owned(),
@@ -283,11 +299,23 @@ pub struct KeySpec {
 
 impl KeySpec {
     /// Whether `name` is this key or one of its aliases.
+    ///
+    /// ```
+    /// use kafka_runtime::config::keys::{lookup, Side};
+    /// let key = lookup("clientid", Side::Consumer).unwrap();
+    /// assert!(key.is_named("clientid") && !key.is_named("group"));
+    /// ```
     pub fn is_named(&self, name: &str) -> bool {
         self.name == name || self.aliases.contains(&name)
     }
 
     /// The value as it may be shown: `***` for secrets.
+    ///
+    /// ```
+    /// use kafka_runtime::config::keys::{lookup, Side};
+    /// assert_eq!(lookup("user", Side::Consumer).unwrap().shown("alice"), "alice");
+    /// assert_eq!(lookup("password", Side::Consumer).unwrap().shown("hunter2"), "***");
+    /// ```
     pub fn shown<'a>(&self, value: &'a str) -> &'a str {
         if self.secret {
             super::Secret::REDACTED

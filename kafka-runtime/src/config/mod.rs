@@ -169,11 +169,27 @@ pub struct ProducerService {
 
 impl Config {
     /// The consumer service called `name`.
+    ///
+    /// ```
+    /// let config = kafka_runtime::config::Config::from_yaml_str(
+    ///     "server:\n  service:\n    - name: c\n      address: 127.0.0.1:9092?topics=t&group=g\n      protocol: kafka\nclient:\n  service:\n    - name: p\n      target: kafka://127.0.0.1:9092?topic=t\n",
+    /// ).unwrap();
+    /// assert_eq!(config.consumer("c").unwrap().config.topics, ["t"]);
+    /// assert!(config.consumer("p").is_none()); // a producer
+    /// ```
     pub fn consumer(&self, name: &str) -> Option<&ConsumerService> {
         self.consumers.iter().find(|s| s.name == name)
     }
 
     /// The producer service called `name`.
+    ///
+    /// ```
+    /// let config = kafka_runtime::config::Config::from_yaml_str(
+    ///     "server:\n  service:\n    - name: c\n      address: 127.0.0.1:9092?topics=t&group=g\n      protocol: kafka\nclient:\n  service:\n    - name: p\n      target: kafka://127.0.0.1:9092?topic=t\n",
+    /// ).unwrap();
+    /// assert_eq!(config.producer("p").unwrap().config.topic.as_deref(), Some("t"));
+    /// assert!(config.producer("missing").is_none());
+    /// ```
     pub fn producer(&self, name: &str) -> Option<&ProducerService> {
         self.producers.iter().find(|s| s.name == name)
     }

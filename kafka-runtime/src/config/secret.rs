@@ -21,11 +21,21 @@ impl Secret {
     pub const REDACTED: &'static str = "***";
 
     /// Wraps a secret value.
+    ///
+    /// ```
+    /// let s = kafka_runtime::config::Secret::new(String::from("hunter2"));
+    /// assert_eq!(format!("{s:?}"), "***");
+    /// ```
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }
 
     /// The secret text. Call it only to hand the value to the Kafka client.
+    ///
+    /// ```
+    /// let s = kafka_runtime::config::Secret::new("hunter2");
+    /// assert_eq!(s.expose(), "hunter2");
+    /// ```
     pub fn expose(&self) -> &str {
         &self.0
     }

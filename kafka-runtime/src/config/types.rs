@@ -215,6 +215,13 @@ pub struct TlsConfig {
 
 impl TlsConfig {
     /// Whether any TLS key is set, which turns TLS on.
+    ///
+    /// ```
+    /// use kafka_runtime::config::TlsConfig;
+    /// assert!(!TlsConfig::default().is_set());
+    /// let cfg = kafka_runtime::config::parse_producer_target("p", "kafka://h:9093?topic=t&tlsInsecureSkipVerify=true").unwrap();
+    /// assert!(cfg.common.tls.is_set());
+    /// ```
     pub fn is_set(&self) -> bool {
         self.ca_file.is_some()
             || self.cert_file.is_some()
@@ -248,6 +255,12 @@ pub enum RetryPolicy {
 
 impl RetryPolicy {
     /// The policy a `maxRetry` value selects, with the seed's meaning of 0 and negatives.
+    ///
+    /// ```
+    /// use kafka_runtime::config::RetryPolicy;
+    /// assert_eq!(RetryPolicy::from_max_retry(3), RetryPolicy::Limited(3));
+    /// assert_eq!(RetryPolicy::from_max_retry(-5), RetryPolicy::Never);
+    /// ```
     pub fn from_max_retry(max_retry: i64) -> Self {
         match max_retry {
             0 => RetryPolicy::Forever,
@@ -257,6 +270,13 @@ impl RetryPolicy {
     }
 
     /// Whether a handler that has already run `attempts` times may run again.
+    ///
+    /// ```
+    /// use kafka_runtime::config::RetryPolicy;
+    /// assert!(RetryPolicy::Forever.allows_another_attempt(1_000));
+    /// assert!(RetryPolicy::Limited(1).allows_another_attempt(1)); // 2 runs in all
+    /// assert!(!RetryPolicy::Limited(1).allows_another_attempt(2));
+    /// ```
     pub fn allows_another_attempt(self, attempts: u32) -> bool {
         match self {
             RetryPolicy::Forever => true,
@@ -363,6 +383,14 @@ impl Default for ConsumerConfig {
 impl ConsumerConfig {
     /// The client id in effect: `clientid`, or the group name when unset or
     /// left at `trpcgo` (the Go plugin treats its default as "use the group").
+    ///
+    /// ```
+    /// use kafka_runtime::config::parse_consumer_address;
+    /// let by_group = parse_consumer_address("svc", "h:9092?topics=t&group=billing&clientid=trpcgo").unwrap();
+    /// assert_eq!(by_group.effective_client_id(), "billing");
+    /// let own = parse_consumer_address("svc", "h:9092?topics=t&group=billing&clientid=app").unwrap();
+    /// assert_eq!(own.effective_client_id(), "app");
+    /// ```
     pub fn effective_client_id(&self) -> &str {
         match self.common.client_id.as_deref() {
             Some(id) if id != DEFAULT_CLIENT_ID => id,
@@ -441,6 +469,12 @@ impl Default for ProducerConfig {
 
 impl ProducerConfig {
     /// The client id in effect: `clientid`, or `trpcgo` when unset.
+    ///
+    /// ```
+    /// use kafka_runtime::config::parse_producer_target;
+    /// assert_eq!(parse_producer_target("p", "kafka://h:9092?topic=t").unwrap().effective_client_id(), "trpcgo");
+    /// assert_eq!(parse_producer_target("p", "kafka://h:9092?topic=t&clientid=app").unwrap().effective_client_id(), "app");
+    /// ```
     pub fn effective_client_id(&self) -> &str {
         self.common
             .client_id

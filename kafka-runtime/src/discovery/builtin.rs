@@ -70,6 +70,11 @@ pub struct EnvResolver;
 
 impl EnvResolver {
     /// The variable that holds the brokers of `service` in `namespace`.
+    ///
+    /// ```
+    /// use kafka_runtime::discovery::EnvResolver;
+    /// assert_eq!(EnvResolver::variable("orders-v2", "dev"), "KAFKA_RS_DISCOVERY_DEV_ORDERS_V2");
+    /// ```
     pub fn variable(service: &str, namespace: &str) -> String {
         let part = |text: &str| -> String {
             text.chars()

@@ -56,11 +56,26 @@ pub struct AsyncCallbacks {
 
 impl AsyncCallbacks {
     /// No callbacks: the defaults (log failures) apply.
+    ///
+    /// ```
+    /// let callbacks = kafka_runtime::producer::AsyncCallbacks::new(); // failures logged, successes silent
+    /// # drop(callbacks);
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Sets the success callback.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// let delivered = Arc::new(AtomicU64::new(0));
+    /// let counter = Arc::clone(&delivered);
+    /// let callbacks = kafka_runtime::producer::AsyncCallbacks::new()
+    ///     .on_success(move |_record, _at| { counter.fetch_add(1, Ordering::Relaxed); });
+    /// # drop(callbacks);
+    /// ```
     pub fn on_success(
         mut self,
         callback: impl Fn(&SentRecord, Delivered) + Send + Sync + 'static,
@@ -70,6 +85,12 @@ impl AsyncCallbacks {
     }
 
     /// Sets the error callback.
+    ///
+    /// ```
+    /// let callbacks = kafka_runtime::producer::AsyncCallbacks::new()
+    ///     .on_error(|err, record| eprintln!("{} not delivered: {err}", record.topic));
+    /// # drop(callbacks);
+    /// ```
     pub fn on_error(
         mut self,
         callback: impl Fn(&ProduceError, &SentRecord) + Send + Sync + 'static,

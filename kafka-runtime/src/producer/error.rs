@@ -145,6 +145,12 @@ impl ProduceError {
     }
 
     /// The topic the failed write was for, when the error is about one write.
+    ///
+    /// ```
+    /// use kafka_runtime::producer::ProduceError;
+    /// let err = ProduceError::Serialization { topic: "orders".into(), reason: "bad".into() };
+    /// assert_eq!(err.topic(), Some("orders"));
+    /// ```
     pub fn topic(&self) -> Option<&str> {
         match self {
             ProduceError::UnknownTopic { topic, .. }

@@ -23,11 +23,19 @@ pub struct Key(Option<Bytes>);
 
 impl Key {
     /// No key.
+    ///
+    /// ```
+    /// assert_eq!(kafka_runtime::producer::Key::none().as_bytes(), None);
+    /// ```
     pub const fn none() -> Self {
         Key(None)
     }
 
     /// The key's bytes, if any.
+    ///
+    /// ```
+    /// assert_eq!(kafka_runtime::producer::Key::from(b"k").as_bytes(), Some(&b"k"[..]));
+    /// ```
     pub fn as_bytes(&self) -> Option<&[u8]> {
         self.0.as_deref()
     }
@@ -85,32 +93,67 @@ pub struct Headers(Vec<(String, Bytes)>);
 
 impl Headers {
     /// No headers.
+    ///
+    /// ```
+    /// use kafka_runtime::producer::Headers;
+    /// assert!(Headers::new().is_empty());
+    /// ```
     pub const fn new() -> Self {
         Headers(Vec::new())
     }
 
     /// Adds a header, keeping earlier ones with the same key.
+    ///
+    /// ```
+    /// use kafka_runtime::producer::Headers;
+    /// let h = Headers::new().with("a", "1").with("a", "2"); // keys may repeat
+    /// assert_eq!(h.len(), 2);
+    /// ```
     pub fn with(mut self, key: impl Into<String>, value: impl Into<Bytes>) -> Self {
         self.push(key, value);
         self
     }
 
     /// Adds a header, keeping earlier ones with the same key.
+    ///
+    /// ```
+    /// use kafka_runtime::producer::Headers;
+    /// let mut h = Headers::new();
+    /// h.push("source", "doc");
+    /// assert_eq!(h.iter().next().map(|(k, _)| k), Some("source"));
+    /// ```
     pub fn push(&mut self, key: impl Into<String>, value: impl Into<Bytes>) {
         self.0.push((key.into(), value.into()));
     }
 
     /// Every header, in order.
+    ///
+    /// ```
+    /// use kafka_runtime::producer::Headers;
+    /// let h = Headers::new().with("a", "1").with("b", "2");
+    /// let keys: Vec<&str> = h.iter().map(|(k, _)| k).collect();
+    /// assert_eq!(keys, ["a", "b"]);
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Bytes)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// Number of headers.
+    ///
+    /// ```
+    /// use kafka_runtime::producer::Headers;
+    /// assert_eq!(Headers::new().with("a", "1").len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
     /// Whether there is no header.
+    ///
+    /// ```
+    /// use kafka_runtime::producer::Headers;
+    /// assert!(Headers::new().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -53,6 +53,12 @@ pub struct ProducerRegistration {
 
 impl ProducerRegistration {
     /// A registration; `const` so generated code can submit it statically.
+    ///
+    /// ```
+    /// use kafka_runtime::producer::{ProducerRegistration, ProducerSource};
+    /// let r = ProducerRegistration::new(ProducerSource::Target("kafka://h:9092?topic=t"), "Audit", file!(), line!());
+    /// assert_eq!(r.source, ProducerSource::Target("kafka://h:9092?topic=t"));
+    /// ```
     pub const fn new(
         source: ProducerSource,
         declared_by: &'static str,
