@@ -14,14 +14,24 @@ use crate::Error;
 /// `serve()` starts and shuts it down around the consumers; a producer-only
 /// program does it itself:
 ///
-/// ```no_run
-/// # async fn run(config: std::sync::Arc<kafka_runtime::config::Config>) -> Result<(), kafka_runtime::Error> {
+/// ```
+/// # #[cfg(feature = "testing")] {
+/// use std::sync::Arc;
+/// use kafka_runtime::config::Config;
 /// use kafka_runtime::RuntimeHandle;
-/// let runtime = RuntimeHandle::start(config).await?;
-/// let orders = runtime.producer("trpc.app.server.producer")?;
-/// orders.produce("key", "value", kafka_runtime::producer::Headers::new()).await?;
-/// runtime.shutdown(std::time::Duration::from_secs(5)).await?;
-/// # Ok(()) }
+/// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+/// // In a service: `RuntimeHandle::load()` reads ./trpc_go.yaml.
+/// let config = Config::from_yaml_str(&format!(
+///     "client:\n  service:\n    - name: trpc.app.server.producer\n      target: kafka://{}?topic=orders\n",
+///     broker.bootstrap_servers()
+/// )).unwrap();
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let runtime = RuntimeHandle::start(Arc::new(config)).await.unwrap();
+/// let orders = runtime.producer("trpc.app.server.producer").unwrap();
+/// orders.produce("key", "value", kafka_runtime::producer::Headers::new()).await.unwrap();
+/// runtime.shutdown(std::time::Duration::from_secs(5)).await.unwrap();
+/// # });
+/// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct RuntimeHandle {

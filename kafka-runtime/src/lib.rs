@@ -197,6 +197,9 @@ pub use tracecontext::{TraceParent, TRACEPARENT_HEADER};
 /// Marks an async fn as the handler of a Kafka consumer service
 /// (a `server.service[]` entry with `protocol: kafka`).
 ///
+/// Compiled only, as `main` serves until SIGINT/SIGTERM; the crate-level
+/// quick start runs a handler to completion on the embedded broker.
+///
 /// ```no_run
 /// use kafka_runtime::{kafka_consumer, Context, HandlerError, Message};
 ///
@@ -252,11 +255,44 @@ pub use kafka_macros::kafka_consumer;
 /// `#[kafka_producer(target = "kafka://...")]` on a one-field tuple struct,
 /// or `#[kafka_producer]` on a struct whose fields carry
 /// `#[producer(service = "...")]` / `#[producer(target = "...")]`. See
-/// [`producer`] for the client API and an example.
+/// [`producer`] for the client API and a round trip on the embedded broker.
+///
+/// ```
+/// use kafka_runtime::{kafka_producer, Inject, Producer, RawProducer};
+///
+/// #[derive(serde::Serialize)]
+/// struct Order { id: u64 }
+///
+/// #[kafka_producer(service = "trpc.app.server.producer")]
+/// struct Orders(Producer<Order>);
+///
+/// #[kafka_producer(target = "kafka://127.0.0.1:9092?topic=audit")]
+/// struct Audit(RawProducer);
+///
+/// #[kafka_producer]
+/// struct Outbox {
+///     #[producer(service = "trpc.app.server.producer")]
+///     orders: Producer<Order>,
+///     #[producer(target = "kafka://127.0.0.1:9092?topic=audit")]
+///     audit: RawProducer,
+/// }
+///
+/// // Each is built by the runtime (`RuntimeHandle::get`, or as a handler parameter):
+/// fn injectable<T: Inject>() {}
+/// injectable::<Orders>();
+/// injectable::<Audit>();
+/// injectable::<Outbox>();
+/// ```
 pub use kafka_macros::kafka_producer;
 
 /// The `rdkafka` crate this runtime is built on, for native records and
 /// settings the address language does not cover.
+///
+/// ```
+/// use kafka_runtime::rdkafka::producer::FutureRecord;
+/// let record = FutureRecord::to("orders").key("k").payload("v").partition(0);
+/// assert_eq!(record.topic, "orders");
+/// ```
 pub use rdkafka;
 
 /// Not public API: paths the macros' generated code refers to.

@@ -308,6 +308,9 @@ fn record_lags<'a>(service: &str, lags: impl Iterator<Item = (&'a str, i32, i64)
 /// Call it once, early (before `serve()`), inside a tokio runtime or not.
 /// Fails if a global recorder is already installed or `addr` cannot be bound.
 ///
+/// (Compiled only: `serve()` runs until SIGINT/SIGTERM; `cargo run
+/// --example metrics` scrapes a live endpoint.)
+///
 /// ```no_run
 /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// kafka_runtime::metrics::install_prometheus(([0, 0, 0, 0], 9000).into())?;

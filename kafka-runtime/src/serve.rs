@@ -47,7 +47,9 @@ type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 /// the members leave their groups, and producers are flushed last.
 ///
 /// Await it (it implements [`IntoFuture`]); it returns only on shutdown or a
-/// fatal error. Configure it before awaiting:
+/// fatal error. Configure it before awaiting (compiled only: it would
+/// serve until SIGINT/SIGTERM; the crate-level quick start runs one to
+/// completion):
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), kafka_runtime::Error> {
@@ -226,6 +228,8 @@ impl Serve {
     /// them short (hand work to a channel or task); a panic is logged and
     /// ignored. Several hooks run in registration order.
     ///
+    /// (Compiled only: `serve()` runs until SIGINT/SIGTERM.)
+    ///
     /// ```no_run
     /// # async fn run() -> Result<(), kafka_runtime::Error> {
     /// kafka_runtime::serve()
@@ -261,7 +265,9 @@ impl Serve {
     }
 
     /// A handle to pause and resume this `serve()`'s services from user
-    /// code, once they run.
+    /// code, once they run. (Compiled only: `serve()` runs until
+    /// SIGINT/SIGTERM; `tests/observability_control.rs` pauses and resumes
+    /// a running service.)
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {

@@ -18,6 +18,11 @@ pub struct Secret(String);
 
 impl Secret {
     /// What every rendering of a secret prints instead of it.
+    ///
+    /// ```
+    /// use kafka_runtime::config::Secret;
+    /// assert_eq!(format!("{:?}", Secret::new("k3y")), Secret::REDACTED);
+    /// ```
     pub const REDACTED: &'static str = "***";
 
     /// Wraps a secret value.
