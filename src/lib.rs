@@ -47,6 +47,7 @@ use kafka_runtime::rdkafka::client::DefaultClientContext;
 use kafka_runtime::rdkafka::config::ClientConfig;
 use kafka_runtime::rdkafka::consumer::{BaseConsumer, Consumer};
 use kafka_runtime::rdkafka::error::KafkaError;
+use kafka_runtime::rdkafka::message::{Headers as _, Message};
 use kafka_runtime::testing::EmbeddedBroker;
 
 /// The environment variable that points the tests at an external broker.
@@ -202,7 +203,17 @@ pub fn unique_name(prefix: &str) -> String {
 
 /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
 /// The bounded wait tests use instead of sleeping.
-pub async fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+pub async fn wait_until(timeout: Duration, condition: impl FnMut() -> bool) -> bool {
+    poll_every(timeout, Duration::from_millis(10), condition).await
+}
+
+/// [`wait_until`], checking every `every`, for conditions that cost
+/// something to check (reading a file, asking the broker).
+pub async fn poll_every(
+    timeout: Duration,
+    every: Duration,
+    mut condition: impl FnMut() -> bool,
+) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if condition() {
@@ -211,8 +222,21 @@ pub async fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) 
         if Instant::now() >= deadline {
             return false;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(every).await;
     }
+}
+
+/// The headers of a record as `(key, value)` pairs (a null value as empty).
+pub fn header_pairs<M: Message>(message: &M) -> Vec<(String, Vec<u8>)> {
+    message
+        .headers()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A loopback address with a port that was free a moment ago, for servers

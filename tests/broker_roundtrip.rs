@@ -17,10 +17,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use kafka_rs::header_pairs;
 use kafka_rs::{unique_name, wait_until, TestBroker, TEST_SESSION_TIMEOUT};
 use kafka_runtime::config::Config;
 use kafka_runtime::rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use kafka_runtime::rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
+use kafka_runtime::rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
 use kafka_runtime::rdkafka::producer::{FutureProducer, FutureRecord};
 use kafka_runtime::rdkafka::{Message, Offset, TopicPartitionList};
 
@@ -83,18 +84,6 @@ fn headers(pairs: &[(&str, &[u8])]) -> OwnedHeaders {
                 value: Some(*value),
             })
         })
-}
-
-fn header_pairs(message: &BorrowedMessage<'_>) -> Vec<(String, Vec<u8>)> {
-    message
-        .headers()
-        .map(|headers| {
-            headers
-                .iter()
-                .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 async fn send(producer: &FutureProducer, record: FutureRecord<'_, [u8], [u8]>) -> (i32, i64) {

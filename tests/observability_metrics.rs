@@ -1,5 +1,5 @@
-//! The Prometheus endpoint after a known workload: handled, retried and
-//! failed counts, handler latency samples and consumer lag, scraped over HTTP.
+//! The Prometheus endpoint after a known workload: handled, retried, failed
+//! and dead-lettered counts, handler latency samples and consumer lag, scraped over HTTP.
 
 mod consumer_support;
 
@@ -38,11 +38,14 @@ async fn prometheus_endpoint_counts_a_known_workload() {
     let broker = TestBroker::start().await.unwrap();
     let topic = unique_name("obs-metrics");
     broker.create_topic(&topic, 1).await.unwrap();
-    // maxRetry=1: at most two runs per message.
-    let mut config = config(
-        &broker.bootstrap(),
-        &[Service::new("obs.metrics", &topic).key("maxRetry", 1)],
-    );
+    let dead_letters = unique_name("obs-metrics-dlt");
+    broker.create_topic(&dead_letters, 1).await.unwrap();
+    // maxRetry=1: at most two runs per message; "bad" then goes to the
+    // dead-letter topic.
+    let service = Service::new("obs.metrics", &topic)
+        .key("maxRetry", 1)
+        .key("deadLetterTopic", &dead_letters);
+    let mut config = config(&broker.bootstrap(), &[service]);
     config.consumers[0]
         .config
         .common
@@ -66,7 +69,8 @@ async fn prometheus_endpoint_counts_a_known_workload() {
         let text = scrape().await;
         let handled = metric_value(&text, metrics::MESSAGES_HANDLED, &labels);
         let failed = metric_value(&text, metrics::MESSAGES_FAILED, &labels);
-        if handled == Some(4.0) && failed == Some(1.0) {
+        let dead = metric_value(&text, metrics::MESSAGES_DEAD_LETTERED, &labels);
+        if handled == Some(4.0) && failed == Some(1.0) && dead == Some(1.0) {
             break text;
         }
         assert!(
@@ -81,7 +85,7 @@ async fn prometheus_endpoint_counts_a_known_workload() {
     assert_eq!(value(metrics::MESSAGES_FAILED), Some(1.0), "{text}");
     // "flaky" once, "bad" once (then given up).
     assert_eq!(value(metrics::MESSAGES_RETRIED), Some(2.0), "{text}");
-    assert_eq!(value(metrics::MESSAGES_DEAD_LETTERED), Some(0.0), "{text}");
+    assert_eq!(value(metrics::MESSAGES_DEAD_LETTERED), Some(1.0), "{text}");
     // Every attempt is timed: 3 + 2 (flaky) + 2 (bad).
     let count = format!("{}_count", metrics::HANDLER_DURATION);
     assert_eq!(value(&count), Some(7.0), "{text}");

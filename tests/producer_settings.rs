@@ -10,7 +10,6 @@ use kafka_runtime::config::{Compression, RequiredAcks};
 use kafka_runtime::producer::{build_producer, Headers};
 use kafka_runtime::rdkafka::message::Message;
 use kafka_runtime::rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
-use kafka_runtime::testing::EmbeddedBroker;
 use kafka_runtime::{Metadata, ProduceError};
 use producer_support::{headers_of, Fixture};
 
@@ -142,11 +141,9 @@ async fn trpc_meta_travels_as_headers_only_when_enabled() {
 /// the same error reaches the caller. Fault injection needs the embedded broker.
 #[tokio::test]
 async fn max_retry_and_retry_interval_are_honoured() {
-    let broker = EmbeddedBroker::start().unwrap();
-    let topic = kafka_rs::unique_name("producer-retry");
-    broker.create_topic(&topic, 1).unwrap();
-    let mut config = kafka_runtime::config::ProducerConfig::default();
-    config.common.brokers = vec![broker.bootstrap_servers()];
+    let fx = Fixture::embedded("producer-retry", 1).await;
+    let (broker, topic) = (fx.broker.embedded().expect("embedded"), fx.topic.clone());
+    let mut config = fx.config();
     config.common.compression = Compression::None;
 
     let inject_one_error = || {
@@ -196,11 +193,9 @@ async fn max_retry_and_retry_interval_are_honoured() {
 
 #[tokio::test]
 async fn per_request_timeout_is_reported_as_timeout() {
-    let broker = EmbeddedBroker::start().unwrap();
-    let topic = kafka_rs::unique_name("producer-timeout");
-    broker.create_topic(&topic, 1).unwrap();
-    let mut config = kafka_runtime::config::ProducerConfig::default();
-    config.common.brokers = vec![broker.bootstrap_servers()];
+    let fx = Fixture::embedded("producer-timeout", 1).await;
+    let (broker, topic) = (fx.broker.embedded().expect("embedded"), fx.topic.clone());
+    let config = fx.config();
     let producer = build_producer("slow", &config, Some(Duration::from_millis(1_000))).unwrap();
     producer
         .send_message(&topic, "k", "warm", Headers::new())
@@ -229,11 +224,9 @@ async fn per_request_timeout_is_reported_as_timeout() {
 
 #[tokio::test]
 async fn unreachable_brokers_are_reported_as_such() {
-    let broker = EmbeddedBroker::start().unwrap();
-    let topic = kafka_rs::unique_name("producer-down");
-    broker.create_topic(&topic, 1).unwrap();
-    let mut config = kafka_runtime::config::ProducerConfig::default();
-    config.common.brokers = vec![broker.bootstrap_servers()];
+    let fx = Fixture::embedded("producer-down", 1).await;
+    let (broker, topic) = (fx.broker.embedded().expect("embedded"), fx.topic.clone());
+    let config = fx.config();
     let producer = build_producer("down", &config, Some(Duration::from_millis(2_000))).unwrap();
     producer
         .send_message(&topic, "k", "warm", Headers::new())
@@ -274,11 +267,9 @@ async fn unknown_topics_are_reported_as_such() {
 /// record times out; the caller sees `Authentication`, not a bare timeout.
 #[tokio::test]
 async fn failed_authentication_is_reported_as_such() {
-    let broker = EmbeddedBroker::start().unwrap();
-    let topic = kafka_rs::unique_name("producer-auth");
-    broker.create_topic(&topic, 1).unwrap();
-    let mut config = kafka_runtime::config::ProducerConfig::default();
-    config.common.brokers = vec![broker.bootstrap_servers()];
+    let fx = Fixture::embedded("producer-auth", 1).await;
+    let topic = fx.topic.clone();
+    let mut config = fx.config();
     config.common.mechanism = Some(kafka_runtime::config::SaslMechanism::ScramSha512);
     config.common.user = Some("nobody".to_owned());
     config.common.password = Some(kafka_runtime::config::Secret::new("wrong-password"));
@@ -298,11 +289,9 @@ async fn failed_authentication_is_reported_as_such() {
 /// instead of returning as if everything had been acknowledged.
 #[tokio::test]
 async fn flush_reports_records_still_in_flight_at_its_deadline() {
-    let broker = EmbeddedBroker::start().unwrap();
-    let topic = kafka_rs::unique_name("producer-flush-deadline");
-    broker.create_topic(&topic, 1).unwrap();
-    let mut config = kafka_runtime::config::ProducerConfig::default();
-    config.common.brokers = vec![broker.bootstrap_servers()];
+    let fx = Fixture::embedded("producer-flush-deadline", 1).await;
+    let (broker, topic) = (fx.broker.embedded().expect("embedded"), fx.topic.clone());
+    let config = fx.config();
     let producer = build_producer("stuck", &config, Some(Duration::from_secs(20))).unwrap();
     producer
         .send_message(&topic, "k", "warm", Headers::new())

@@ -44,16 +44,7 @@ async fn setup(name: &str) -> Setup {
         handler_delay_ms: 2,
     };
     let producer = producer(&spec.bootstrap);
-    let producing = tokio::spawn(async move {
-        let slices = 10;
-        let mut acked = 0;
-        for s in 0..slices {
-            let range = (MESSAGES * s / slices)..(MESSAGES * (s + 1) / slices);
-            acked += produce_range(&producer, &topic, range).await;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        acked
-    });
+    let producing = produce_paced(producer, topic, MESSAGES, 10);
     Setup {
         broker,
         spec,

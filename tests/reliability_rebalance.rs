@@ -38,19 +38,7 @@ async fn a_killed_and_an_added_member_lose_nothing_and_commit_only_handled_work(
     };
     let producer = producer(&broker.bootstrap());
     // Paced in slices so messages keep arriving through the group changes.
-    let producing = {
-        let (producer, topic) = (producer.clone(), topic.clone());
-        tokio::spawn(async move {
-            let slices = 20;
-            let mut acked = 0;
-            for s in 0..slices {
-                let range = (MESSAGES * s / slices)..(MESSAGES * (s + 1) / slices);
-                acked += produce_range(&producer, &topic, range).await;
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            acked
-        })
-    };
+    let producing = produce_paced(producer.clone(), topic.clone(), MESSAGES, 20);
 
     // Samples committed offsets against the record while the group changes.
     let sampling = tokio::sync::watch::channel(true);

@@ -222,19 +222,26 @@ async fn the_startup_check_names_the_service_and_the_cause() {
     assert!(!text.contains(&wrong), "{text}");
 }
 
-/// The framework's consumer (`serve()` and a `#[kafka_consumer]` handler)
-/// authenticates with SCRAM-SHA-512 and receives a record.
-#[tokio::test]
-async fn serve_consumes_with_scram() {
+/// The secured broker, a fresh topic created over SCRAM with `mechanism`,
+/// the security query for it and a producer target for the topic.
+async fn secure_topic(prefix: &str, mechanism: &str) -> (Scram, String, String, String) {
     let broker = Scram::from_env();
-    let topic = unique_name("serve-scram");
-    let security = sasl("SCRAM-SHA-512", &broker.user_512, &broker.password);
+    let topic = unique_name(prefix);
+    let security = sasl(mechanism, broker.user_for(mechanism), &broker.password);
     let target = producer_target(&broker.bootstrap, &topic, &security);
     create_topic(
         &parse_producer_target("p", &target).unwrap().client_config(),
         &topic,
     )
     .await;
+    (broker, topic, security, target)
+}
+
+/// The framework's consumer (`serve()` and a `#[kafka_consumer]` handler)
+/// authenticates with SCRAM-SHA-512 and receives a record.
+#[tokio::test]
+async fn serve_consumes_with_scram() {
+    let (broker, topic, security, target) = secure_topic("serve-scram", "SCRAM-SHA-512").await;
     let payload = unique_name("served");
     produce_one(&target, &topic, &payload).await;
     let yaml = consumer_yaml(
@@ -291,15 +298,7 @@ fn producer_yaml(name: &str, target: &str) -> String {
 /// reads the record back.
 #[tokio::test]
 async fn runtime_producer_sends_with_scram() {
-    let broker = Scram::from_env();
-    let topic = unique_name("runtime-scram");
-    let security = sasl("SCRAM-SHA-256", &broker.user_256, &broker.password);
-    let target = producer_target(&broker.bootstrap, &topic, &security);
-    create_topic(
-        &parse_producer_target("p", &target).unwrap().client_config(),
-        &topic,
-    )
-    .await;
+    let (broker, topic, security, target) = secure_topic("runtime-scram", "SCRAM-SHA-256").await;
     let config = Config::from_yaml_str(&producer_yaml("secure.scram.producer", &target)).unwrap();
     let runtime = RuntimeHandle::start(Arc::new(config))
         .await

@@ -167,6 +167,7 @@ pub mod config;
 mod consumer;
 mod context;
 mod control;
+pub mod deadletter;
 pub mod discovery;
 mod error;
 pub mod handler;
@@ -175,6 +176,8 @@ mod logging;
 mod message;
 mod metadata;
 pub mod metrics;
+#[cfg(feature = "opentelemetry")]
+pub mod otel;
 pub mod producer;
 pub mod security;
 mod serve;

@@ -11,7 +11,7 @@
 //! | [`MESSAGES_HANDLED`] | counter | service, topic | messages whose handler succeeded (a batch counts each message) |
 //! | [`MESSAGES_FAILED`] | counter | service, topic | messages given up on: retries exhausted (`maxRetry`), or the payload did not decode; their offsets are committed |
 //! | [`MESSAGES_RETRIED`] | counter | service, topic | handler re-runs after a failed attempt (error, panic or `timeout`) |
-//! | [`MESSAGES_DEAD_LETTERED`] | counter | service, topic | messages sent to a dead-letter topic; registered at 0, incremented once dead-lettering exists |
+//! | [`MESSAGES_DEAD_LETTERED`] | counter | service, topic | records sent to the dead-letter topic (`deadLetterTopic`) and acknowledged; registered at 0 |
 //! | [`HANDLER_DURATION`] | histogram (s) | service, topic | time of each handler attempt |
 //! | [`CONSUMER_LAG`] | gauge | service, topic, partition | librdkafka's `consumer_lag` (high watermark minus committed offset) from its statistics, every `statistics.interval.ms` (default [`DEFAULT_STATISTICS_INTERVAL`]); a partition whose lag librdkafka does not know (it reports -1, e.g. before the first commit) keeps its last value |
 //! | [`PRODUCER_DELIVERED`] | counter | service, topic | records a producer got acknowledged |

@@ -10,9 +10,8 @@
 //! `traceparent` of their own: the trace continues across the next hop.
 //! Having no span of its own in an OpenTelemetry sense, the runtime forwards
 //! the context unchanged, as W3C asks of a system that does not participate
-//! in the trace. Making `kafka_handle` a real OpenTelemetry child span
-//! (`tracing-opentelemetry`) and starting new traces on the producer side
-//! are the next steps.
+//! in the trace. With the `opentelemetry` feature and a
+//! `tracing-opentelemetry` layer, it participates: see [`crate::otel`].
 
 use std::fmt;
 
@@ -175,7 +174,7 @@ pub(crate) async fn scope<F: std::future::Future>(tp: TraceParent, fut: F) -> F:
 /// Adds the current trace context to outgoing `headers` unless they carry a
 /// `traceparent` already (set by the user, or copied by `trpcMeta`).
 pub(crate) fn inject(headers: &mut crate::producer::Headers) {
-    let Some(tp) = TraceParent::current() else {
+    let Some(tp) = outgoing() else {
         return;
     };
     if headers
@@ -185,6 +184,16 @@ pub(crate) fn inject(headers: &mut crate::producer::Headers) {
         return;
     }
     headers.push(TRACEPARENT_HEADER, tp.to_string());
+}
+
+/// The context a record produced here continues: the current
+/// OpenTelemetry span's (feature `opentelemetry`), else the handled record's.
+fn outgoing() -> Option<TraceParent> {
+    #[cfg(feature = "opentelemetry")]
+    if let Some(tp) = crate::otel::current() {
+        return Some(tp);
+    }
+    TraceParent::current()
 }
 
 /// The trace context of a record, from its `traceparent` header.

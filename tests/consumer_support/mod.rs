@@ -238,6 +238,19 @@ pub async fn produce_with_headers(
     payload: &str,
     headers: &[(&str, &str)],
 ) {
+    produce_keyed_with_headers(producer, topic, partition, None, payload, headers).await;
+}
+
+/// Produces `payload` with `key` (if any) and `headers` to `topic`'s
+/// partition `partition` and waits for the ack.
+pub async fn produce_keyed_with_headers(
+    producer: &FutureProducer,
+    topic: &str,
+    partition: i32,
+    key: Option<&str>,
+    payload: &str,
+    headers: &[(&str, &str)],
+) {
     use kafka_runtime::rdkafka::message::{Header, OwnedHeaders};
     let mut owned = OwnedHeaders::new();
     for (key, value) in headers {
@@ -246,10 +259,13 @@ pub async fn produce_with_headers(
             value: Some(*value),
         });
     }
-    let record = FutureRecord::<str, str>::to(topic)
+    let mut record = FutureRecord::<str, str>::to(topic)
         .partition(partition)
         .payload(payload)
         .headers(owned);
+    if let Some(key) = key {
+        record = record.key(key);
+    }
     producer
         .send(record, Duration::from_secs(10))
         .await

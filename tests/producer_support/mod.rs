@@ -9,7 +9,7 @@ use kafka_rs::TestBroker;
 use kafka_runtime::config::{Compression, ProducerConfig};
 use kafka_runtime::rdkafka::config::ClientConfig;
 use kafka_runtime::rdkafka::consumer::{BaseConsumer, Consumer};
-use kafka_runtime::rdkafka::message::{Headers as _, Message, OwnedMessage};
+use kafka_runtime::rdkafka::message::OwnedMessage;
 use kafka_runtime::rdkafka::{Offset, TopicPartitionList};
 
 /// How long a test waits for records to show up before it fails.
@@ -123,14 +123,5 @@ async fn read(
 }
 
 /// The headers of `message` as `(key, value)` pairs.
-pub fn headers_of(message: &OwnedMessage) -> Vec<(String, Vec<u8>)> {
-    message
-        .headers()
-        .map(|headers| {
-            headers
-                .iter()
-                .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+#[allow(unused_imports)]
+pub use kafka_rs::header_pairs as headers_of;

@@ -184,6 +184,26 @@ pub async fn produce_range(
     acked
 }
 
+/// Produces `total` messages to `topic` in `slices` slices half a second
+/// apart (so the stream keeps flowing through the faults or group changes a
+/// test makes); the task returns how many were acknowledged.
+pub fn produce_paced(
+    producer: FutureProducer,
+    topic: String,
+    total: usize,
+    slices: usize,
+) -> tokio::task::JoinHandle<usize> {
+    tokio::spawn(async move {
+        let mut acked = 0;
+        for s in 0..slices {
+            let range = (total * s / slices)..(total * (s + 1) / slices);
+            acked += produce_range(&producer, &topic, range).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        acked
+    })
+}
+
 /// Messages sent again (once or more) after the broker failed their delivery.
 pub static RESENT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -381,21 +401,10 @@ pub fn record_path(name: &str) -> PathBuf {
     dir.join(format!("{name}.log"))
 }
 
-/// Polls `condition` every `every` until it holds or `timeout` passes.
-/// Reading the record file is not free, hence a coarser interval than
-/// [`wait_until`].
-pub async fn poll(timeout: Duration, every: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(every).await;
-    }
-}
+/// Polls every given interval: reading the record file is not free, hence a
+/// coarser interval than [`kafka_rs::wait_until`].
+#[allow(unused_imports)]
+pub use kafka_rs::poll_every as poll;
 
 /// The most `D` lines of `run` within any window of `window_ms`.
 pub fn peak_in_window(lines: &[Line], run: &str, window_ms: u128) -> usize {

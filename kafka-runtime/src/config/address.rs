@@ -466,6 +466,7 @@ fn apply_consumer(cfg: &mut ConsumerConfig, spec: &KeySpec, value: Value) -> boo
         ("limiterBurst", Value::Int(n)) => cfg.limiter_burst = Some(to_u32(n)),
         ("maxRetry", Value::Int(n)) => cfg.retry = RetryPolicy::from_max_retry(n),
         ("retryInterval", Value::Int(n)) => cfg.retry_interval = millis(n),
+        ("deadLetterTopic", Value::Text(v)) => cfg.dead_letter_topic = Some(v),
         _ => return false,
     }
     true

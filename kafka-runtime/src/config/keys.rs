@@ -491,6 +491,9 @@ pub const KEYS: &[KeySpec] = &[
     key!("retryInterval", Consumer, int(0, 86_400_000, Unit::Millis), default "3000",
         "Wait before running a failed handler again.",
         "none: implemented by the runtime"),
+    key!("deadLetterTopic", Consumer, Kind::Text, default "none (skip with an error log)",
+        "Topic that receives a record whose handler gave up (maxRetry exhausted) or whose payload does not decode, with its key, value and headers plus dlt-* headers naming the error; must differ from the subscribed topics.",
+        "none: implemented by the runtime (a producer on the consumer's brokers, acks=all)"),
     // ---- producer ----
     key!("topic", Producer, Kind::Text, default "none (required by produce)",
         "Topic that produce writes to.",

@@ -351,6 +351,9 @@ pub struct ConsumerConfig {
     pub limiter_burst: Option<u32>,
     /// How often stored offsets are committed (the seed commits every 3 s).
     pub commit_interval: Duration,
+    /// `deadLetterTopic`: where records the handler gave up on are sent
+    /// (see [`crate::deadletter`]); `None` skips them with an error log.
+    pub dead_letter_topic: Option<String>,
 }
 
 impl Default for ConsumerConfig {
@@ -376,6 +379,7 @@ impl Default for ConsumerConfig {
             limiter_rate: None,
             limiter_burst: None,
             commit_interval: Duration::from_millis(3_000),
+            dead_letter_topic: None,
         }
     }
 }

@@ -400,6 +400,20 @@ impl ConsumerConfig {
             check.int("maxRetry", i64::from(n))?;
         }
         check.millis("retryInterval", self.retry_interval)?;
+        if let Some(topic) = &self.dead_letter_topic {
+            if let Some(problem) = topic_name_problem(topic) {
+                return Err(check.fail("deadLetterTopic", topic, problem));
+            }
+            if self.topics.contains(topic) {
+                return Err(check.fail(
+                    "deadLetterTopic",
+                    topic,
+                    "is one of the subscribed `topics`, so a failed record would come back to the \
+                     handler that gave up on it; allowed: a topic this service does not consume, \
+                     e.g. `<topic>.dlt`",
+                ));
+            }
+        }
         if let Some(rate) = self.limiter_rate {
             if !rate.is_finite() || rate <= 0.0 {
                 return Err(check.fail(
@@ -545,4 +559,23 @@ impl ProducerConfig {
         }
         Ok(())
     }
+}
+
+/// Why `name` cannot be a Kafka topic, or `None` when it can: Kafka allows
+/// 1 to 249 characters from `[a-zA-Z0-9._-]`, except `.` and `..`.
+pub(crate) fn topic_name_problem(name: &str) -> Option<String> {
+    const ALLOWED: &str =
+        "allowed: 1 to 249 characters from a-z, A-Z, 0-9, `.`, `_`, `-` (not `.` or `..`)";
+    if name.is_empty() || name.len() > 249 || name == "." || name == ".." {
+        return Some(format!("not a valid Kafka topic name; {ALLOWED}"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Some(format!(
+            "not a valid Kafka topic name (character {c:?}); {ALLOWED}"
+        ));
+    }
+    None
 }

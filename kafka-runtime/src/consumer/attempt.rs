@@ -13,13 +13,34 @@ use crate::metrics::{record_attempt, AttemptResult};
 /// What became of a message (or batch) after its handler ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    /// Handled, or given up on (retries exhausted, undecodable): store its offset.
+    /// Handled, or given up on and dead-lettered or skipped: store its offset.
     Commit,
     /// `continue_without_commit`: go on without storing the offset.
     SkipWithoutCommit,
     /// The partition is being revoked or the service stops while waiting to
     /// retry: leave the message unhandled and uncommitted, for redelivery.
     Stopped,
+}
+
+/// What [`run`] decided: a settled outcome, or a message (batch) the handler
+/// gave up on, which the caller dead-letters or skips.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Nothing more to do than what the outcome says.
+    Settled(Outcome),
+    /// `maxRetry` is exhausted or the payload does not decode.
+    GaveUp(Failure),
+}
+
+/// Why a message (or batch) was given up on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    /// The last attempt's error (a timeout and a panic are errors too).
+    pub(crate) error: String,
+    /// How many times the handler ran.
+    pub(crate) attempts: u32,
+    /// Whether the payload did not decode (no handler ran at all).
+    pub(crate) undecodable: bool,
 }
 
 /// The retry settings of a service (`maxRetry`, `retryInterval`, `timeout`).
@@ -53,7 +74,7 @@ pub(crate) async fn run(
     origin: Origin<'_>,
     stop: &CancellationToken,
     mut call: impl FnMut() -> HandlerFuture,
-) -> Outcome {
+) -> Verdict {
     let mut attempts: u32 = 0;
     loop {
         attempts = attempts.saturating_add(1);
@@ -82,25 +103,21 @@ pub(crate) async fn run(
         let failure = match result {
             Ok(Ok(())) => {
                 record(AttemptResult::Handled);
-                return Outcome::Commit;
+                return Verdict::Settled(Outcome::Commit);
             }
             Ok(Err(e)) => match e.kind() {
                 ErrorKind::ContinueWithoutCommit => {
                     record(AttemptResult::Handled);
-                    return Outcome::SkipWithoutCommit;
+                    return Verdict::Settled(Outcome::SkipWithoutCommit);
                 }
                 ErrorKind::Undecodable(reason) => {
+                    // Decoding is deterministic: retrying cannot help.
                     record(AttemptResult::Failed);
-                    tracing::error!(
-                        service = origin.service,
-                        topic = origin.topic,
-                        partition = origin.partition,
-                        offset = origin.offset,
-                        error = %reason,
-                        "skipping a record whose payload does not decode; \
-                         retrying cannot help, its offset is committed"
-                    );
-                    return Outcome::Commit;
+                    return Verdict::GaveUp(Failure {
+                        error: format!("payload does not decode: {reason}"),
+                        attempts,
+                        undecodable: true,
+                    });
                 }
                 ErrorKind::Failed(_) => e.to_string(),
             },
@@ -108,17 +125,11 @@ pub(crate) async fn run(
         };
         if !policy.retry.allows_another_attempt(attempts) {
             record(AttemptResult::Failed);
-            tracing::error!(
-                service = origin.service,
-                topic = origin.topic,
-                partition = origin.partition,
-                offset = origin.offset,
-                last_offset = origin.last_offset,
+            return Verdict::GaveUp(Failure {
+                error: failure,
                 attempts,
-                error = %failure,
-                "handler failed; giving up as maxRetry says, committing and moving on"
-            );
-            return Outcome::Commit;
+                undecodable: false,
+            });
         }
         tracing::warn!(
             service = origin.service,
@@ -134,7 +145,7 @@ pub(crate) async fn run(
         record(AttemptResult::Retried);
         tokio::select! {
             () = tokio::time::sleep(policy.interval) => {}
-            () = stop.cancelled() => return Outcome::Stopped,
+            () = stop.cancelled() => return Verdict::Settled(Outcome::Stopped),
         }
     }
 }
@@ -168,7 +179,7 @@ mod tests {
         }
     }
 
-    async fn runs_until(retry: RetryPolicy, succeed_on: u32) -> (Outcome, u32) {
+    async fn runs_until(retry: RetryPolicy, succeed_on: u32) -> (Verdict, u32) {
         let runs = Arc::new(AtomicU32::new(0));
         let policy = Policy {
             retry,
@@ -195,17 +206,61 @@ mod tests {
 
     #[tokio::test]
     async fn retry_counts_follow_the_seed() {
+        let gave_up = |attempts| {
+            Verdict::GaveUp(Failure {
+                error: "not yet".to_owned(),
+                attempts,
+                undecodable: false,
+            })
+        };
         assert_eq!(
             runs_until(RetryPolicy::Forever, 5).await,
-            (Outcome::Commit, 5)
+            (Verdict::Settled(Outcome::Commit), 5)
         );
-        assert_eq!(
-            runs_until(RetryPolicy::Never, 99).await,
-            (Outcome::Commit, 1)
-        );
+        assert_eq!(runs_until(RetryPolicy::Never, 99).await, (gave_up(1), 1));
         assert_eq!(
             runs_until(RetryPolicy::Limited(2), 99).await,
-            (Outcome::Commit, 3)
+            (gave_up(3), 3)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panic_on_the_last_attempt_is_the_failure() {
+        let (verdict, runs) = runs_until(RetryPolicy::Limited(1), 99).await;
+        assert_eq!(runs, 2);
+        let Verdict::GaveUp(failure) = verdict else {
+            panic!("expected GaveUp, got {verdict:?}");
+        };
+        assert_eq!(failure.error, "handler panicked: second attempt panics");
+        assert_eq!(failure.attempts, 2);
+    }
+
+    #[tokio::test]
+    async fn an_undecodable_payload_is_given_up_at_once() {
+        let runs = Arc::new(AtomicU32::new(0));
+        let counter = runs.clone();
+        let policy = Policy {
+            retry: RetryPolicy::Forever,
+            interval: Duration::from_millis(1),
+            timeout: None,
+        };
+        let verdict = run(policy, origin(), &CancellationToken::new(), move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async {
+                Err(HandlerError::undecodable(
+                    "expected value at line 1".to_owned(),
+                ))
+            })
+        })
+        .await;
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            verdict,
+            Verdict::GaveUp(Failure {
+                error: "payload does not decode: expected value at line 1".to_owned(),
+                attempts: 1,
+                undecodable: true,
+            })
         );
     }
 
@@ -222,6 +277,6 @@ mod tests {
             Box::pin(async { Err(HandlerError::msg("fails")) })
         })
         .await;
-        assert_eq!(outcome, Outcome::Stopped);
+        assert_eq!(outcome, Verdict::Settled(Outcome::Stopped));
     }
 }

@@ -18,6 +18,8 @@ mod limiter;
 mod rebalance;
 mod worker;
 
+pub(crate) use attempt::Failure;
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -118,6 +120,7 @@ pub(crate) fn start(
         trpc_meta: config.common.trpc_meta,
         limiter: limiter::Limiter::new(config.limiter_rate, config.limiter_burst),
         paused: controls.paused,
+        dead_letter: crate::deadletter::DeadLetter::create(config).map_err(kafka_err)?,
     });
     // Enough to keep a worker busy between polls and a whole batch ready,
     // small enough that a paused partition holds little memory.

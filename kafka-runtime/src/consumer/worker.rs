@@ -13,10 +13,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::attempt::{self, Origin, Outcome, Policy};
+use super::attempt::{self, Failure, Origin, Outcome, Policy, Verdict};
 use super::limiter::Limiter;
 use super::rebalance::EngineContext;
 use crate::context::{Context, RawContext};
+use crate::deadletter::{self, DeadLetter};
 use crate::handler::Handler;
 use crate::{Message, Metadata};
 
@@ -31,6 +32,8 @@ pub(crate) struct ServiceRuntime {
     pub(crate) limiter: Option<Limiter>,
     /// The service's pause switch ([`crate::ServiceControl`]).
     pub(crate) paused: watch::Receiver<bool>,
+    /// Where given-up records go (`deadLetterTopic`); `None` skips them.
+    pub(crate) dead_letter: Option<DeadLetter>,
 }
 
 /// The claim a worker serves.
@@ -85,7 +88,7 @@ pub(crate) async fn run(
             }
         }
         let last_offset = msgs.last().map_or(0, |m| m.offset);
-        match handle(&service, &claim, msgs, &stop).await {
+        match handle(&service, &claim, &msgs, &stop).await {
             Outcome::Commit => {
                 // rd_kafka_offset_store stores `offset + 1`, the next record to
                 // read. It fails once the partition is no longer assigned,
@@ -147,7 +150,7 @@ async fn collect_batch(
 async fn handle(
     service: &ServiceRuntime,
     claim: &Claim,
-    msgs: Vec<Message>,
+    msgs: &[Message],
     stop: &CancellationToken,
 ) -> Outcome {
     let (first, last) = match (msgs.first(), msgs.last()) {
@@ -201,28 +204,76 @@ async fn handle(
     if let Some(tp) = trace {
         span.record("trace_id", tp.trace_id_hex());
         span.record("parent_span_id", tp.parent_id_hex());
+        #[cfg(feature = "opentelemetry")]
+        crate::otel::set_remote_parent(&span, tp);
     }
-    match &service.handler {
+    let verdict = match &service.handler {
         Handler::Single(f) => {
-            let Some(msg) = msgs.into_iter().next() else {
+            let Some(msg) = msgs.first() else {
                 return Outcome::Commit;
             };
             attempt::run(service.policy, origin, stop, || {
                 let fut = f(ctx.clone(), msg.clone());
                 scoped(trpc_meta, metadata.clone(), trace, fut)
             })
-            .instrument(span)
+            .instrument(span.clone())
             .await
         }
         Handler::Batch(f) => {
             attempt::run(service.policy, origin, stop, || {
-                let fut = f(ctx.clone(), msgs.clone());
+                let fut = f(ctx.clone(), msgs.to_vec());
                 scoped(trpc_meta, metadata.clone(), trace, fut)
             })
-            .instrument(span)
+            .instrument(span.clone())
             .await
         }
+    };
+    match verdict {
+        Verdict::Settled(outcome) => outcome,
+        Verdict::GaveUp(failure) => {
+            give_up(service, msgs, &failure, stop)
+                .instrument(span)
+                .await
+        }
     }
+}
+
+/// A message (batch) the handler gave up on: to the dead-letter topic when
+/// the service has one, else skipped; logged either way.
+async fn give_up(
+    service: &ServiceRuntime,
+    msgs: &[Message],
+    failure: &Failure,
+    stop: &CancellationToken,
+) -> Outcome {
+    let (Some(first), Some(last)) = (msgs.first(), msgs.last()) else {
+        return Outcome::Commit;
+    };
+    let destination = match &service.dead_letter {
+        None => "no deadLetterTopic is configured, so it is skipped and its offset committed",
+        Some(dead_letter) => {
+            let source = deadletter::Source {
+                service: &service.name,
+                group: &service.group,
+            };
+            if !dead_letter.publish(&source, msgs, failure, stop).await {
+                return Outcome::Stopped;
+            }
+            "sent to the dead-letter topic, committing its offset"
+        }
+    };
+    tracing::error!(
+        service = &*service.name,
+        topic = first.topic,
+        partition = first.partition,
+        offset = first.offset,
+        last_offset = last.offset,
+        attempts = failure.attempts,
+        error = %failure.error,
+        dead_letter_topic = service.dead_letter.as_ref().map(DeadLetter::topic),
+        "giving up on the record as maxRetry says (or its payload does not decode); {destination}"
+    );
+    Outcome::Commit
 }
 
 /// With `trpcMeta=true` the handler runs inside [`Metadata::scope`], so a

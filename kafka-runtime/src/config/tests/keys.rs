@@ -181,6 +181,12 @@ const CONSUMER: &[Row<ConsumerConfig>] = &[
         "`maxRetry=2147483648`: out of range; allowed: -2147483648..=2147483647"),
     ("retryInterval", |c| format!("{:?}", c.retry_interval), "3s", "100", "100ms", "-5",
         "`retryInterval=-5`: out of range; allowed: 0..=86400000 (milliseconds)"),
+    ("deadLetterTopic", |c| format!("{:?}", c.dead_letter_topic), "None", "orders.dlt", "Some(\"orders.dlt\")", "orders%2Fdlt",
+        "`deadLetterTopic=orders/dlt`: not a valid Kafka topic name (character '/'); allowed: 1 to 249 characters from a-z, A-Z, 0-9, `.`, `_`, `-` (not `.` or `..`)"),
+    ("deadLetterTopic", |c| format!("{:?}", c.dead_letter_topic), "None", "t-dlt&topics=a,b", "Some(\"t-dlt\")", "t",
+        "`deadLetterTopic=t`: is one of the subscribed `topics`, so a failed record would come back to the handler that gave up on it; allowed: a topic this service does not consume, e.g. `<topic>.dlt`"),
+    ("deadLetterTopic", |c| format!("{:?}", c.dead_letter_topic), "None", "x", "Some(\"x\")", "..",
+        "`deadLetterTopic=..`: not a valid Kafka topic name; allowed: 1 to 249 characters from a-z, A-Z, 0-9, `.`, `_`, `-` (not `.` or `..`)"),
 ];
 
 const PRODUCER: &[Row<ProducerConfig>] = &[

@@ -1,0 +1,249 @@
+//! Dead-letter topics: where a consumer puts records it gave up on.
+//!
+//! A record is given up on when its handler keeps failing until `maxRetry`
+//! is exhausted (a timeout or a panic counts as a failure), or when its
+//! payload does not decode into the handler's type (decoding is
+//! deterministic, so it is not retried). Without `deadLetterTopic` the
+//! record is skipped with an error log, as the seed does. With
+//! `deadLetterTopic=NAME` on the consumer address, the runtime first sends it
+//! to `NAME`, and only stores its offset once the broker has acknowledged
+//! that copy, so a record is never both uncommitted-and-lost nor
+//! committed-and-lost:
+//!
+//! ```yaml
+//! server:
+//!   service:
+//!     - name: trpc.app.server.orders
+//!       address: 127.0.0.1:9092?topics=orders&group=billing&maxRetry=3&deadLetterTopic=orders.dlt
+//! ```
+//!
+//! The copy carries the original key, value and headers (in order), and
+//! these headers after them, all UTF-8 text:
+//!
+//! | header | value |
+//! |---|---|
+//! | [`ERROR_HEADER`] | the last error (`handler panicked: ...`, `handler timed out ...`, `payload does not decode: ...`) |
+//! | [`REASON_HEADER`] | `handler-failed` or `undecodable` |
+//! | [`ATTEMPTS_HEADER`] | how many times the handler ran |
+//! | [`TOPIC_HEADER`], [`PARTITION_HEADER`], [`OFFSET_HEADER`] | where the record was read |
+//! | [`TIMESTAMP_HEADER`] | the original record timestamp (ms since the epoch), when it had one |
+//! | [`SERVICE_HEADER`], [`GROUP_HEADER`] | the consuming service and group |
+//!
+//! The copy is produced with `acks=all` by a producer on the consumer's own
+//! brokers and security settings, partitioned by key. If the dead-letter
+//! topic cannot be written (it does not exist on a broker that does not
+//! create topics, an ACL refuses it...), the runtime logs the error and
+//! tries again every `retryInterval` (at least 100 ms): the partition waits
+//! rather than losing the record. A batch handler that gives up sends every
+//! record of the batch.
+//!
+//! Reading the headers back, e.g. in a handler of the dead-letter topic:
+//!
+//! ```
+//! use kafka_runtime::{deadletter, Message};
+//!
+//! fn describe(record: &Message) -> String {
+//!     let text = |name| {
+//!         record
+//!             .header(name)
+//!             .map(|v| String::from_utf8_lossy(v).into_owned())
+//!             .unwrap_or_default()
+//!     };
+//!     format!(
+//!         "{}[{}]@{} failed: {}",
+//!         text(deadletter::TOPIC_HEADER),
+//!         text(deadletter::PARTITION_HEADER),
+//!         text(deadletter::OFFSET_HEADER),
+//!         text(deadletter::ERROR_HEADER),
+//!     )
+//! }
+//!
+//! let mut record = Message::new("orders.dlt", 0, 7);
+//! record.headers.push((deadletter::TOPIC_HEADER.into(), Some("orders".into())));
+//! record.headers.push((deadletter::PARTITION_HEADER.into(), Some("3".into())));
+//! record.headers.push((deadletter::OFFSET_HEADER.into(), Some("42".into())));
+//! record.headers.push((deadletter::ERROR_HEADER.into(), Some("boom".into())));
+//! assert_eq!(describe(&record), "orders[3]@42 failed: boom");
+//! ```
+
+use std::time::Duration;
+
+use futures::future::join_all;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{ConsumerConfig, ProducerConfig};
+use crate::consumer::Failure;
+use crate::Message;
+
+/// The last error of the handler, or why the payload did not decode.
+pub const ERROR_HEADER: &str = "dlt-error";
+/// `handler-failed` (maxRetry exhausted) or `undecodable`.
+pub const REASON_HEADER: &str = "dlt-reason";
+/// How many times the handler ran on the record.
+pub const ATTEMPTS_HEADER: &str = "dlt-attempts";
+/// The topic the record was read from.
+pub const TOPIC_HEADER: &str = "dlt-original-topic";
+/// The partition the record was read from.
+pub const PARTITION_HEADER: &str = "dlt-original-partition";
+/// The offset of the record in its partition.
+pub const OFFSET_HEADER: &str = "dlt-original-offset";
+/// The original record's timestamp in milliseconds since the epoch.
+pub const TIMESTAMP_HEADER: &str = "dlt-original-timestamp";
+/// The consumer service (the YAML `name`) that gave up.
+pub const SERVICE_HEADER: &str = "dlt-service";
+/// The consumer group of that service.
+pub const GROUP_HEADER: &str = "dlt-group";
+
+/// How long one send may take before it is reported and tried again;
+/// shorter than librdkafka's 300 s default so a missing topic shows up in
+/// the logs quickly.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// The shortest wait between two rounds of failed sends.
+const MIN_RETRY_WAIT: Duration = Duration::from_millis(100);
+
+/// A consumer service's dead-letter producer.
+pub(crate) struct DeadLetter {
+    topic: String,
+    producer: FutureProducer,
+    retry_wait: Duration,
+}
+
+/// Where the records come from, for the headers and logs.
+pub(crate) struct Source<'a> {
+    pub(crate) service: &'a str,
+    pub(crate) group: &'a str,
+}
+
+impl DeadLetter {
+    /// The dead-letter producer of a consumer, if it has `deadLetterTopic`.
+    pub(crate) fn create(config: &ConsumerConfig) -> Result<Option<Self>, KafkaError> {
+        let Some(topic) = &config.dead_letter_topic else {
+            return Ok(None);
+        };
+        // The consumer's brokers, client id and security, with the seed's
+        // producer defaults (acks=all): a dead-letter copy must be durable.
+        let producer_config = ProducerConfig {
+            common: config.common.clone(),
+            ..ProducerConfig::default()
+        };
+        let mut properties = producer_config.client_config();
+        properties.set("message.timeout.ms", SEND_TIMEOUT.as_millis().to_string());
+        crate::logging::configure(&mut properties);
+        Ok(Some(DeadLetter {
+            topic: topic.clone(),
+            producer: properties.create()?,
+            retry_wait: config.retry_interval.max(MIN_RETRY_WAIT),
+        }))
+    }
+
+    /// The topic records go to.
+    pub(crate) fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Sends every record and waits for the broker's acknowledgements,
+    /// trying failed ones again until they succeed; `false` when `stop`
+    /// fired first (the caller then leaves the offsets unstored, so the
+    /// records are read again).
+    pub(crate) async fn publish(
+        &self,
+        source: &Source<'_>,
+        msgs: &[Message],
+        failure: &Failure,
+        stop: &CancellationToken,
+    ) -> bool {
+        let mut pending: Vec<&Message> = msgs.iter().collect();
+        loop {
+            let results = join_all(pending.iter().map(|m| self.send(source, m, failure))).await;
+            let mut failed = Vec::new();
+            for (msg, result) in pending.into_iter().zip(results) {
+                match result {
+                    Ok(()) => crate::metrics::record_dead_lettered(source.service, &msg.topic),
+                    Err(error) => {
+                        tracing::error!(
+                            service = source.service,
+                            topic = msg.topic,
+                            partition = msg.partition,
+                            offset = msg.offset,
+                            dead_letter_topic = self.topic,
+                            %error,
+                            retry_in = ?self.retry_wait,
+                            "could not write a record to the dead-letter topic (does it exist?); \
+                             its offset stays uncommitted, trying again"
+                        );
+                        failed.push(msg);
+                    }
+                }
+            }
+            if failed.is_empty() {
+                return true;
+            }
+            pending = failed;
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => return false,
+                () = tokio::time::sleep(self.retry_wait) => {}
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        source: &Source<'_>,
+        msg: &Message,
+        failure: &Failure,
+    ) -> Result<(), KafkaError> {
+        let headers = dead_letter_headers(source, msg, failure);
+        let mut record: FutureRecord<'_, [u8], [u8]> =
+            FutureRecord::to(&self.topic).headers(headers);
+        if let Some(key) = &msg.key {
+            record = record.key(key.as_ref());
+        }
+        if let Some(payload) = &msg.payload {
+            record = record.payload(payload.as_ref());
+        }
+        self.producer
+            .send(record, SEND_TIMEOUT)
+            .await
+            .map(|_| ())
+            .map_err(|(error, _)| error)
+    }
+}
+
+/// The original headers, then the `dlt-*` ones.
+fn dead_letter_headers(source: &Source<'_>, msg: &Message, failure: &Failure) -> OwnedHeaders {
+    let mut headers = OwnedHeaders::new_with_capacity(msg.headers.len() + 9);
+    for (key, value) in &msg.headers {
+        headers = headers.insert(Header {
+            key,
+            value: value.as_deref(),
+        });
+    }
+    let reason = if failure.undecodable {
+        "undecodable"
+    } else {
+        "handler-failed"
+    };
+    let mut add = |key: &str, value: &str| {
+        let taken = std::mem::replace(&mut headers, OwnedHeaders::new());
+        headers = taken.insert(Header {
+            key,
+            value: Some(value),
+        });
+    };
+    add(ERROR_HEADER, &failure.error);
+    add(REASON_HEADER, reason);
+    add(ATTEMPTS_HEADER, &failure.attempts.to_string());
+    add(TOPIC_HEADER, &msg.topic);
+    add(PARTITION_HEADER, &msg.partition.to_string());
+    add(OFFSET_HEADER, &msg.offset.to_string());
+    if let Some(ts) = msg.timestamp {
+        add(TIMESTAMP_HEADER, &ts.to_string());
+    }
+    add(SERVICE_HEADER, source.service);
+    add(GROUP_HEADER, source.group);
+    headers
+}
