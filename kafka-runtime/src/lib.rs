@@ -86,7 +86,10 @@
 //! injected producers. `Ok` commits; `Err` ([`HandlerError`]), a panic or the
 //! service's `timeout` retries after `retryInterval` as `maxRetry` says;
 //! [`HandlerError::continue_without_commit`] goes on without committing.
-//! Each partition is handled in order, partitions concurrently.
+//! A record given up on (retries exhausted, or a payload that does not
+//! decode) is logged and skipped, or with `deadLetterTopic=NAME` written to
+//! that topic first ([`deadletter`]). Each partition is handled in order,
+//! partitions concurrently.
 //!
 //! ## Batches
 //!
@@ -158,8 +161,10 @@
 //! `librdkafka`); each handled message or batch runs in a `kafka_handle`
 //! span with service, topic, partition, offset and attempt, joined to the
 //! producer's trace through the W3C `traceparent` header ([`TraceParent`]).
-//! [`metrics`] lists the counters, histograms and gauges recorded through
-//! the `metrics` facade; feature `prometheus` serves them
+//! With feature `opentelemetry` and a `tracing-opentelemetry` layer, those
+//! spans are real OpenTelemetry children of the producer's span (see the
+//! `otel` module). [`metrics`] lists the counters, histograms and gauges
+//! recorded through the `metrics` facade; feature `prometheus` serves them
 //! ([`metrics::install_prometheus`]).
 #![deny(missing_docs)]
 
