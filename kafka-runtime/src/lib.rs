@@ -147,7 +147,7 @@
 //!
 //! ## Testing with the embedded broker
 //!
-//! With the feature `testing`, [`testing::EmbeddedBroker`] starts
+//! With the feature `testing`, `testing::EmbeddedBroker` starts
 //! librdkafka's mock cluster in the process: real Kafka protocol over
 //! loopback, consumer groups included, nothing to install. Point a YAML at
 //! its `bootstrap_servers()` and run `serve()` with a shutdown signal, as in
@@ -165,7 +165,7 @@
 //! spans are real OpenTelemetry children of the producer's span (see the
 //! `otel` module). [`metrics`] lists the counters, histograms and gauges
 //! recorded through the `metrics` facade; feature `prometheus` serves them
-//! ([`metrics::install_prometheus`]).
+//! (`metrics::install_prometheus`).
 #![deny(missing_docs)]
 
 pub mod config;

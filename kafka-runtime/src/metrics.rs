@@ -3,8 +3,8 @@
 //!
 //! The runtime only records; the application chooses where numbers go by
 //! installing a `metrics` recorder (any exporter works), or calls
-//! [`install_prometheus`] for the bundled one. Without a recorder every
-//! recording is a no-op.
+//! `install_prometheus` (feature `prometheus`) for the bundled one. Without
+//! a recorder every recording is a no-op.
 //!
 //! | name | kind | labels | meaning |
 //! |---|---|---|---|

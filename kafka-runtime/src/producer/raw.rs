@@ -68,7 +68,7 @@ impl Binding {
 /// itself shared by every binding with the same settings.
 ///
 /// A runnable round trip through every call, on the embedded broker, is on
-/// [`EmbeddedBroker`](crate::testing::EmbeddedBroker) (feature `testing`).
+/// `kafka_runtime::testing::EmbeddedBroker` (feature `testing`).
 ///
 /// ```
 /// # #[cfg(feature = "testing")] {

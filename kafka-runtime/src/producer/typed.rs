@@ -32,7 +32,7 @@ use super::record::{Delivered, Headers, Key};
 /// }
 /// ```
 ///
-/// A round trip on a broker: see [`EmbeddedBroker`](crate::testing::EmbeddedBroker)
+/// A round trip on a broker: see `kafka_runtime::testing::EmbeddedBroker`
 /// (feature `testing`) and the crate-level quick start.
 pub struct Producer<T> {
     raw: RawProducer,
