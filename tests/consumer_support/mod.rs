@@ -129,11 +129,20 @@ pub struct Running {
 
 /// Starts `serve()` with `config`, running only `only`.
 pub fn start(config: Config, only: &[&str]) -> Running {
+    start_with_shutdown_timeout(config, only, Duration::from_secs(10))
+}
+
+/// [`start`] with the given bound on in-flight handlers at shutdown.
+pub fn start_with_shutdown_timeout(
+    config: Config,
+    only: &[&str],
+    shutdown_timeout: Duration,
+) -> Running {
     let (tx, rx) = oneshot::channel::<()>();
     let serve = kafka_runtime::serve()
         .config(config)
         .only_services(only.iter().copied())
-        .shutdown_timeout(Duration::from_secs(10))
+        .shutdown_timeout(shutdown_timeout)
         .with_graceful_shutdown(async {
             let _ = rx.await;
         });

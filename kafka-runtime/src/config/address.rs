@@ -447,6 +447,7 @@ fn apply_consumer(cfg: &mut ConsumerConfig, spec: &KeySpec, value: Value) -> boo
         ("fetchMax", Value::Int(n)) => cfg.fetch_max = to_u32(n),
         ("batch", Value::Int(n)) => cfg.batch = Some(to_u32(n)),
         ("batchFlush", Value::Int(n)) => cfg.batch_flush = millis(n),
+        ("keyOrderedConcurrency", Value::Int(n)) => cfg.key_ordered_concurrency = to_u32(n),
         ("initial", Value::Text(v)) => match v.parse() {
             Ok(i) => cfg.initial = i,
             Err(_) => return false,

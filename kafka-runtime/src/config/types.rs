@@ -326,6 +326,12 @@ pub struct ConsumerConfig {
     pub batch: Option<u32>,
     /// `batchFlush`: a partial batch is handed over after this long.
     pub batch_flush: Duration,
+    /// `keyOrderedConcurrency`: handlers running at once within one
+    /// partition (1..=1024). 1, the default, handles a partition strictly
+    /// one message at a time; above 1, records with the same key still run
+    /// one at a time in offset order and only a contiguous prefix of handled
+    /// offsets is committed. Single-message handlers only.
+    pub key_ordered_concurrency: u32,
     /// `initial`: where a new group starts reading.
     pub initial: InitialOffset,
     /// `maxWaitTime`: how long the broker may hold a fetch waiting for data.
@@ -367,6 +373,7 @@ impl Default for ConsumerConfig {
             fetch_max: 1_048_576,
             batch: None,
             batch_flush: Duration::from_millis(2_000),
+            key_ordered_concurrency: 1,
             initial: InitialOffset::Newest,
             max_wait_time: Duration::from_millis(1_000),
             retry: RetryPolicy::Forever,

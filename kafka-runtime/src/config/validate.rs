@@ -389,6 +389,21 @@ impl ConsumerConfig {
             check.int("batch", i64::from(batch))?;
         }
         check.millis("batchFlush", self.batch_flush)?;
+        check.int(
+            "keyOrderedConcurrency",
+            i64::from(self.key_ordered_concurrency),
+        )?;
+        if let (Some(batch), n @ 2..) = (self.batch, self.key_ordered_concurrency) {
+            return Err(check.fail(
+                "keyOrderedConcurrency",
+                n,
+                format!(
+                    "not allowed with `batch={batch}`: a batch handler gets a partition's \
+                     messages in order, one batch at a time; remove `keyOrderedConcurrency` \
+                     (or set it to 1), or remove `batch` and handle one message per call"
+                ),
+            ));
+        }
         check.millis("maxWaitTime", self.max_wait_time)?;
         check.millis("maxProcessingTime", self.max_processing_time)?;
         check.millis("groupSessionTimeout", self.group_session_timeout)?;

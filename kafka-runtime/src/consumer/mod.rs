@@ -11,10 +11,16 @@
 //! the handler succeeded (or the retry policy gave up); librdkafka commits
 //! stored offsets every `commit_interval`, and synchronously on revocation and
 //! shutdown.
+//!
+//! A worker handles its partition one message (or batch) at a time, unless
+//! the service sets `keyOrderedConcurrency=N`: then up to N handlers run at
+//! once within the partition, one per key at a time, and only the contiguous
+//! prefix of handled offsets is stored (see `ordered.rs`).
 
 mod attempt;
 mod group;
 mod limiter;
+mod ordered;
 mod rebalance;
 mod worker;
 
@@ -119,6 +125,7 @@ pub(crate) fn start(
         batch,
         trpc_meta: config.common.trpc_meta,
         limiter: limiter::Limiter::new(config.limiter_rate, config.limiter_burst),
+        key_ordered_concurrency: config.key_ordered_concurrency.max(1) as usize,
         paused: controls.paused,
         dead_letter: crate::deadletter::DeadLetter::create(config).map_err(kafka_err)?,
     });

@@ -30,6 +30,9 @@ pub(crate) struct ServiceRuntime {
     pub(crate) batch: Option<(usize, Duration)>,
     pub(crate) trpc_meta: bool,
     pub(crate) limiter: Option<Limiter>,
+    /// `keyOrderedConcurrency`: above 1, [`super::ordered`] runs the
+    /// partition's messages instead of the sequential loop below.
+    pub(crate) key_ordered_concurrency: usize,
     /// The service's pause switch ([`crate::ServiceControl`]).
     pub(crate) paused: watch::Receiver<bool>,
     /// Where given-up records go (`deadLetterTopic`); `None` skips them.
@@ -57,6 +60,14 @@ pub(crate) async fn run(
     mut rx: mpsc::Receiver<Message>,
     stop: CancellationToken,
 ) {
+    if service.key_ordered_concurrency > 1 && service.batch.is_none() {
+        let served = super::ordered::Served {
+            service,
+            consumer,
+            claim: Arc::new(claim),
+        };
+        return super::ordered::run(served, rx, stop).await;
+    }
     loop {
         let first = tokio::select! {
             biased;
@@ -73,38 +84,58 @@ pub(crate) async fn run(
                 }
             }
         };
-        // A paused service starts no handler; what it holds stays
-        // unhandled and uncommitted until resume (or revocation).
-        if !wait_unpaused(&service.paused, &stop).await {
+        if !admit(&service, &stop, msgs.len()).await {
             return;
-        }
-        if let Some(limiter) = &service.limiter {
-            for _ in &msgs {
-                tokio::select! {
-                    biased;
-                    () = stop.cancelled() => return,
-                    () = limiter.acquire() => {}
-                }
-            }
         }
         let last_offset = msgs.last().map_or(0, |m| m.offset);
         match handle(&service, &claim, &msgs, &stop).await {
-            Outcome::Commit => {
-                // rd_kafka_offset_store stores `offset + 1`, the next record to
-                // read. It fails once the partition is no longer assigned,
-                // which is what we want: a revoked partition's offsets belong
-                // to its new owner.
-                if let Err(e) = consumer.store_offset(&claim.topic, claim.partition, last_offset) {
-                    tracing::warn!(
-                        service = &*service.name, topic = claim.topic, partition = claim.partition,
-                        offset = last_offset, error = %e,
-                        "could not store the offset of a handled message (partition revoked?)"
-                    );
-                }
-            }
+            Outcome::Commit => store(&service, &consumer, &claim, last_offset),
             Outcome::SkipWithoutCommit => {}
             Outcome::Stopped => return,
         }
+    }
+}
+
+/// Waits until `count` messages may start: a paused service starts no
+/// handler (what it holds stays unhandled and uncommitted until resume or
+/// revocation), and the limiter hands out one token per message. `false` if
+/// stopped meanwhile.
+pub(super) async fn admit(
+    service: &ServiceRuntime,
+    stop: &CancellationToken,
+    count: usize,
+) -> bool {
+    if !wait_unpaused(&service.paused, stop).await {
+        return false;
+    }
+    if let Some(limiter) = &service.limiter {
+        for _ in 0..count {
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => return false,
+                () = limiter.acquire() => {}
+            }
+        }
+    }
+    true
+}
+
+/// Stores `offset` as handled, for librdkafka's next commit.
+pub(super) fn store(
+    service: &ServiceRuntime,
+    consumer: &BaseConsumer<EngineContext>,
+    claim: &Claim,
+    offset: i64,
+) {
+    // rd_kafka_offset_store stores `offset + 1`, the next record to read. It
+    // fails once the partition is no longer assigned, which is what we want:
+    // a revoked partition's offsets belong to its new owner.
+    if let Err(e) = consumer.store_offset(&claim.topic, claim.partition, offset) {
+        tracing::warn!(
+            service = &*service.name, topic = claim.topic, partition = claim.partition,
+            offset, error = %e,
+            "could not store the offset of a handled message (partition revoked?)"
+        );
     }
 }
 
@@ -147,7 +178,9 @@ async fn collect_batch(
     Some(batch)
 }
 
-async fn handle(
+/// Runs the handler on `msgs` (one message, or a batch) under the retry
+/// policy, in the message's `kafka_handle` span.
+pub(super) async fn handle(
     service: &ServiceRuntime,
     claim: &Claim,
     msgs: &[Message],

@@ -17,7 +17,8 @@ const CONSUMERS: &[&str] = &[
      &netReadTimeout=10&netWriteTimeout=300000&metadataRetryMax=0&metadataRetryBackoff=60000\
      &metadataRefreshFrequency=0&metadataFull=true&metadataAllowAutoTopicCreation=false",
     "127.0.0.1:1?topics=t&group=g&strategy=roundrobin&fetchMax=2147483135&groupSessionTimeout=1\
-     &groupRebalanceTimeout=1&metadataRefreshFrequency=3600&metadataRetryBackoff=1",
+     &groupRebalanceTimeout=1&metadataRefreshFrequency=3600&metadataRetryBackoff=1\
+     &keyOrderedConcurrency=1024",
     "127.0.0.1:1?topics=t&group=g&mechanism=SCRAM-SHA-512&user=u&password=p",
     "127.0.0.1:1?topics=t&group=g&mechanism=SCRAM-SHA-256&user=u&password=p&protocol=SASL_SSL",
     "127.0.0.1:1?topics=t&group=g&mechanism=PLAIN&user=u&password=p&protocol=SASL_PLAINTEXT",
