@@ -89,7 +89,8 @@
 //! A record given up on (retries exhausted, or a payload that does not
 //! decode) is logged and skipped, or with `deadLetterTopic=NAME` written to
 //! that topic first ([`deadletter`]). Each partition is handled in order,
-//! partitions concurrently.
+//! partitions concurrently; with `keyOrderedConcurrency=N` up to N handlers
+//! run at once within a partition, in order per key.
 //!
 //! ## Batches
 //!
