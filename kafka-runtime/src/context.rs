@@ -9,6 +9,16 @@ use crate::Metadata;
 ///
 /// Read-only by construction (the seed's `GetRawSaramaContext` warned that
 /// its write methods were undefined behaviour; here there are none).
+///
+/// ```
+/// use kafka_runtime::{Context, RawContext};
+///
+/// // As a handler unit test builds one; in `serve()` the engine does.
+/// let ctx = Context::for_test("trpc.app.server.consumer", RawContext::for_test("orders", 2, 41));
+/// assert_eq!(ctx.service(), "trpc.app.server.consumer");
+/// assert_eq!((ctx.raw().topic.as_str(), ctx.raw().partition, ctx.raw().offset), ("orders", 2, 41));
+/// assert!(ctx.metadata().is_empty()); // filled from headers with `trpcMeta=true`
+/// ```
 #[derive(Debug, Clone)]
 pub struct Context {
     pub(crate) service: Arc<str>,
@@ -18,22 +28,54 @@ pub struct Context {
 
 impl Context {
     /// The name of the `server.service[]` entry being served.
+    ///
+    /// ```
+    /// use kafka_runtime::{Context, RawContext};
+    /// let ctx = Context::for_test("trpc.app.server.consumer", RawContext::for_test("orders", 0, 1));
+    /// assert_eq!(ctx.service(), "trpc.app.server.consumer");
+    /// ```
     pub fn service(&self) -> &str {
         &self.service
     }
 
     /// Raw consumer information (the seed's `RawSaramaContext`).
+    ///
+    /// ```
+    /// use kafka_runtime::{Context, RawContext};
+    /// let ctx = Context::for_test("svc", RawContext::for_test("orders", 3, 99));
+    /// let raw = ctx.raw();
+    /// assert_eq!((raw.partition, raw.offset, raw.initial_offset), (3, 99, 99));
+    /// ```
     pub fn raw(&self) -> &RawContext {
         &self.raw
     }
 
     /// tRPC metadata read from the record headers (`trpcMeta=true`); empty
     /// otherwise. For a batch, the metadata of the batch's first record.
+    ///
+    /// ```
+    /// use kafka_runtime::{Context, RawContext};
+    /// let ctx = Context::for_test("svc", RawContext::for_test("orders", 0, 0));
+    /// assert!(ctx.metadata().get("tenant").is_none());
+    /// ```
     pub fn metadata(&self) -> &Metadata {
         &self.metadata
     }
 
     /// A context for handler unit tests, outside any consumer.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use kafka_runtime::{Context, HandlerError, Message, RawContext};
+    ///
+    /// async fn handle(ctx: Context, msg: Message) -> Result<(), HandlerError> {
+    ///     assert_eq!(ctx.raw().offset, msg.offset);
+    ///     Ok(())
+    /// }
+    /// let ctx = Context::for_test("svc", RawContext::for_test("orders", 0, 5));
+    /// handle(ctx, Message::new("orders", 0, 5)).await.unwrap();
+    /// # }
+    /// ```
     pub fn for_test(service: &str, raw: RawContext) -> Self {
         Context {
             service: Arc::from(service),
@@ -52,6 +94,16 @@ impl Context {
 ///
 /// `assignment` is this member's own count of (non-empty) partition
 /// assignments: it moves exactly when a rebalance hands it partitions.
+///
+/// ```
+/// use kafka_runtime::RawContext;
+///
+/// let raw = RawContext::for_test("orders", 0, 7);
+/// // The seed's `rawContext.Claim.InitialOffset()`:
+/// assert_eq!(raw.initial_offset, 7);
+/// assert_eq!(raw.last_offset, raw.offset);
+/// assert_eq!(raw.member_id, None); // set inside a consumer group
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RawContext {
@@ -80,6 +132,12 @@ pub struct RawContext {
 
 impl RawContext {
     /// Raw context for a hand-made message, for handler unit tests.
+    ///
+    /// ```
+    /// use kafka_runtime::RawContext;
+    /// let raw = RawContext::for_test("orders", 1, 10);
+    /// assert_eq!((raw.topic.as_str(), raw.partition, raw.offset, raw.last_offset), ("orders", 1, 10, 10));
+    /// ```
     pub fn for_test(topic: &str, partition: i32, offset: i64) -> Self {
         RawContext {
             topic: topic.to_owned(),

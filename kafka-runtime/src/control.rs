@@ -11,6 +11,16 @@ use tokio::sync::watch;
 
 /// Partitions that moved to or away from a service's group member, as the
 /// rebalance hooks of [`Serve`](crate::Serve) see them.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// let assigned = Arc::new(Mutex::new(Vec::new()));
+/// let seen = Arc::clone(&assigned);
+/// let serve = kafka_runtime::serve().on_partitions_assigned(move |ev| {
+///     seen.lock().unwrap().extend(ev.partitions.iter().map(|(t, p)| (ev.service.clone(), t.clone(), *p)));
+/// });
+/// # drop(serve);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PartitionsEvent {
@@ -91,6 +101,15 @@ fn fire(hooks: &[Hook], service: &str, tpl: &TopicPartitionList) {
 /// belongs to the service, not to its partitions: partitions assigned by a
 /// rebalance while paused stay paused, and revoked partitions leave
 /// unhandled messages uncommitted for their next owner.
+///
+/// ```
+/// let serve = kafka_runtime::serve();
+/// let control = serve.control();
+/// // Before `serve` runs (or for a name it does not run), nothing is known:
+/// assert_eq!(control.is_paused("trpc.app.server.consumer"), None);
+/// let err = control.pause("trpc.app.server.consumer").unwrap_err();
+/// assert_eq!(err.service, "trpc.app.server.consumer");
+/// ```
 #[derive(Clone, Default)]
 pub struct ServiceControl {
     services: Arc<Mutex<HashMap<String, watch::Sender<bool>>>>,
@@ -111,6 +130,14 @@ impl fmt::Debug for ServiceControl {
 /// [`ServiceControl`] was asked about a service the `serve()` it belongs to
 /// does not run (not started yet, or not a Kafka service of the
 /// configuration).
+///
+/// ```
+/// let control = kafka_runtime::serve().control();
+/// let err = control.resume("nope").unwrap_err();
+/// assert_eq!(err.service, "nope");
+/// assert!(err.running.is_empty());
+/// assert!(err.to_string().starts_with("`nope` is not a running Kafka service"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "`{service}` is not a running Kafka service of this serve(); running: [{}]",
@@ -156,16 +183,35 @@ impl ServiceControl {
 
     /// Pauses `service`: no handler starts on its messages until
     /// [`resume`](Self::resume). Pausing a paused service does nothing.
+    ///
+    /// ```
+    /// let serve = kafka_runtime::serve();
+    /// let control = serve.control();
+    /// // Once `serve` runs the service, this stops its handlers until `resume`;
+    /// // before, the service is unknown:
+    /// assert!(control.pause("trpc.app.server.consumer").is_err());
+    /// ```
     pub fn pause(&self, service: &str) -> Result<(), UnknownService> {
         self.set(service, true)
     }
 
     /// Resumes `service` where it stopped.
+    ///
+    /// ```
+    /// let control = kafka_runtime::serve().control();
+    /// let err = control.resume("trpc.app.server.consumer").unwrap_err();
+    /// assert_eq!(err.service, "trpc.app.server.consumer");
+    /// ```
     pub fn resume(&self, service: &str) -> Result<(), UnknownService> {
         self.set(service, false)
     }
 
     /// Whether `service` is paused (`None` if it is not running).
+    ///
+    /// ```
+    /// let control = kafka_runtime::serve().control();
+    /// assert_eq!(control.is_paused("trpc.app.server.consumer"), None); // not running
+    /// ```
     pub fn is_paused(&self, service: &str) -> Option<bool> {
         self.lock().get(service).map(|tx| *tx.borrow())
     }

@@ -79,22 +79,94 @@ use crate::consumer::Failure;
 use crate::Message;
 
 /// The last error of the handler, or why the payload did not decode.
+///
+/// ```
+/// use kafka_runtime::{deadletter::ERROR_HEADER, Message};
+/// assert_eq!(ERROR_HEADER, "dlt-error");
+/// let mut copy = Message::new("orders.dlt", 0, 0);
+/// copy.headers.push((ERROR_HEADER.into(), Some("x".into())));
+/// assert!(copy.header(ERROR_HEADER).is_some());
+/// ```
 pub const ERROR_HEADER: &str = "dlt-error";
 /// `handler-failed` (maxRetry exhausted) or `undecodable`.
+///
+/// ```
+/// use kafka_runtime::{deadletter::REASON_HEADER, Message};
+/// assert_eq!(REASON_HEADER, "dlt-reason");
+/// let mut copy = Message::new("orders.dlt", 0, 0);
+/// copy.headers.push((REASON_HEADER.into(), Some("x".into())));
+/// assert!(copy.header(REASON_HEADER).is_some());
+/// ```
 pub const REASON_HEADER: &str = "dlt-reason";
 /// How many times the handler ran on the record.
+///
+/// ```
+/// use kafka_runtime::{deadletter::ATTEMPTS_HEADER, Message};
+/// assert_eq!(ATTEMPTS_HEADER, "dlt-attempts");
+/// let mut copy = Message::new("orders.dlt", 0, 0);
+/// copy.headers.push((ATTEMPTS_HEADER.into(), Some("x".into())));
+/// assert!(copy.header(ATTEMPTS_HEADER).is_some());
+/// ```
 pub const ATTEMPTS_HEADER: &str = "dlt-attempts";
 /// The topic the record was read from.
+///
+/// ```
+/// use kafka_runtime::{deadletter::TOPIC_HEADER, Message};
+/// assert_eq!(TOPIC_HEADER, "dlt-original-topic");
+/// let mut copy = Message::new("orders.dlt", 0, 0);
+/// copy.headers.push((TOPIC_HEADER.into(), Some("x".into())));
+/// assert!(copy.header(TOPIC_HEADER).is_some());
+/// ```
 pub const TOPIC_HEADER: &str = "dlt-original-topic";
 /// The partition the record was read from.
+///
+/// ```
+/// use kafka_runtime::{deadletter::PARTITION_HEADER, Message};
+/// assert_eq!(PARTITION_HEADER, "dlt-original-partition");
+/// let mut copy = Message::new("orders.dlt", 0, 0);
+/// copy.headers.push((PARTITION_HEADER.into(), Some("x".into())));
+/// assert!(copy.header(PARTITION_HEADER).is_some());
+/// ```
 pub const PARTITION_HEADER: &str = "dlt-original-partition";
 /// The offset of the record in its partition.
+///
+/// ```
+/// use kafka_runtime::{deadletter::OFFSET_HEADER, Message};
+/// assert_eq!(OFFSET_HEADER, "dlt-original-offset");
+/// let mut copy = Message::new("orders.dlt", 0, 0);
+/// copy.headers.push((OFFSET_HEADER.into(), Some("x".into())));
+/// assert!(copy.header(OFFSET_HEADER).is_some());
+/// ```
 pub const OFFSET_HEADER: &str = "dlt-original-offset";
 /// The original record's timestamp in milliseconds since the epoch.
+///
+/// ```
+/// use kafka_runtime::{deadletter::TIMESTAMP_HEADER, Message};
+/// assert_eq!(TIMESTAMP_HEADER, "dlt-original-timestamp");
+/// let mut copy = Message::new("orders.dlt", 0, 0);
+/// copy.headers.push((TIMESTAMP_HEADER.into(), Some("x".into())));
+/// assert!(copy.header(TIMESTAMP_HEADER).is_some());
+/// ```
 pub const TIMESTAMP_HEADER: &str = "dlt-original-timestamp";
 /// The consumer service (the YAML `name`) that gave up.
+///
+/// ```
+/// use kafka_runtime::{deadletter::SERVICE_HEADER, Message};
+/// assert_eq!(SERVICE_HEADER, "dlt-service");
+/// let mut copy = Message::new("orders.dlt", 0, 0);
+/// copy.headers.push((SERVICE_HEADER.into(), Some("x".into())));
+/// assert!(copy.header(SERVICE_HEADER).is_some());
+/// ```
 pub const SERVICE_HEADER: &str = "dlt-service";
 /// The consumer group of that service.
+///
+/// ```
+/// use kafka_runtime::{deadletter::GROUP_HEADER, Message};
+/// assert_eq!(GROUP_HEADER, "dlt-group");
+/// let mut copy = Message::new("orders.dlt", 0, 0);
+/// copy.headers.push((GROUP_HEADER.into(), Some("x".into())));
+/// assert!(copy.header(GROUP_HEADER).is_some());
+/// ```
 pub const GROUP_HEADER: &str = "dlt-group";
 
 /// How long one send may take before it is reported and tried again;

@@ -3,6 +3,18 @@
 use crate::config::ConfigError;
 
 /// Why the runtime could not start or had to stop.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let yaml = "server:\n  service:\n    - name: trpc.app.server.consumer\n      address: 127.0.0.1:9092?topics=t&group=g&fetchMax=12x\n      protocol: kafka\n";
+/// let err = kafka_runtime::serve().config_yaml(yaml).await.unwrap_err();
+/// match &err {
+///     kafka_runtime::Error::Config(e) => assert_eq!(e.key.as_deref(), Some("fetchMax")),
+///     other => panic!("unexpected: {other}"),
+/// }
+/// assert!(err.to_string().contains("`fetchMax=12x`: not a whole number"), "{err}");
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -38,4 +50,13 @@ pub enum Error {
 }
 
 /// The runtime's result type.
+///
+/// ```
+/// async fn run() -> kafka_runtime::Result<()> {
+///     kafka_runtime::serve().config_yaml("server: [").await
+/// }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// assert!(matches!(run().await, Err(kafka_runtime::Error::Config(_))));
+/// # }
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -23,6 +23,30 @@ use crate::{Context, Error, Message, RuntimeHandle};
 /// [`HandlerError::continue_without_commit`] is the seed's
 /// `ContinueWithoutCommitError`: go on with the next message without
 /// storing this one's offset.
+///
+/// ```
+/// use kafka_runtime::{HandlerError, Message};
+///
+/// async fn handle(msg: Message) -> Result<(), HandlerError> {
+///     let text = std::str::from_utf8(&msg.payload_bytes())?.to_owned(); // `?` converts
+///     if text.is_empty() {
+///         // Skip it without committing its offset.
+///         return Err(HandlerError::continue_without_commit());
+///     }
+///     if text == "bad" {
+///         return Err(HandlerError::msg("bad record")); // retried as `maxRetry` says
+///     }
+///     Ok(())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let skip = handle(Message::new("t", 0, 0).with_payload("")).await.unwrap_err();
+/// assert!(skip.is_continue_without_commit());
+/// let failed = handle(Message::new("t", 0, 1).with_payload("bad")).await.unwrap_err();
+/// assert_eq!(failed.to_string(), "bad record");
+/// assert!(handle(Message::new("t", 0, 2).with_payload("ok")).await.is_ok());
+/// # }
+/// ```
 pub struct HandlerError {
     kind: ErrorKind,
 }
@@ -37,6 +61,11 @@ pub(crate) enum ErrorKind {
 
 impl HandlerError {
     /// A failure described by a message.
+    ///
+    /// ```
+    /// let err = kafka_runtime::HandlerError::msg(format!("order {} rejected", 7));
+    /// assert_eq!(err.to_string(), "order 7 rejected");
+    /// ```
     pub fn msg(message: impl fmt::Display) -> Self {
         HandlerError {
             kind: ErrorKind::Failed(message.to_string().into()),
@@ -45,6 +74,12 @@ impl HandlerError {
 
     /// A failure wrapping any boxable error, e.g. an `anyhow::Error`
     /// (which is not a `std::error::Error` itself, so `?` cannot convert it).
+    ///
+    /// ```
+    /// let io = std::io::Error::other("disk full");
+    /// let err = kafka_runtime::HandlerError::new(io);
+    /// assert_eq!(err.to_string(), "disk full");
+    /// ```
     pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
         HandlerError {
             kind: ErrorKind::Failed(error.into()),
@@ -54,6 +89,19 @@ impl HandlerError {
     /// Go on with the next message, but do not store this message's offset
     /// (the seed's `ContinueWithoutCommitError`). A later message's success
     /// still stores its own, later offset, as with sarama's `MarkMessage`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use kafka_runtime::{HandlerError, Message};
+    /// async fn handle(msg: Message) -> Result<(), HandlerError> {
+    ///     if msg.key.is_none() {
+    ///         return Err(HandlerError::continue_without_commit());
+    ///     }
+    ///     Ok(())
+    /// }
+    /// assert!(handle(Message::new("t", 0, 0)).await.unwrap_err().is_continue_without_commit());
+    /// # }
+    /// ```
     pub fn continue_without_commit() -> Self {
         HandlerError {
             kind: ErrorKind::ContinueWithoutCommit,
@@ -61,6 +109,12 @@ impl HandlerError {
     }
 
     /// Whether this is [`HandlerError::continue_without_commit`].
+    ///
+    /// ```
+    /// use kafka_runtime::HandlerError;
+    /// assert!(HandlerError::continue_without_commit().is_continue_without_commit());
+    /// assert!(!HandlerError::msg("failed").is_continue_without_commit());
+    /// ```
     pub fn is_continue_without_commit(&self) -> bool {
         matches!(self.kind, ErrorKind::ContinueWithoutCommit)
     }
@@ -101,18 +155,58 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for HandlerError {
 }
 
 /// What a handler returns.
+///
+/// ```
+/// use kafka_runtime::{HandlerResult, Message};
+/// async fn handle(_msg: Message) -> HandlerResult { Ok(()) }
+/// ```
 pub type HandlerResult = Result<(), HandlerError>;
 
 /// The boxed future a type-erased handler returns.
+///
+/// ```
+/// use kafka_runtime::handler::HandlerFuture;
+/// let fut: HandlerFuture = Box::pin(async { Ok(()) });
+/// # drop(fut);
+/// ```
 pub type HandlerFuture = Pin<Box<dyn Future<Output = HandlerResult> + Send + 'static>>;
 
 /// A single-message handler, type-erased.
+///
+/// ```
+/// use std::sync::Arc;
+/// use kafka_runtime::handler::{Handler, SingleFn};
+/// let f: SingleFn = Arc::new(|_ctx, _msg| Box::pin(async { Ok(()) }));
+/// assert_eq!(format!("{:?}", Handler::Single(f)), "Handler::Single");
+/// ```
 pub type SingleFn = Arc<dyn Fn(Context, Message) -> HandlerFuture + Send + Sync>;
 
 /// A batch handler, type-erased.
+///
+/// ```
+/// use std::sync::Arc;
+/// use kafka_runtime::handler::{BatchFn, Handler};
+/// let f: BatchFn = Arc::new(|_ctx, msgs| Box::pin(async move { assert!(msgs.len() <= 10); Ok(()) }));
+/// assert_eq!(format!("{:?}", Handler::Batch(f)), "Handler::Batch");
+/// ```
 pub type BatchFn = Arc<dyn Fn(Context, Vec<Message>) -> HandlerFuture + Send + Sync>;
 
 /// A ready-to-call handler, built once per service at startup.
+///
+/// ```
+/// use std::sync::Arc;
+/// use kafka_runtime::handler::Handler;
+/// use kafka_runtime::{Context, Message, RawContext};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let handler = Handler::Single(Arc::new(|_ctx, msg: Message| {
+///     Box::pin(async move { assert_eq!(msg.offset, 3); Ok(()) })
+/// }));
+/// if let Handler::Single(f) = handler {
+///     let ctx = Context::for_test("svc", RawContext::for_test("t", 0, 3));
+///     f(ctx, Message::new("t", 0, 3)).await.unwrap();
+/// }
+/// # }
+/// ```
 #[derive(Clone)]
 pub enum Handler {
     /// Called with one message.
@@ -131,6 +225,14 @@ impl fmt::Debug for Handler {
 }
 
 /// One `#[kafka_consumer]` function, as registered at compile time.
+///
+/// ```
+/// use kafka_runtime::handler::Registration;
+/// // Every handler linked into this binary (`serve()` checks them against the configuration):
+/// for registration in Registration::all() {
+///     println!("{} serves {:?} (batch: {})", registration.name, registration.service, registration.batch);
+/// }
+/// ```
 #[derive(Debug)]
 pub struct Registration {
     /// `service = "..."`; `None` serves every Kafka service (seed Q1).
@@ -149,6 +251,15 @@ pub struct Registration {
 
 impl Registration {
     /// Used by the macro's generated code.
+    ///
+    /// ```
+    /// use kafka_runtime::handler::{Handler, Registration};
+    /// fn factory(_: &kafka_runtime::RuntimeHandle) -> Result<Handler, kafka_runtime::Error> {
+    ///     Ok(Handler::Single(std::sync::Arc::new(|_ctx, _msg| Box::pin(async { Ok(()) }))))
+    /// }
+    /// let registration = Registration::new(Some("svc"), false, "handle", file!(), line!(), factory);
+    /// assert_eq!(registration.service, Some("svc"));
+    /// ```
     pub const fn new(
         service: Option<&'static str>,
         batch: bool,
@@ -168,6 +279,11 @@ impl Registration {
     }
 
     /// Every registration linked into this binary.
+    ///
+    /// ```
+    /// let names: Vec<&str> = kafka_runtime::handler::Registration::all().map(|r| r.name).collect();
+    /// println!("handlers linked in: {names:?}");
+    /// ```
     pub fn all() -> impl Iterator<Item = &'static Registration> {
         inventory::iter::<Registration>.into_iter()
     }
@@ -190,27 +306,58 @@ pub mod decode {
     use super::*;
 
     /// The whole record.
+    ///
+    /// ```
+    /// use kafka_runtime::{handler::decode, Message};
+    /// let msg = decode::message(Message::new("t", 0, 1)).unwrap();
+    /// assert_eq!(msg.offset, 1);
+    /// ```
     pub fn message(msg: Message) -> Result<Message, HandlerError> {
         Ok(msg)
     }
 
     /// The value as `Bytes`.
+    ///
+    /// ```
+    /// use kafka_runtime::{handler::decode, Message};
+    /// assert_eq!(decode::bytes(Message::new("t", 0, 0).with_payload("v")).unwrap(), "v");
+    /// ```
     pub fn bytes(msg: Message) -> Result<Bytes, HandlerError> {
         Ok(msg.payload_bytes())
     }
 
     /// The value as `Vec<u8>`.
+    ///
+    /// ```
+    /// use kafka_runtime::{handler::decode, Message};
+    /// assert_eq!(decode::vec(Message::new("t", 0, 0).with_payload("v")).unwrap(), b"v");
+    /// ```
     pub fn vec(msg: Message) -> Result<Vec<u8>, HandlerError> {
         Ok(msg.payload_bytes().to_vec())
     }
 
     /// The value as a UTF-8 `String`.
+    ///
+    /// ```
+    /// use kafka_runtime::{handler::decode, Message};
+    /// assert_eq!(decode::string(Message::new("t", 0, 0).with_payload("v")).unwrap(), "v");
+    /// assert!(decode::string(Message::new("t", 0, 0).with_payload(vec![0xff])).is_err());
+    /// ```
     pub fn string(msg: Message) -> Result<String, HandlerError> {
         String::from_utf8(msg.payload_bytes().to_vec())
             .map_err(|e| HandlerError::undecodable(format!("not UTF-8: {e}")))
     }
 
     /// The value as JSON.
+    ///
+    /// ```
+    /// use kafka_runtime::{handler::decode, Message};
+    /// #[derive(serde::Deserialize)]
+    /// struct Order { id: u32 }
+    /// let order: Order = decode::json(Message::new("t", 0, 0).with_payload(r#"{"id":7}"#)).unwrap();
+    /// assert_eq!(order.id, 7);
+    /// assert!(decode::json::<Order>(Message::new("t", 0, 1).with_payload("nope")).is_err());
+    /// ```
     pub fn json<T: serde::de::DeserializeOwned>(msg: Message) -> Result<T, HandlerError> {
         let payload = msg.payload_bytes();
         serde_json::from_slice(&payload).map_err(|e| {
@@ -220,6 +367,13 @@ pub mod decode {
 
     /// Decodes each message of a batch, logging and dropping the ones that do
     /// not decode (they are committed with the batch: retrying cannot fix them).
+    ///
+    /// ```
+    /// use kafka_runtime::{handler::decode, Message};
+    /// let msgs = vec![Message::new("t", 0, 0).with_payload("a"), Message::new("t", 0, 1).with_payload(vec![0xff])];
+    /// let texts = decode::batch(msgs, decode::string);
+    /// assert_eq!(texts, ["a"]); // the undecodable one is logged and dropped
+    /// ```
     pub fn batch<T>(msgs: Vec<Message>, decode: fn(Message) -> Result<T, HandlerError>) -> Vec<T> {
         msgs.into_iter()
             .filter_map(|m| {

@@ -14,14 +14,24 @@ use crate::Error;
 /// `serve()` starts and shuts it down around the consumers; a producer-only
 /// program does it itself:
 ///
-/// ```no_run
-/// # async fn run(config: std::sync::Arc<kafka_runtime::config::Config>) -> Result<(), kafka_runtime::Error> {
+/// ```
+/// # #[cfg(feature = "testing")] {
+/// use std::sync::Arc;
+/// use kafka_runtime::config::Config;
 /// use kafka_runtime::RuntimeHandle;
-/// let runtime = RuntimeHandle::start(config).await?;
-/// let orders = runtime.producer("trpc.app.server.producer")?;
-/// orders.produce("key", "value", kafka_runtime::producer::Headers::new()).await?;
-/// runtime.shutdown(std::time::Duration::from_secs(5)).await?;
-/// # Ok(()) }
+/// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+/// // In a service: `RuntimeHandle::load()` reads ./trpc_go.yaml.
+/// let config = Config::from_yaml_str(&format!(
+///     "client:\n  service:\n    - name: trpc.app.server.producer\n      target: kafka://{}?topic=orders\n",
+///     broker.bootstrap_servers()
+/// )).unwrap();
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let runtime = RuntimeHandle::start(Arc::new(config)).await.unwrap();
+/// let orders = runtime.producer("trpc.app.server.producer").unwrap();
+/// orders.produce("key", "value", kafka_runtime::producer::Headers::new()).await.unwrap();
+/// runtime.shutdown(std::time::Duration::from_secs(5)).await.unwrap();
+/// # });
+/// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct RuntimeHandle {
@@ -42,6 +52,26 @@ impl RuntimeHandle {
     /// `discover=` service names ([`crate::discovery`]) and checks each
     /// `client.service[]` producer's credentials and TLS settings with one
     /// connection: a refusal is an [`Error::Security`].
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use kafka_runtime::config::Config;
+    /// use kafka_runtime::RuntimeHandle;
+    /// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// let yaml = format!(
+    ///     "client:\n  service:\n    - name: trpc.app.server.producer\n      target: kafka://{}?topic=orders\n",
+    ///     broker.bootstrap_servers()
+    /// );
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let runtime = RuntimeHandle::start(Arc::new(Config::from_yaml_str(&yaml).unwrap())).await.unwrap();
+    /// let orders = runtime.producer("trpc.app.server.producer").unwrap();
+    /// orders.produce("k", "v", kafka_runtime::producer::Headers::new()).await.unwrap();
+    /// runtime.shutdown(Duration::from_secs(5)).await.unwrap();
+    /// # });
+    /// # }
+    /// ```
     pub async fn start(config: Arc<Config>) -> Result<Self, Error> {
         // `discover=` service names become brokers, and wrong credentials or
         // TLS settings fail here instead of at the first send.
@@ -68,22 +98,93 @@ impl RuntimeHandle {
     /// Loads the configuration ([`Config::load`]: the file named by
     /// `KAFKA_RS_CONFIG`, else `./trpc_go.yaml`) and starts on it: the
     /// one-call start of a producer-only program.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// // Reads $KAFKA_RS_CONFIG, else ./trpc_go.yaml; there is none here:
+    /// let err = kafka_runtime::RuntimeHandle::load().await.unwrap_err();
+    /// assert!(err.to_string().contains("not found"), "{err}");
+    /// # }
+    /// ```
     pub async fn load() -> Result<Self, Error> {
         Self::start(Arc::new(Config::load()?)).await
     }
 
     /// The configuration the runtime runs with.
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use kafka_runtime::config::Config;
+    /// use kafka_runtime::RuntimeHandle;
+    /// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// let yaml = format!(
+    ///     "client:\n  service:\n    - name: trpc.app.server.producer\n      target: kafka://{}?topic=orders\n",
+    ///     broker.bootstrap_servers()
+    /// );
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let runtime = RuntimeHandle::start(Arc::new(Config::from_yaml_str(&yaml).unwrap())).await.unwrap();
+    /// assert!(runtime.config().producer("trpc.app.server.producer").is_some());
+    /// # });
+    /// # }
+    /// ```
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
 
     /// Builds a value that implements [`Inject`] (a `#[kafka_producer]` struct).
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use kafka_runtime::config::Config;
+    /// use kafka_runtime::RuntimeHandle;
+    /// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// let yaml = format!(
+    ///     "client:\n  service:\n    - name: trpc.app.server.producer\n      target: kafka://{}?topic=orders\n",
+    ///     broker.bootstrap_servers()
+    /// );
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let runtime = RuntimeHandle::start(Arc::new(Config::from_yaml_str(&yaml).unwrap())).await.unwrap();
+    /// use kafka_runtime::{kafka_producer, Producer};
+    /// #[derive(serde::Serialize)]
+    /// struct Order { id: u32 }
+    /// #[kafka_producer(service = "trpc.app.server.producer")]
+    /// struct Orders(Producer<Order>);
+    ///
+    /// let Orders(orders) = runtime.get::<Orders>().unwrap();
+    /// orders.produce("1", &Order { id: 1 }, kafka_runtime::producer::Headers::new()).await.unwrap();
+    /// # });
+    /// # }
+    /// ```
     pub fn get<T: Inject>(&self) -> Result<T, Error> {
         T::inject(self)
     }
 
     /// The producer of the `client.service[]` entry `service` (the seed's
     /// `NewClientProxy(name)`), built on first use.
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use kafka_runtime::config::Config;
+    /// use kafka_runtime::RuntimeHandle;
+    /// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// let yaml = format!(
+    ///     "client:\n  service:\n    - name: trpc.app.server.producer\n      target: kafka://{}?topic=orders\n",
+    ///     broker.bootstrap_servers()
+    /// );
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let runtime = RuntimeHandle::start(Arc::new(Config::from_yaml_str(&yaml).unwrap())).await.unwrap();
+    /// let producer = runtime.producer("trpc.app.server.producer").unwrap();
+    /// assert_eq!(producer.topic(), Some("orders"));
+    /// assert!(runtime.producer("trpc.not.configured").is_err());
+    /// # });
+    /// # }
+    /// ```
     pub fn producer(&self, service: &str) -> Result<RawProducer, Error> {
         self.inner
             .producers
@@ -114,6 +215,26 @@ impl RuntimeHandle {
     /// Call it before exiting: a producer dropped without it discards the
     /// records still queued (librdkafka purges them on drop). When the
     /// deadline passes first, the error says how many records were in flight.
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use kafka_runtime::config::Config;
+    /// use kafka_runtime::RuntimeHandle;
+    /// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// let yaml = format!(
+    ///     "client:\n  service:\n    - name: trpc.app.server.producer\n      target: kafka://{}?topic=orders\n",
+    ///     broker.bootstrap_servers()
+    /// );
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let runtime = RuntimeHandle::start(Arc::new(Config::from_yaml_str(&yaml).unwrap())).await.unwrap();
+    /// let producer = runtime.producer("trpc.app.server.producer").unwrap();
+    /// producer.async_send_message("orders", "k", "v", kafka_runtime::producer::Headers::new()).await.unwrap();
+    /// runtime.shutdown(Duration::from_secs(5)).await.unwrap(); // delivered, callbacks run
+    /// # });
+    /// # }
+    /// ```
     pub async fn shutdown(&self, deadline: Duration) -> Result<(), Error> {
         self.inner.producers.flush(deadline).await
     }
@@ -121,6 +242,23 @@ impl RuntimeHandle {
 
 /// A value the runtime can build for a handler parameter or a user's struct:
 /// implemented by the types `#[kafka_producer]` generates.
+///
+/// ```
+/// use kafka_runtime::{kafka_consumer, kafka_producer, HandlerError, Inject, RawProducer};
+///
+/// #[kafka_producer(target = "kafka://127.0.0.1:9092?topic=audit")]
+/// struct Audit(RawProducer);
+///
+/// // An `Inject` parameter, built once at startup and cloned per call:
+/// #[kafka_consumer(service = "trpc.doc.inject")]
+/// async fn handle(line: String, audit: Audit) -> Result<(), HandlerError> {
+///     audit.0.produce(None::<&str>, line, kafka_runtime::producer::Headers::new()).await?;
+///     Ok(())
+/// }
+///
+/// fn assert_inject<T: Inject>() {}
+/// assert_inject::<Audit>();
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be injected by the runtime",
     label = "not built by the runtime",

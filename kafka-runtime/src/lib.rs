@@ -6,6 +6,167 @@
 //!
 //! Users depend on this crate only; it re-exports the `#[kafka_consumer]` and
 //! `#[kafka_producer]` macros.
+//!
+//! # A tour
+//!
+//! ## Quick start
+//!
+//! A handler, a producer and [`serve()`], on a broker embedded in the
+//! process (feature `testing`), runnable as is: the producer writes two
+//! orders, the handler receives them, and `serve()` stops once it did.
+//! (A standalone doctest: handlers and producers register at link time, so
+//! it must not share a binary with other examples.)
+//!
+#![cfg_attr(feature = "testing", doc = "```standalone_crate")]
+#![cfg_attr(not(feature = "testing"), doc = "```ignore")]
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use std::time::Duration;
+//! use kafka_runtime::producer::Headers;
+//! use kafka_runtime::testing::EmbeddedBroker;
+//! use kafka_runtime::{kafka_consumer, kafka_producer, Context, HandlerError, Producer, RuntimeHandle};
+//!
+//! #[derive(serde::Serialize, serde::Deserialize)]
+//! struct Order { id: u32 }
+//!
+//! static HANDLED: AtomicUsize = AtomicUsize::new(0);
+//!
+//! #[kafka_consumer(service = "trpc.tour.orders")]
+//! async fn handle(ctx: Context, order: Order) -> Result<(), HandlerError> {
+//!     println!("order {} from {}", order.id, ctx.raw().topic);
+//!     HANDLED.fetch_add(1, Ordering::SeqCst);
+//!     Ok(())
+//! }
+//!
+//! #[kafka_producer(service = "trpc.tour.producer")]
+//! struct Orders(Producer<Order>);
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let broker = EmbeddedBroker::start()?;
+//! broker.create_topic("orders", 1)?;
+//! let yaml = format!(r#"
+//! server:
+//!   service:
+//!     - name: trpc.tour.orders
+//!       address: {b}?topics=orders&group=tour&initial=oldest
+//!       protocol: kafka
+//! client:
+//!   service:
+//!     - name: trpc.tour.producer
+//!       target: kafka://{b}?topic=orders
+//! "#, b = broker.bootstrap_servers());
+//! let config = kafka_runtime::config::Config::from_yaml_str(&yaml)?;
+//!
+//! let runtime = RuntimeHandle::start(config.clone().into()).await?;
+//! let Orders(orders) = runtime.get::<Orders>()?;
+//! for id in [1, 2] {
+//!     orders.produce(id.to_string(), &Order { id }, Headers::new()).await?;
+//! }
+//! runtime.shutdown(Duration::from_secs(5)).await?;
+//!
+//! // A real service runs `kafka_runtime::serve().await` until SIGTERM.
+//! kafka_runtime::serve()
+//!     .config(config)
+//!     .shutdown_timeout(Duration::from_secs(5))
+//!     .with_graceful_shutdown(async {
+//!         while HANDLED.load(Ordering::SeqCst) < 2 {
+//!             tokio::time::sleep(Duration::from_millis(20)).await;
+//!         }
+//!     })
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## Consumers
+//!
+//! [`macro@kafka_consumer`] turns an `async fn` into the handler of a
+//! `server.service[]` entry. It takes the record as a [`Message`], bytes, a
+//! `String` or any `serde::Deserialize` type (JSON), optionally a
+//! [`Context`] (service, [`RawContext`]: topic, partition, offsets, group
+//! generation; [`Metadata`] with `trpcMeta=true`), and any number of
+//! injected producers. `Ok` commits; `Err` ([`HandlerError`]), a panic or the
+//! service's `timeout` retries after `retryInterval` as `maxRetry` says;
+//! [`HandlerError::continue_without_commit`] goes on without committing.
+//! A record given up on (retries exhausted, or a payload that does not
+//! decode) is logged and skipped, or with `deadLetterTopic=NAME` written to
+//! that topic first ([`deadletter`]). Each partition is handled in order,
+//! partitions concurrently; with `keyOrderedConcurrency=N` up to N handlers
+//! run at once within a partition, in order per key.
+//!
+//! ## Batches
+//!
+//! `#[kafka_consumer(service = "...", batch)]` with `batch=N` (and
+//! optionally `batchFlush=ms`) in the address: the handler takes a `Vec` of
+//! up to N records of one partition; `Ok` commits through the last one, `Err`
+//! retries the whole batch.
+//!
+//! ## Producers
+//!
+//! [`macro@kafka_producer`] declares a producer from a `client.service[]`
+//! entry or an inline `kafka://` target: [`Producer<T>`](Producer) for serde
+//! values, [`RawProducer`] for bytes and native `rdkafka` records, or a struct
+//! holding several. They offer the seed's calls: `produce`, `send_message`
+//! (partition and offset back), `async_send_message` (outcome to
+//! [`producer::AsyncCallbacks`]) and [`RawProducer::send_record`]. See
+//! [`producer`].
+//!
+//! ## The serve builder
+//!
+//! [`serve()`] loads `trpc_go.yaml` (`KAFKA_RS_CONFIG`, else
+//! `./trpc_go.yaml`), checks every handler and producer against it, runs one
+//! consumer-group member per service, and on SIGINT/SIGTERM stops fetching,
+//! lets in-flight handlers finish, commits and flushes. The [`Serve`] builder
+//! takes another configuration source, a shutdown signal, a shutdown
+//! timeout, a subset of services, rebalance hooks
+//! ([`Serve::on_partitions_assigned`]) and a [`ServiceControl`] to pause
+//! and resume services.
+//!
+//! ## RuntimeHandle
+//!
+//! [`RuntimeHandle`] is the runtime without consumers: it builds the
+//! producers of a configuration and hands them out
+//! ([`RuntimeHandle::get`], [`RuntimeHandle::producer`]). A program that only
+//! produces uses it directly and calls [`RuntimeHandle::shutdown`] to flush;
+//! `serve()` runs one itself.
+//!
+//! ## Configuration
+//!
+//! [`config`] is the tRPC-Go plugin's configuration language: the YAML
+//! loader ([`config::Config`]), the address parser, the key table
+//! ([`config::keys::KEYS`], source of the README's reference), the mapping
+//! to librdkafka properties, and overrides in code
+//! ([`config::register_consumer_addr_config`], the seed's
+//! `RegisterAddrConfig`). [`discovery`] resolves `discover=` service names.
+//!
+//! ## Errors
+//!
+//! Startup and fatal failures are an [`Error`]: configuration
+//! ([`config::ConfigError`] names the service, key, value and what is
+//! allowed), security (wrong credentials, TLS), wiring (handlers and
+//! services that do not match), Kafka clients, producer flush. Handlers
+//! return [`HandlerError`]; producers [`ProduceError`]. Secrets never appear
+//! in any of them.
+//!
+//! ## Testing with the embedded broker
+//!
+//! With the feature `testing`, `testing::EmbeddedBroker` starts
+//! librdkafka's mock cluster in the process: real Kafka protocol over
+//! loopback, consumer groups included, nothing to install. Point a YAML at
+//! its `bootstrap_servers()` and run `serve()` with a shutdown signal, as in
+//! the quick start above; handlers are plain `async fn`s, callable directly
+//! with [`Context::for_test`]. The repository's `tests/user_handler.rs` is a
+//! template to copy.
+//!
+//! ## Observability
+//!
+//! Logs go through `tracing`, librdkafka's own lines included (target
+//! `librdkafka`); each handled message or batch runs in a `kafka_handle`
+//! span with service, topic, partition, offset and attempt, joined to the
+//! producer's trace through the W3C `traceparent` header ([`TraceParent`]).
+//! With feature `opentelemetry` and a `tracing-opentelemetry` layer, those
+//! spans are real OpenTelemetry children of the producer's span (see the
+//! `otel` module). [`metrics`] lists the counters, histograms and gauges
+//! recorded through the `metrics` facade; feature `prometheus` serves them
+//! (`metrics::install_prometheus`).
 #![deny(missing_docs)]
 
 pub mod config;
@@ -44,6 +205,9 @@ pub use tracecontext::{TraceParent, TRACEPARENT_HEADER};
 
 /// Marks an async fn as the handler of a Kafka consumer service
 /// (a `server.service[]` entry with `protocol: kafka`).
+///
+/// Compiled only, as `main` serves until SIGINT/SIGTERM; the crate-level
+/// quick start runs a handler to completion on the embedded broker.
 ///
 /// ```no_run
 /// use kafka_runtime::{kafka_consumer, Context, HandlerError, Message};
@@ -100,11 +264,44 @@ pub use kafka_macros::kafka_consumer;
 /// `#[kafka_producer(target = "kafka://...")]` on a one-field tuple struct,
 /// or `#[kafka_producer]` on a struct whose fields carry
 /// `#[producer(service = "...")]` / `#[producer(target = "...")]`. See
-/// [`producer`] for the client API and an example.
+/// [`producer`] for the client API and a round trip on the embedded broker.
+///
+/// ```
+/// use kafka_runtime::{kafka_producer, Inject, Producer, RawProducer};
+///
+/// #[derive(serde::Serialize)]
+/// struct Order { id: u64 }
+///
+/// #[kafka_producer(service = "trpc.app.server.producer")]
+/// struct Orders(Producer<Order>);
+///
+/// #[kafka_producer(target = "kafka://127.0.0.1:9092?topic=audit")]
+/// struct Audit(RawProducer);
+///
+/// #[kafka_producer]
+/// struct Outbox {
+///     #[producer(service = "trpc.app.server.producer")]
+///     orders: Producer<Order>,
+///     #[producer(target = "kafka://127.0.0.1:9092?topic=audit")]
+///     audit: RawProducer,
+/// }
+///
+/// // Each is built by the runtime (`RuntimeHandle::get`, or as a handler parameter):
+/// fn injectable<T: Inject>() {}
+/// injectable::<Orders>();
+/// injectable::<Audit>();
+/// injectable::<Outbox>();
+/// ```
 pub use kafka_macros::kafka_producer;
 
 /// The `rdkafka` crate this runtime is built on, for native records and
 /// settings the address language does not cover.
+///
+/// ```
+/// use kafka_runtime::rdkafka::producer::FutureRecord;
+/// let record = FutureRecord::to("orders").key("k").payload("v").partition(0);
+/// assert_eq!(record.topic, "orders");
+/// ```
 pub use rdkafka;
 
 /// Not public API: paths the macros' generated code refers to.

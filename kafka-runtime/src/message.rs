@@ -5,6 +5,17 @@ use rdkafka::message::{BorrowedMessage, Headers, Message as _};
 
 /// One consumed record, owned (detached from librdkafka's buffers), so a
 /// handler may keep it past its own return.
+///
+/// ```
+/// use kafka_runtime::Message;
+///
+/// let msg = Message::new("orders", 1, 100)
+///     .with_key("order-7")
+///     .with_payload(r#"{"id":7}"#);
+/// assert_eq!(msg.payload_bytes(), r#"{"id":7}"#);
+/// assert_eq!(msg.key.as_deref(), Some(&b"order-7"[..]));
+/// assert_eq!(msg.header("traceparent"), None);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Message {
@@ -48,11 +59,26 @@ impl Message {
     }
 
     /// The value bytes, empty for a tombstone.
+    ///
+    /// ```
+    /// use kafka_runtime::Message;
+    /// assert_eq!(Message::new("t", 0, 0).with_payload("v").payload_bytes(), "v");
+    /// assert!(Message::new("t", 0, 1).payload_bytes().is_empty()); // a tombstone
+    /// ```
     pub fn payload_bytes(&self) -> Bytes {
         self.payload.clone().unwrap_or_default()
     }
 
     /// The first header called `key` that has a value.
+    ///
+    /// ```
+    /// use kafka_runtime::Message;
+    /// let mut msg = Message::new("t", 0, 0);
+    /// msg.headers.push(("tenant".into(), None));
+    /// msg.headers.push(("tenant".into(), Some("acme".into())));
+    /// assert_eq!(msg.header("tenant").map(|v| &v[..]), Some(&b"acme"[..]));
+    /// assert_eq!(msg.header("missing"), None);
+    /// ```
     pub fn header(&self, key: &str) -> Option<&Bytes> {
         self.headers
             .iter()
@@ -61,6 +87,11 @@ impl Message {
     }
 
     /// Builds a message by hand, for handler unit tests.
+    ///
+    /// ```
+    /// let msg = kafka_runtime::Message::new("orders", 2, 7);
+    /// assert_eq!((msg.partition, msg.offset, msg.payload), (2, 7, None));
+    /// ```
     pub fn new(topic: impl Into<String>, partition: i32, offset: i64) -> Self {
         Message {
             topic: topic.into(),
@@ -74,12 +105,22 @@ impl Message {
     }
 
     /// Sets the value (builder style, for tests).
+    ///
+    /// ```
+    /// let msg = kafka_runtime::Message::new("orders", 0, 0).with_payload(r#"{"id":1}"#);
+    /// assert_eq!(msg.payload.as_deref(), Some(&br#"{"id":1}"#[..]));
+    /// ```
     pub fn with_payload(mut self, payload: impl Into<Bytes>) -> Self {
         self.payload = Some(payload.into());
         self
     }
 
     /// Sets the key (builder style, for tests).
+    ///
+    /// ```
+    /// let msg = kafka_runtime::Message::new("orders", 0, 0).with_key("order-1");
+    /// assert_eq!(msg.key.as_deref(), Some(&b"order-1"[..]));
+    /// ```
     pub fn with_key(mut self, key: impl Into<Bytes>) -> Self {
         self.key = Some(key.into());
         self

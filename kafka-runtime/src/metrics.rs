@@ -3,8 +3,8 @@
 //!
 //! The runtime only records; the application chooses where numbers go by
 //! installing a `metrics` recorder (any exporter works), or calls
-//! [`install_prometheus`] for the bundled one. Without a recorder every
-//! recording is a no-op.
+//! `install_prometheus` (feature `prometheus`) for the bundled one. Without
+//! a recorder every recording is a no-op.
 //!
 //! | name | kind | labels | meaning |
 //! |---|---|---|---|
@@ -27,30 +27,128 @@ use std::time::Duration;
 use rdkafka::statistics::Statistics;
 
 /// Counter: messages whose handler succeeded.
+///
+/// Recorded by the consumer engine while `serve()` runs; a scrape shows it
+/// under this name (`cargo run --example metrics` prints one):
+///
+/// ```
+/// assert!(kafka_runtime::metrics::MESSAGES_HANDLED.starts_with("kafka_consumer_"));
+/// ```
 pub const MESSAGES_HANDLED: &str = "kafka_consumer_messages_handled_total";
 /// Counter: messages given up on (retries exhausted or undecodable).
+///
+/// Recorded by the consumer engine while `serve()` runs; a scrape shows it
+/// under this name (`cargo run --example metrics` prints one):
+///
+/// ```
+/// assert!(kafka_runtime::metrics::MESSAGES_FAILED.starts_with("kafka_consumer_"));
+/// ```
 pub const MESSAGES_FAILED: &str = "kafka_consumer_messages_failed_total";
 /// Counter: handler re-runs after a failed attempt.
+///
+/// Recorded by the consumer engine while `serve()` runs; a scrape shows it
+/// under this name (`cargo run --example metrics` prints one):
+///
+/// ```
+/// assert!(kafka_runtime::metrics::MESSAGES_RETRIED.starts_with("kafka_consumer_"));
+/// ```
 pub const MESSAGES_RETRIED: &str = "kafka_consumer_messages_retried_total";
 /// Counter: messages sent to a dead-letter topic (stays 0 until the runtime
 /// has dead-lettering).
+///
+/// ```
+/// use metrics_util::debugging::DebuggingRecorder;
+/// use kafka_runtime::metrics::{MESSAGES_DEAD_LETTERED};
+///
+/// let recorder = DebuggingRecorder::new();
+/// let snapshotter = recorder.snapshotter();
+/// metrics::with_local_recorder(&recorder, || { kafka_runtime::metrics::record_dead_lettered("svc", "orders") });
+/// let names: Vec<String> = snapshotter.snapshot().into_vec().into_iter()
+///     .map(|(key, ..)| key.key().name().to_owned()).collect();
+/// assert!(names.iter().any(|n| n == MESSAGES_DEAD_LETTERED), "{names:?}");
+/// ```
 pub const MESSAGES_DEAD_LETTERED: &str = "kafka_consumer_messages_dead_lettered_total";
 /// Histogram: seconds per handler attempt.
+///
+/// Recorded by the consumer engine while `serve()` runs; a scrape shows it
+/// under this name (`cargo run --example metrics` prints one):
+///
+/// ```
+/// assert!(kafka_runtime::metrics::HANDLER_DURATION.starts_with("kafka_consumer_"));
+/// ```
 pub const HANDLER_DURATION: &str = "kafka_consumer_handler_duration_seconds";
 /// Gauge: consumer lag per partition, from librdkafka statistics.
+///
+/// Recorded by the consumer engine while `serve()` runs; a scrape shows it
+/// under this name (`cargo run --example metrics` prints one):
+///
+/// ```
+/// assert!(kafka_runtime::metrics::CONSUMER_LAG.starts_with("kafka_consumer_"));
+/// ```
 pub const CONSUMER_LAG: &str = "kafka_consumer_lag";
 /// Counter: records a producer got acknowledged.
+///
+/// ```
+/// use metrics_util::debugging::DebuggingRecorder;
+/// use kafka_runtime::metrics::{PRODUCER_DELIVERED};
+///
+/// let recorder = DebuggingRecorder::new();
+/// let snapshotter = recorder.snapshotter();
+/// metrics::with_local_recorder(&recorder, || { kafka_runtime::metrics::record_delivery("svc", "orders", std::time::Duration::from_millis(3), true) });
+/// let names: Vec<String> = snapshotter.snapshot().into_vec().into_iter()
+///     .map(|(key, ..)| key.key().name().to_owned()).collect();
+/// assert!(names.iter().any(|n| n == PRODUCER_DELIVERED), "{names:?}");
+/// ```
 pub const PRODUCER_DELIVERED: &str = "kafka_producer_delivered_total";
 /// Counter: records a producer failed to deliver.
+///
+/// ```
+/// use metrics_util::debugging::DebuggingRecorder;
+/// use kafka_runtime::metrics::{PRODUCER_DELIVERY_ERRORS};
+///
+/// let recorder = DebuggingRecorder::new();
+/// let snapshotter = recorder.snapshotter();
+/// metrics::with_local_recorder(&recorder, || { kafka_runtime::metrics::record_delivery("svc", "orders", std::time::Duration::from_millis(3), false) });
+/// let names: Vec<String> = snapshotter.snapshot().into_vec().into_iter()
+///     .map(|(key, ..)| key.key().name().to_owned()).collect();
+/// assert!(names.iter().any(|n| n == PRODUCER_DELIVERY_ERRORS), "{names:?}");
+/// ```
 pub const PRODUCER_DELIVERY_ERRORS: &str = "kafka_producer_delivery_errors_total";
 /// Histogram: seconds from send to acknowledgement or failure.
+///
+/// ```
+/// use metrics_util::debugging::DebuggingRecorder;
+/// use kafka_runtime::metrics::{PRODUCER_DELIVERY_DURATION};
+///
+/// let recorder = DebuggingRecorder::new();
+/// let snapshotter = recorder.snapshotter();
+/// metrics::with_local_recorder(&recorder, || { kafka_runtime::metrics::record_delivery("svc", "orders", std::time::Duration::from_millis(3), true) });
+/// let names: Vec<String> = snapshotter.snapshot().into_vec().into_iter()
+///     .map(|(key, ..)| key.key().name().to_owned()).collect();
+/// assert!(names.iter().any(|n| n == PRODUCER_DELIVERY_DURATION), "{names:?}");
+/// ```
 pub const PRODUCER_DELIVERY_DURATION: &str = "kafka_producer_delivery_duration_seconds";
 
 /// How often librdkafka reports statistics (and so consumer lag) unless the
 /// configuration sets `statistics.interval.ms` itself.
+///
+/// ```
+/// use kafka_runtime::config::parse_consumer_address;
+/// use kafka_runtime::metrics::DEFAULT_STATISTICS_INTERVAL;
+/// assert_eq!(DEFAULT_STATISTICS_INTERVAL.as_millis(), 5000);
+/// // An address-level override wins:
+/// let mut cfg = parse_consumer_address("svc", "127.0.0.1:9092?topics=t&group=g").unwrap();
+/// cfg.common.librdkafka_overrides.insert("statistics.interval.ms".into(), "1000".into());
+/// ```
 pub const DEFAULT_STATISTICS_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Registers help texts with the installed recorder (exporters show them).
+///
+/// ```
+/// use metrics_util::debugging::DebuggingRecorder;
+/// let recorder = DebuggingRecorder::new();
+/// metrics::with_local_recorder(&recorder, kafka_runtime::metrics::describe);
+/// ```
 pub fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_counter!(MESSAGES_HANDLED, "Messages whose handler succeeded");
@@ -130,6 +228,18 @@ pub(crate) fn record_attempt(
 
 /// Records a message sent to a dead-letter topic (for the dead-letter
 /// support to call).
+///
+/// ```
+/// use metrics_util::debugging::DebuggingRecorder;
+/// use kafka_runtime::metrics::{MESSAGES_DEAD_LETTERED};
+///
+/// let recorder = DebuggingRecorder::new();
+/// let snapshotter = recorder.snapshotter();
+/// metrics::with_local_recorder(&recorder, || { kafka_runtime::metrics::record_dead_lettered("svc", "orders") });
+/// let names: Vec<String> = snapshotter.snapshot().into_vec().into_iter()
+///     .map(|(key, ..)| key.key().name().to_owned()).collect();
+/// assert!(names.iter().any(|n| n == MESSAGES_DEAD_LETTERED), "{names:?}");
+/// ```
 pub fn record_dead_lettered(service: &str, topic: &str) {
     metrics::counter!(MESSAGES_DEAD_LETTERED, &labels(service, topic)).increment(1);
 }
@@ -137,6 +247,18 @@ pub fn record_dead_lettered(service: &str, topic: &str) {
 /// Records the outcome of one produced record: `elapsed` from send to the
 /// broker's answer, `delivered` whether it was acknowledged. The producer
 /// side calls this from its delivery path.
+///
+/// ```
+/// use metrics_util::debugging::DebuggingRecorder;
+/// use kafka_runtime::metrics::{PRODUCER_DELIVERY_ERRORS};
+///
+/// let recorder = DebuggingRecorder::new();
+/// let snapshotter = recorder.snapshotter();
+/// metrics::with_local_recorder(&recorder, || { kafka_runtime::metrics::record_delivery("svc", "orders", std::time::Duration::from_millis(3), false) });
+/// let names: Vec<String> = snapshotter.snapshot().into_vec().into_iter()
+///     .map(|(key, ..)| key.key().name().to_owned()).collect();
+/// assert!(names.iter().any(|n| n == PRODUCER_DELIVERY_ERRORS), "{names:?}");
+/// ```
 pub fn record_delivery(service: &str, topic: &str, elapsed: Duration, delivered: bool) {
     with_handles(service, topic, |h| {
         let name = if delivered {
@@ -269,6 +391,9 @@ fn record_lags<'a>(service: &str, lags: impl Iterator<Item = (&'a str, i32, i64)
 ///
 /// Call it once, early (before `serve()`), inside a tokio runtime or not.
 /// Fails if a global recorder is already installed or `addr` cannot be bound.
+///
+/// (Compiled only: `serve()` runs until SIGINT/SIGTERM; `cargo run
+/// --example metrics` scrapes a live endpoint.)
 ///
 /// ```no_run
 /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -31,6 +31,14 @@ const METADATA_SLICE: Duration = Duration::from_millis(100);
 const POLL_SLICE: Duration = Duration::from_millis(50);
 
 /// Why a client could not connect securely.
+///
+/// ```
+/// use kafka_runtime::security::ProbeError;
+/// let err = ProbeError::Tls { detail: "certificate verify failed".into() };
+/// assert!(err.is_security_error());
+/// let slow = ProbeError::Unreachable { waited: std::time::Duration::from_secs(1), detail: None };
+/// assert!(!slow.is_security_error());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProbeError {
@@ -67,6 +75,13 @@ pub enum ProbeError {
 impl ProbeError {
     /// Whether the error is about credentials or TLS (the settings are
     /// wrong), as opposed to a broker that did not answer in time.
+    ///
+    /// ```
+    /// use kafka_runtime::security::ProbeError;
+    /// let auth = ProbeError::Authentication { mechanism: Some("SCRAM-SHA-512".into()), user: Some("app".into()), detail: "invalid proof".into() };
+    /// assert!(auth.is_security_error());
+    /// assert!(!ProbeError::Client { detail: "bad property".into() }.is_security_error());
+    /// ```
     pub fn is_security_error(&self) -> bool {
         matches!(
             self,
@@ -126,6 +141,17 @@ impl std::error::Error for ProbeError {}
 /// nothing answered in time (the runtime then goes on and lets librdkafka
 /// keep reconnecting, as it would without the probe). Blocks the
 /// calling thread; use [`probe_authentication_async`] from async code.
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_runtime::config::parse_producer_target;
+/// use kafka_runtime::security::{probe_authentication, ProbeError};
+///
+/// // Nothing listens on port 1: every bootstrap broker is down.
+/// let cfg = parse_producer_target("p", "kafka://127.0.0.1:1?topic=t").unwrap();
+/// let err = probe_authentication(&cfg.client_config(), Duration::from_secs(5)).unwrap_err();
+/// assert!(matches!(err, ProbeError::Unreachable { .. }), "{err}");
+/// ```
 pub fn probe_authentication(config: &ClientConfig, deadline: Duration) -> Result<(), ProbeError> {
     let secrets = secrets_of(config);
     let context = ProbeContext {
@@ -175,6 +201,18 @@ pub fn probe_authentication(config: &ClientConfig, deadline: Duration) -> Result
 }
 
 /// [`probe_authentication`] on a blocking thread, for async callers.
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_runtime::config::parse_producer_target;
+/// use kafka_runtime::security::probe_authentication_async;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let cfg = parse_producer_target("p", "kafka://127.0.0.1:1?topic=t").unwrap();
+/// let outcome = probe_authentication_async(cfg.client_config(), Duration::from_secs(5)).await;
+/// assert!(!outcome.unwrap_err().is_security_error());
+/// # }
+/// ```
 pub async fn probe_authentication_async(
     config: ClientConfig,
     deadline: Duration,
@@ -190,12 +228,28 @@ pub async fn probe_authentication_async(
 
 /// How long the runtime's startup probe waits for a broker that accepts
 /// connections but does not answer.
+///
+/// ```
+/// assert_eq!(kafka_runtime::security::STARTUP_PROBE_DEADLINE.as_secs(), 10);
+/// ```
 pub const STARTUP_PROBE_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The runtime's startup check: probes every `(service, client config)`
 /// concurrently and fails with [`Error::Security`] on the first refused
 /// authentication or TLS handshake. A broker that cannot be reached is only
 /// logged: librdkafka keeps reconnecting, as it would without the probe.
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_runtime::config::parse_producer_target;
+/// use kafka_runtime::security::check_services;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// // An unreachable broker is only logged: the check passes.
+/// let cfg = parse_producer_target("p", "kafka://127.0.0.1:1?topic=t").unwrap();
+/// check_services(vec![("p".into(), cfg.client_config())], Duration::from_secs(2)).await.unwrap();
+/// # }
+/// ```
 pub async fn check_services(
     services: Vec<(String, ClientConfig)>,
     deadline: Duration,

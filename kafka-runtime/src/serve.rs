@@ -19,6 +19,13 @@ mod wiring;
 pub use wiring::Wiring;
 
 /// The default time in-flight handlers get to finish after a shutdown signal.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(kafka_runtime::DEFAULT_SHUTDOWN_TIMEOUT, Duration::from_secs(30));
+/// let serve = kafka_runtime::serve().shutdown_timeout(Duration::from_secs(5)); // shorter
+/// # drop(serve);
+/// ```
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -40,7 +47,9 @@ type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 /// the members leave their groups, and producers are flushed last.
 ///
 /// Await it (it implements [`IntoFuture`]); it returns only on shutdown or a
-/// fatal error. Configure it before awaiting:
+/// fatal error. Configure it before awaiting (compiled only: it would
+/// serve until SIGINT/SIGTERM; the crate-level quick start runs one to
+/// completion):
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), kafka_runtime::Error> {
@@ -75,6 +84,25 @@ enum Source {
 }
 
 /// The builder [`serve()`] returns; `.await` it to run.
+///
+/// Every setting, then `.await` (which blocks until shutdown, so this
+/// example is only compiled):
+///
+/// ```no_run
+/// use std::time::Duration;
+/// # #[tokio::main] async fn main() -> Result<(), kafka_runtime::Error> {
+/// let serve = kafka_runtime::serve()
+///     .config_path("conf/trpc_go.yaml")           // or .config(..) / .config_yaml(..)
+///     .only_services(["trpc.app.server.consumer"])
+///     .shutdown_timeout(Duration::from_secs(10))
+///     .with_graceful_shutdown(async { let _ = tokio::signal::ctrl_c().await; })
+///     .on_partitions_assigned(|ev| println!("{} got {:?}", ev.service, ev.partitions))
+///     .on_partitions_revoked(|ev| println!("{} lost {:?}", ev.service, ev.partitions));
+/// let control = serve.control();
+/// # drop(control);
+/// serve.await
+/// # }
+/// ```
 #[must_use = "serve() does nothing until it is awaited"]
 pub struct Serve {
     source: Source,
@@ -98,6 +126,13 @@ impl std::fmt::Debug for Serve {
 impl Serve {
     /// Uses an already loaded (and possibly adjusted) configuration instead
     /// of `trpc_go.yaml`.
+    ///
+    /// ```
+    /// use kafka_runtime::config::Config;
+    /// let config = Config::from_yaml_str("server:\n  service: []\n").unwrap();
+    /// let serve = kafka_runtime::serve().config(config);
+    /// # drop(serve);
+    /// ```
     pub fn config(mut self, config: Config) -> Self {
         self.source = Source::Config(Box::new(config));
         self
@@ -105,18 +140,40 @@ impl Serve {
 
     /// Reads the configuration from `path` instead of `KAFKA_RS_CONFIG` /
     /// `./trpc_go.yaml`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let err = kafka_runtime::serve().config_path("/nonexistent/trpc_go.yaml").await.unwrap_err();
+    /// assert!(err.to_string().contains("not found"), "{err}");
+    /// # }
+    /// ```
     pub fn config_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.source = Source::Path(path.into());
         self
     }
 
     /// Parses the configuration from YAML text.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let yaml = "server:\n  service:\n    - name: c\n      address: 127.0.0.1:9092?topics=t\n      protocol: kafka\n";
+    /// let err = kafka_runtime::serve().config_yaml(yaml).await.unwrap_err();
+    /// assert!(err.to_string().contains("group"), "{err}"); // a consumer needs a group
+    /// # }
+    /// ```
     pub fn config_yaml(mut self, yaml: impl Into<String>) -> Self {
         self.source = Source::Yaml(yaml.into());
         self
     }
 
     /// Stops on `signal` instead of SIGINT/SIGTERM.
+    ///
+    /// ```
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let serve = kafka_runtime::serve().with_graceful_shutdown(async { let _ = stopped.await; });
+    /// // ... later, from anywhere: `stop.send(())` makes serve() drain, commit and return.
+    /// # drop((serve, stop));
+    /// ```
     pub fn with_graceful_shutdown<F>(mut self, signal: F) -> Self
     where
         F: Future<Output = ()> + Send + 'static,
@@ -128,6 +185,11 @@ impl Serve {
     /// How long in-flight handlers may take to finish after the shutdown
     /// signal (default [`DEFAULT_SHUTDOWN_TIMEOUT`]); a handler still running
     /// then is dropped and its message stays uncommitted.
+    ///
+    /// ```
+    /// let serve = kafka_runtime::serve().shutdown_timeout(std::time::Duration::from_secs(5));
+    /// # drop(serve);
+    /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
         self
@@ -141,6 +203,14 @@ impl Serve {
     /// of a larger binary, and for test binaries that hold handlers for many
     /// tests. A name that is not a Kafka service of the configuration is an
     /// error.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let yaml = "server:\n  service:\n    - name: c\n      address: 127.0.0.1:9092?topics=t&group=g\n      protocol: kafka\n";
+    /// let err = kafka_runtime::serve().config_yaml(yaml).only_services(["nope"]).await.unwrap_err();
+    /// assert!(err.to_string().contains("nope"), "{err}");
+    /// # }
+    /// ```
     pub fn only_services<I, S>(mut self, names: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -157,6 +227,8 @@ impl Serve {
     /// Hooks run on the service's poll thread inside the rebalance: keep
     /// them short (hand work to a channel or task); a panic is logged and
     /// ignored. Several hooks run in registration order.
+    ///
+    /// (Compiled only: `serve()` runs until SIGINT/SIGTERM.)
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), kafka_runtime::Error> {
@@ -178,6 +250,12 @@ impl Serve {
     /// member, after their in-flight handlers finished and their handled
     /// offsets were committed (still before the member gives them up).
     /// Runs like [`on_partitions_assigned`](Self::on_partitions_assigned).
+    ///
+    /// ```
+    /// let serve = kafka_runtime::serve()
+    ///     .on_partitions_revoked(|ev| println!("{} gives up {:?} (handled offsets committed)", ev.service, ev.partitions));
+    /// # drop(serve);
+    /// ```
     pub fn on_partitions_revoked<F>(mut self, hook: F) -> Self
     where
         F: Fn(&PartitionsEvent) + Send + Sync + 'static,
@@ -187,7 +265,9 @@ impl Serve {
     }
 
     /// A handle to pause and resume this `serve()`'s services from user
-    /// code, once they run.
+    /// code, once they run. (Compiled only: `serve()` runs until
+    /// SIGINT/SIGTERM; `tests/observability_control.rs` pauses and resumes
+    /// a running service.)
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {

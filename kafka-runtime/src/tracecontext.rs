@@ -16,10 +16,28 @@
 use std::fmt;
 
 /// The record header that carries the trace context.
+///
+/// ```
+/// use kafka_runtime::{Message, TraceParent, TRACEPARENT_HEADER};
+/// let mut msg = Message::new("orders", 0, 1);
+/// msg.headers.push((TRACEPARENT_HEADER.into(), Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into())));
+/// let value = msg.header(TRACEPARENT_HEADER).unwrap();
+/// let tp = TraceParent::parse(std::str::from_utf8(value).unwrap()).unwrap();
+/// assert_eq!(tp.parent_id_hex(), "00f067aa0ba902b7");
+/// ```
 pub const TRACEPARENT_HEADER: &str = "traceparent";
 
 /// A parsed W3C `traceparent` value (version `00` layout):
 /// `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`.
+///
+/// ```
+/// use kafka_runtime::TraceParent;
+/// let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+/// let tp = TraceParent::parse(header).unwrap();
+/// assert_eq!(tp.to_string(), header); // what a producer writes back
+/// assert_eq!(tp.parent_id_hex(), "00f067aa0ba902b7");
+/// assert!(TraceParent::current().is_none()); // only inside a handler
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TraceParent {
     /// The 16-byte trace id; never all zero.
@@ -67,21 +85,43 @@ impl TraceParent {
     /// The trace context of the message being handled, inside a handler (or
     /// anything it awaits); `None` elsewhere or when the record had no valid
     /// `traceparent` header.
+    ///
+    /// ```
+    /// // Outside a handler there is no trace context:
+    /// assert!(kafka_runtime::TraceParent::current().is_none());
+    /// ```
     pub fn current() -> Option<TraceParent> {
         CURRENT.try_with(|tp| *tp).ok()
     }
 
     /// Whether the producer side sampled the trace.
+    ///
+    /// ```
+    /// let tp = kafka_runtime::TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+    /// assert!(tp.sampled());
+    /// let unsampled = kafka_runtime::TraceParent { flags: 0, ..tp };
+    /// assert!(!unsampled.sampled());
+    /// ```
     pub fn sampled(&self) -> bool {
         self.flags & 1 == 1
     }
 
     /// The trace id as 32 lowercase hex digits.
+    ///
+    /// ```
+    /// let tp = kafka_runtime::TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+    /// assert_eq!(tp.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    /// ```
     pub fn trace_id_hex(&self) -> String {
         to_hex(&self.trace_id)
     }
 
     /// The parent span id as 16 lowercase hex digits.
+    ///
+    /// ```
+    /// let tp = kafka_runtime::TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+    /// assert_eq!(tp.parent_id_hex(), "00f067aa0ba902b7");
+    /// ```
     pub fn parent_id_hex(&self) -> String {
         to_hex(&self.parent_id)
     }

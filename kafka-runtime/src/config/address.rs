@@ -15,12 +15,29 @@ use super::secret::Secret;
 use super::types::{CommonConfig, ConsumerConfig, ProducerConfig, RetryPolicy};
 
 /// The scheme a producer target starts with.
+///
+/// ```
+/// use kafka_runtime::config::KAFKA_SCHEME;
+/// assert!("kafka://127.0.0.1:9092?topic=orders".starts_with(KAFKA_SCHEME));
+/// ```
 pub const KAFKA_SCHEME: &str = "kafka://";
 
 /// Parses a consumer address (`server.service[].address`) for `service`.
 ///
 /// A config registered for this exact address with
 /// [`super::register_consumer_addr_config`] is returned instead (validated).
+///
+/// ```
+/// use kafka_runtime::config::parse_consumer_address;
+///
+/// let cfg = parse_consumer_address("svc", "127.0.0.1:9092?topics=a,b&group=billing&batch=10").unwrap();
+/// assert_eq!(cfg.topics, ["a", "b"]);
+/// assert_eq!(cfg.batch, Some(10));
+/// assert_eq!(cfg.fetch_max, 1_048_576); // the plugin's default
+///
+/// let err = parse_consumer_address("svc", "127.0.0.1:9092?topics=a&group=g&fetchMax=12x").unwrap_err();
+/// assert_eq!(err.key.as_deref(), Some("fetchMax"));
+/// ```
 pub fn parse_consumer_address(service: &str, address: &str) -> Result<ConsumerConfig, ConfigError> {
     if let Some(cfg) = registry::consumer(address) {
         cfg.validate(service)?;
@@ -51,6 +68,15 @@ pub fn parse_consumer_address(service: &str, address: &str) -> Result<ConsumerCo
 ///
 /// A config registered for this target with
 /// [`super::register_producer_addr_config`] is returned instead (validated).
+///
+/// ```
+/// use kafka_runtime::config::{parse_producer_target, Partitioner};
+///
+/// let cfg = parse_producer_target("svc", "kafka://127.0.0.1:9092?topic=orders&partitioner=hash").unwrap();
+/// assert_eq!(cfg.topic.as_deref(), Some("orders"));
+/// assert_eq!(cfg.partitioner, Partitioner::Hash);
+/// assert_eq!(cfg.max_retry, 3); // the plugin's default
+/// ```
 pub fn parse_producer_target(service: &str, target: &str) -> Result<ProducerConfig, ConfigError> {
     if let Some(cfg) = registry::producer(target) {
         cfg.validate(service)?;

@@ -23,6 +23,12 @@ pub struct ConfigError {
 
 impl ConfigError {
     /// An error that is about no single key (file, YAML layout, address syntax).
+    ///
+    /// ```
+    /// use kafka_runtime::config::ConfigError;
+    /// let err = ConfigError::new(Some("svc"), "the address has no `?`");
+    /// assert_eq!((err.service.as_deref(), err.key), (Some("svc"), None));
+    /// ```
     pub fn new(service: Option<&str>, reason: impl Into<String>) -> Self {
         ConfigError {
             service: service.map(str::to_owned),
@@ -33,6 +39,13 @@ impl ConfigError {
     }
 
     /// An error about one key; `value` must already be redacted if secret.
+    ///
+    /// ```
+    /// use kafka_runtime::config::ConfigError;
+    /// let err = ConfigError::for_key("svc", "fetchMax", Some("12x"), "not a whole number");
+    /// assert_eq!(err.value.as_deref(), Some("12x"));
+    /// assert!(err.to_string().contains("fetchMax=12x"), "{err}");
+    /// ```
     pub fn for_key(
         service: &str,
         key: &str,

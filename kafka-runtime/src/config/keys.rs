@@ -1,5 +1,6 @@
 //! The address keys: one table that drives the parser, its error messages,
-//! `CONFIGURATION.md` and the config-check output.
+//! the key tables of `README.md` and `CONFIGURATION.md` (generated from it,
+//! see `config/tests/docs.rs`) and the config-check output.
 //!
 //! Each [`KeySpec`] says which side accepts the key, what values it takes,
 //! its default and which librdkafka property (if any) it becomes. The
@@ -14,6 +15,13 @@ use super::values::{
 };
 
 /// Which kind of address a key belongs to.
+///
+/// ```
+/// use kafka_runtime::config::keys::Side;
+/// assert!(Side::Both.accepts(Side::Consumer));
+/// assert!(!Side::Producer.accepts(Side::Consumer));
+/// assert_eq!(Side::Both.to_string(), "shared");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {
     /// A consumer address (`server.service[].address`).
@@ -26,11 +34,22 @@ pub enum Side {
 
 impl Side {
     /// Whether a key of this side may appear in an address of `address_side`.
+    ///
+    /// ```
+    /// use kafka_runtime::config::keys::Side;
+    /// assert!(Side::Consumer.accepts(Side::Consumer));
+    /// assert!(!Side::Consumer.accepts(Side::Producer));
+    /// ```
     pub fn accepts(self, address_side: Side) -> bool {
         self == Side::Both || self == address_side || address_side == Side::Both
     }
 
     /// `consumer`, `producer` or `shared`, as used in messages and docs.
+    ///
+    /// ```
+    /// use kafka_runtime::config::keys::Side;
+    /// assert_eq!(Side::Producer.as_str(), "producer");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Side::Consumer => "consumer",
@@ -47,6 +66,12 @@ impl fmt::Display for Side {
 }
 
 /// The unit of an integer key, shown in messages and docs.
+///
+/// ```
+/// use kafka_runtime::config::keys::{lookup, Kind, Side, Unit};
+/// let key = lookup("fetchMax", Side::Consumer).unwrap();
+/// assert!(matches!(key.kind, Kind::Int { unit: Unit::Bytes, .. }));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
     /// A plain count.
@@ -71,6 +96,12 @@ impl Unit {
 }
 
 /// What values a key takes.
+///
+/// ```
+/// use kafka_runtime::config::keys::{lookup, Side};
+/// let key = lookup("strategy", Side::Consumer).unwrap();
+/// assert_eq!(key.kind.allowed(), "sticky, range, roundrobin");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
     /// Any non-empty text.
@@ -104,6 +135,11 @@ const FALSE_WORDS: &[&str] = &["false", "0", "f", "F", "FALSE", "False"];
 
 impl Kind {
     /// What the kind allows, for messages and docs.
+    ///
+    /// ```
+    /// use kafka_runtime::config::keys::{lookup, Side};
+    /// assert_eq!(lookup("requiredAcks", Side::Producer).unwrap().kind.allowed(), "0, 1, -1");
+    /// ```
     pub fn allowed(&self) -> String {
         match self {
             Kind::Text => "any non-empty text".to_owned(),
@@ -232,6 +268,14 @@ pub(crate) enum Value {
 }
 
 /// One address key.
+///
+/// ```
+/// use kafka_runtime::config::keys::{lookup, Side};
+/// let key = lookup("password", Side::Producer).unwrap();
+/// assert!(key.is_named("password"));
+/// assert_eq!(key.librdkafka, "sasl.password");
+/// assert_eq!(key.shown("hunter2"), "***");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub struct KeySpec {
@@ -255,11 +299,23 @@ pub struct KeySpec {
 
 impl KeySpec {
     /// Whether `name` is this key or one of its aliases.
+    ///
+    /// ```
+    /// use kafka_runtime::config::keys::{lookup, Side};
+    /// let key = lookup("clientid", Side::Consumer).unwrap();
+    /// assert!(key.is_named("clientid") && !key.is_named("group"));
+    /// ```
     pub fn is_named(&self, name: &str) -> bool {
         self.name == name || self.aliases.contains(&name)
     }
 
     /// The value as it may be shown: `***` for secrets.
+    ///
+    /// ```
+    /// use kafka_runtime::config::keys::{lookup, Side};
+    /// assert_eq!(lookup("user", Side::Consumer).unwrap().shown("alice"), "alice");
+    /// assert_eq!(lookup("password", Side::Consumer).unwrap().shown("hunter2"), "***");
+    /// ```
     pub fn shown<'a>(&self, value: &'a str) -> &'a str {
         if self.secret {
             super::Secret::REDACTED
@@ -298,6 +354,13 @@ macro_rules! key {
 /// Every address key, shared keys first, then consumer keys, then producer
 /// keys. `maxRetry` and `retryInterval` appear once per side: their meaning
 /// and defaults differ.
+///
+/// ```
+/// use kafka_runtime::config::keys::{Side, KEYS};
+/// let consumer_only = KEYS.iter().filter(|k| k.side == Side::Consumer).count();
+/// assert!(consumer_only > 10);
+/// assert!(KEYS.iter().any(|k| k.name == "compression" && k.default == "gzip"));
+/// ```
 pub const KEYS: &[KeySpec] = &[
     // ---- shared ----
     key!("clientid", Both, Kind::Text, default "consumer: the group name (also when set to trpcgo); producer: trpcgo",
@@ -474,6 +537,13 @@ pub const KEYS: &[KeySpec] = &[
 ];
 
 /// The key called `name` (or one of its aliases) for an address of `side`.
+///
+/// ```
+/// use kafka_runtime::config::keys::{lookup, Side};
+/// assert_eq!(lookup("maxRetry", Side::Consumer).unwrap().default, "0");
+/// assert_eq!(lookup("maxRetry", Side::Producer).unwrap().default, "3");
+/// assert!(lookup("topic", Side::Consumer).is_none()); // a producer key
+/// ```
 pub fn lookup(name: &str, side: Side) -> Option<&'static KeySpec> {
     KEYS.iter()
         .find(|k| k.is_named(name) && k.side.accepts(side))
@@ -486,6 +556,13 @@ pub(crate) fn lookup_other_side(name: &str, side: Side) -> Option<&'static KeySp
 }
 
 /// Every key name an address of `side` accepts, in table order.
+///
+/// ```
+/// use kafka_runtime::config::keys::{allowed_names, Side};
+/// let names = allowed_names(Side::Producer);
+/// assert!(names.contains(&"topic") && names.contains(&"clientid"));
+/// assert!(!names.contains(&"group"));
+/// ```
 pub fn allowed_names(side: Side) -> Vec<&'static str> {
     let mut names: Vec<&'static str> = Vec::new();
     for key in KEYS.iter().filter(|k| k.side.accepts(side)) {
@@ -497,6 +574,12 @@ pub fn allowed_names(side: Side) -> Vec<&'static str> {
 }
 
 /// The closest allowed key to a misspelled one, if any is close enough.
+///
+/// ```
+/// use kafka_runtime::config::keys::{suggest, Side};
+/// assert_eq!(suggest("clinetid", Side::Consumer), Some("clientid"));
+/// assert_eq!(suggest("zzzzzz", Side::Consumer), None);
+/// ```
 pub fn suggest(name: &str, side: Side) -> Option<&'static str> {
     let lower = name.to_ascii_lowercase();
     KEYS.iter()
@@ -512,7 +595,15 @@ pub fn suggest(name: &str, side: Side) -> Option<&'static str> {
 }
 
 /// The Markdown reference table of the keys whose side is exactly `side`
-/// (`Side::Both` gives the shared keys), as `CONFIGURATION.md` shows it.
+/// (`Side::Both` gives the shared keys), as `README.md` and
+/// `CONFIGURATION.md` show it between their generation markers.
+///
+/// ```
+/// use kafka_runtime::config::keys::{markdown_table, Side};
+/// let table = markdown_table(Side::Producer);
+/// assert!(table.starts_with("| key | default | allowed values | librdkafka | meaning |"));
+/// assert!(table.contains("| `topic` |"));
+/// ```
 pub fn markdown_table(side: Side) -> String {
     let mut out = String::from(
         "| key | default | allowed values | librdkafka | meaning |\n|---|---|---|---|---|\n",

@@ -83,41 +83,106 @@ const HEARTBEAT_MS: u128 = 3_000;
 
 /// librdkafka properties, ordered by name. `Debug` and `Display` print every
 /// secret (`sasl.password`, `*password*`, `*secret*`, key material) as `***`.
+///
+/// ```
+/// use kafka_runtime::config::{parse_consumer_address, Properties};
+///
+/// let cfg = parse_consumer_address(
+///     "svc",
+///     "127.0.0.1:9092?topics=t&group=g&mechanism=SCRAM-SHA-512&user=u&password=hunter2",
+/// ).unwrap();
+/// let props: Properties = cfg.librdkafka_properties();
+/// assert_eq!(props.get("group.id"), Some("g"));
+/// assert_eq!(props.get("sasl.password"), Some("hunter2")); // for code
+/// assert!(Properties::is_secret("sasl.password"));
+/// assert!(!format!("{props} {props:?}").contains("hunter2")); // never in logs
+/// let client = props.to_client_config(); // an rdkafka::ClientConfig
+/// assert_eq!(client.get("bootstrap.servers"), Some("127.0.0.1:9092"));
+/// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Properties(BTreeMap<String, String>);
 
 impl Properties {
     /// An empty set.
+    ///
+    /// ```
+    /// use kafka_runtime::config::Properties;
+    /// assert!(Properties::new().is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Sets `key` to `value`, replacing an earlier value.
+    ///
+    /// ```
+    /// use kafka_runtime::config::Properties;
+    /// let mut props = Properties::new();
+    /// props.set("linger.ms", "5");
+    /// props.set("linger.ms", "10");
+    /// assert_eq!(props.get("linger.ms"), Some("10"));
+    /// ```
     pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) {
         self.0.insert(key.into(), value.into());
     }
 
     /// The value of `key`, if set (secrets included: this is for code, not logs).
+    ///
+    /// ```
+    /// use kafka_runtime::config::Properties;
+    /// let mut props = Properties::new();
+    /// props.set("acks", "all");
+    /// assert_eq!(props.get("acks"), Some("all"));
+    /// assert_eq!(props.get("retries"), None);
+    /// ```
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).map(String::as_str)
     }
 
     /// Every `(key, value)` in key order, secrets included.
+    ///
+    /// ```
+    /// use kafka_runtime::config::Properties;
+    /// let mut props = Properties::new();
+    /// props.set("b", "2");
+    /// props.set("a", "1");
+    /// let keys: Vec<&str> = props.iter().map(|(k, _)| k).collect();
+    /// assert_eq!(keys, ["a", "b"]); // key order
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// How many properties are set.
+    ///
+    /// ```
+    /// use kafka_runtime::config::Properties;
+    /// let mut props = Properties::new();
+    /// props.set("acks", "all");
+    /// assert_eq!(props.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
     /// Whether no property is set.
+    ///
+    /// ```
+    /// use kafka_runtime::config::Properties;
+    /// assert!(Properties::new().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
     /// Whether the value of `key` must never be shown.
+    ///
+    /// ```
+    /// use kafka_runtime::config::Properties;
+    /// assert!(Properties::is_secret("sasl.password"));
+    /// assert!(Properties::is_secret("ssl.key.password"));
+    /// assert!(!Properties::is_secret("sasl.username"));
+    /// ```
     pub fn is_secret(key: &str) -> bool {
         let key = key.to_ascii_lowercase();
         key.contains("password")
@@ -138,6 +203,14 @@ impl Properties {
     }
 
     /// A `rdkafka` client config holding these properties.
+    ///
+    /// ```
+    /// use kafka_runtime::config::Properties;
+    /// let mut props = Properties::new();
+    /// props.set("bootstrap.servers", "127.0.0.1:9092");
+    /// let client = props.to_client_config();
+    /// assert_eq!(client.get("bootstrap.servers"), Some("127.0.0.1:9092"));
+    /// ```
     pub fn to_client_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         for (key, value) in self.iter() {
@@ -260,6 +333,14 @@ fn apply_overrides(common: &CommonConfig, props: &mut Properties) {
 
 impl ConsumerConfig {
     /// The librdkafka properties of this consumer (see [`super::mapping`]).
+    ///
+    /// ```
+    /// use kafka_runtime::config::parse_consumer_address;
+    /// let cfg = parse_consumer_address("svc", "127.0.0.1:9092?topics=t&group=g&fetchMax=2000000&strategy=range").unwrap();
+    /// let props = cfg.librdkafka_properties();
+    /// assert_eq!(props.get("fetch.max.bytes"), Some("2000000"));
+    /// assert_eq!(props.get("partition.assignment.strategy"), Some("range"));
+    /// ```
     pub fn librdkafka_properties(&self) -> Properties {
         let mut props = Properties::new();
         common_properties(&self.common, self.effective_client_id(), &mut props);
@@ -290,6 +371,14 @@ impl ConsumerConfig {
     }
 
     /// A `rdkafka` client config for this consumer.
+    ///
+    /// ```
+    /// use kafka_runtime::config::parse_consumer_address;
+    /// use kafka_runtime::rdkafka::consumer::BaseConsumer;
+    /// let cfg = parse_consumer_address("svc", "127.0.0.1:9092?topics=t&group=g").unwrap();
+    /// let consumer: BaseConsumer = cfg.client_config().create().unwrap(); // a plain rdkafka consumer
+    /// # drop(consumer);
+    /// ```
     pub fn client_config(&self) -> ClientConfig {
         self.librdkafka_properties().to_client_config()
     }
@@ -297,6 +386,14 @@ impl ConsumerConfig {
 
 impl ProducerConfig {
     /// The librdkafka properties of this producer (see [`super::mapping`]).
+    ///
+    /// ```
+    /// use kafka_runtime::config::parse_producer_target;
+    /// let cfg = parse_producer_target("p", "kafka://127.0.0.1:9092?topic=t&compression=lz4&requiredAcks=-1").unwrap();
+    /// let props = cfg.librdkafka_properties();
+    /// assert_eq!(props.get("compression.type"), Some("lz4"));
+    /// assert_eq!(props.get("acks"), Some("all"));
+    /// ```
     pub fn librdkafka_properties(&self) -> Properties {
         let mut props = Properties::new();
         common_properties(&self.common, self.effective_client_id(), &mut props);
@@ -331,6 +428,14 @@ impl ProducerConfig {
     }
 
     /// A `rdkafka` client config for this producer.
+    ///
+    /// ```
+    /// use kafka_runtime::config::parse_producer_target;
+    /// use kafka_runtime::rdkafka::producer::BaseProducer;
+    /// let cfg = parse_producer_target("p", "kafka://127.0.0.1:9092?topic=t").unwrap();
+    /// let producer: BaseProducer = cfg.client_config().create().unwrap(); // a plain rdkafka producer
+    /// # drop(producer);
+    /// ```
     pub fn client_config(&self) -> ClientConfig {
         self.librdkafka_properties().to_client_config()
     }

@@ -18,6 +18,21 @@ static PRODUCERS: LazyLock<RwLock<HashMap<String, ProducerConfig>>> =
 /// Uses `cfg` for every consumer service whose `address` is exactly
 /// `address` (e.g. `fake_address`). Call it before loading the configuration;
 /// the config is still validated when a service uses it.
+///
+/// ```
+/// use kafka_runtime::config::{register_consumer_addr_config, Config, ConsumerConfig};
+///
+/// let mut cfg = ConsumerConfig::default(); // the seed's GetDefaultConfig()
+/// cfg.common.brokers = vec!["127.0.0.1:9092".into()];
+/// cfg.topics = vec!["test_topic".into()];
+/// cfg.group = "billing".into();
+/// register_consumer_addr_config("fake_address", cfg); // RegisterAddrConfig
+///
+/// let config = Config::from_yaml_str(
+///     "server:\n  service:\n    - name: svc\n      address: fake_address\n      protocol: kafka\n",
+/// ).unwrap();
+/// assert_eq!(config.consumer("svc").unwrap().config.group, "billing");
+/// ```
 pub fn register_consumer_addr_config(address: &str, cfg: ConsumerConfig) {
     // A poisoned lock only means another registration panicked; the map is intact.
     CONSUMERS
@@ -29,6 +44,20 @@ pub fn register_consumer_addr_config(address: &str, cfg: ConsumerConfig) {
 /// Uses `cfg` for every producer service whose `target` is `address`, with
 /// or without the `kafka://` prefix. Call it before loading the
 /// configuration; the config is still validated when a service uses it.
+///
+/// ```
+/// use kafka_runtime::config::{register_producer_addr_config, Config, ProducerConfig};
+///
+/// let mut cfg = ProducerConfig::default();
+/// cfg.common.brokers = vec!["127.0.0.1:9092".into()];
+/// cfg.topic = Some("orders".into());
+/// register_producer_addr_config("fake_target", cfg);
+///
+/// let config = Config::from_yaml_str(
+///     "client:\n  service:\n    - name: p\n      target: kafka://fake_target\n",
+/// ).unwrap();
+/// assert_eq!(config.producer("p").unwrap().config.topic.as_deref(), Some("orders"));
+/// ```
 pub fn register_producer_addr_config(address: &str, cfg: ProducerConfig) {
     PRODUCERS
         .write()

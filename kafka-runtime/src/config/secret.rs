@@ -4,19 +4,43 @@ use std::fmt;
 
 /// A secret value. `Debug` and `Display` print `***`; only
 /// [`Secret::expose`] gives the text, for the one place that hands it to librdkafka.
+///
+/// ```
+/// use kafka_runtime::config::Secret;
+///
+/// let password = Secret::new("hunter2");
+/// assert_eq!(format!("{password} {password:?}"), "*** ***");
+/// assert_eq!(password.expose(), "hunter2");
+/// assert_eq!(Secret::REDACTED, "***");
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
     /// What every rendering of a secret prints instead of it.
+    ///
+    /// ```
+    /// use kafka_runtime::config::Secret;
+    /// assert_eq!(format!("{:?}", Secret::new("k3y")), Secret::REDACTED);
+    /// ```
     pub const REDACTED: &'static str = "***";
 
     /// Wraps a secret value.
+    ///
+    /// ```
+    /// let s = kafka_runtime::config::Secret::new(String::from("hunter2"));
+    /// assert_eq!(format!("{s:?}"), "***");
+    /// ```
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }
 
     /// The secret text. Call it only to hand the value to the Kafka client.
+    ///
+    /// ```
+    /// let s = kafka_runtime::config::Secret::new("hunter2");
+    /// assert_eq!(s.expose(), "hunter2");
+    /// ```
     pub fn expose(&self) -> &str {
         &self.0
     }

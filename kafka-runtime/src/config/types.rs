@@ -18,12 +18,35 @@ use super::values::{
 };
 
 /// The client id the tRPC-Go plugin uses when `clientid` is not set.
+///
+/// ```
+/// use kafka_runtime::config::{parse_producer_target, DEFAULT_CLIENT_ID};
+/// let cfg = parse_producer_target("p", "kafka://127.0.0.1:9092?topic=t").unwrap();
+/// assert_eq!(cfg.effective_client_id(), DEFAULT_CLIENT_ID);
+/// ```
 pub const DEFAULT_CLIENT_ID: &str = "trpcgo";
 
 /// The Kafka protocol version the tRPC-Go plugin assumes when `version` is not set.
+///
+/// ```
+/// use kafka_runtime::config::{parse_producer_target, DEFAULT_VERSION};
+/// let cfg = parse_producer_target("p", "kafka://127.0.0.1:9092?topic=t").unwrap();
+/// assert_eq!(cfg.common.version, DEFAULT_VERSION);
+/// ```
 pub const DEFAULT_VERSION: &str = "1.1.1";
 
 /// Settings both sides share: brokers, identity, security, network and metadata.
+///
+/// ```
+/// use kafka_runtime::config::{parse_consumer_address, Compression};
+///
+/// let mut cfg = parse_consumer_address("svc", "a:9092,b:9092?topics=t&group=g&compression=zstd").unwrap();
+/// assert_eq!(cfg.common.brokers, ["a:9092", "b:9092"]);
+/// assert_eq!(cfg.common.compression, Compression::Zstd);
+/// // A librdkafka property the address language does not have, set last:
+/// cfg.common.librdkafka_overrides.insert("statistics.interval.ms".into(), "1000".into());
+/// assert_eq!(cfg.librdkafka_properties().get("statistics.interval.ms"), Some("1000"));
+/// ```
 #[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CommonConfig {
@@ -165,6 +188,15 @@ impl fmt::Debug for CommonConfig {
 /// TLS settings. Any of them turns TLS on (`protocol` defaults to `SSL`, or
 /// `SASL_SSL` with a SASL mechanism). Paths are relative to the working
 /// directory, as librdkafka reads them.
+///
+/// ```
+/// use kafka_runtime::config::parse_producer_target;
+///
+/// let cfg = parse_producer_target("p", "kafka://127.0.0.1:9093?topic=t&tlsInsecureSkipVerify=true").unwrap();
+/// assert!(cfg.common.tls.is_set());
+/// assert!(cfg.common.tls.insecure_skip_verify);
+/// assert_eq!(cfg.librdkafka_properties().get("security.protocol"), Some("ssl"));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TlsConfig {
@@ -183,6 +215,13 @@ pub struct TlsConfig {
 
 impl TlsConfig {
     /// Whether any TLS key is set, which turns TLS on.
+    ///
+    /// ```
+    /// use kafka_runtime::config::TlsConfig;
+    /// assert!(!TlsConfig::default().is_set());
+    /// let cfg = kafka_runtime::config::parse_producer_target("p", "kafka://h:9093?topic=t&tlsInsecureSkipVerify=true").unwrap();
+    /// assert!(cfg.common.tls.is_set());
+    /// ```
     pub fn is_set(&self) -> bool {
         self.ca_file.is_some()
             || self.cert_file.is_some()
@@ -193,6 +232,17 @@ impl TlsConfig {
 }
 
 /// How many times a failing handler runs (`maxRetry` on a consumer address).
+///
+/// ```
+/// use kafka_runtime::config::RetryPolicy;
+///
+/// assert_eq!(RetryPolicy::from_max_retry(0), RetryPolicy::Forever);
+/// assert_eq!(RetryPolicy::from_max_retry(-1), RetryPolicy::Never);
+/// let twice = RetryPolicy::from_max_retry(2); // at most 3 runs
+/// assert!(twice.allows_another_attempt(2));
+/// assert!(!twice.allows_another_attempt(3));
+/// assert!(!RetryPolicy::Never.allows_another_attempt(1));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetryPolicy {
     /// `maxRetry=0` (the default): retry for ever, until the handler succeeds.
@@ -205,6 +255,12 @@ pub enum RetryPolicy {
 
 impl RetryPolicy {
     /// The policy a `maxRetry` value selects, with the seed's meaning of 0 and negatives.
+    ///
+    /// ```
+    /// use kafka_runtime::config::RetryPolicy;
+    /// assert_eq!(RetryPolicy::from_max_retry(3), RetryPolicy::Limited(3));
+    /// assert_eq!(RetryPolicy::from_max_retry(-5), RetryPolicy::Never);
+    /// ```
     pub fn from_max_retry(max_retry: i64) -> Self {
         match max_retry {
             0 => RetryPolicy::Forever,
@@ -214,6 +270,13 @@ impl RetryPolicy {
     }
 
     /// Whether a handler that has already run `attempts` times may run again.
+    ///
+    /// ```
+    /// use kafka_runtime::config::RetryPolicy;
+    /// assert!(RetryPolicy::Forever.allows_another_attempt(1_000));
+    /// assert!(RetryPolicy::Limited(1).allows_another_attempt(1)); // 2 runs in all
+    /// assert!(!RetryPolicy::Limited(1).allows_another_attempt(2));
+    /// ```
     pub fn allows_another_attempt(self, attempts: u32) -> bool {
         match self {
             RetryPolicy::Forever => true,
@@ -224,6 +287,26 @@ impl RetryPolicy {
 }
 
 /// Everything one consumer service (`server.service[]` entry) needs.
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_runtime::config::{parse_consumer_address, ConsumerConfig, RetryPolicy};
+///
+/// let cfg = parse_consumer_address("svc", "127.0.0.1:9092?topics=t&group=billing&maxRetry=2").unwrap();
+/// assert_eq!(cfg.retry, RetryPolicy::Limited(2));
+/// assert_eq!(cfg.retry_interval, Duration::from_millis(3000)); // the plugin's default
+/// assert_eq!(cfg.effective_client_id(), "billing"); // the group, as the plugin does
+/// cfg.validate("svc").unwrap();
+///
+/// // Built in code (the seed's GetDefaultConfig()), then checked like a parsed one:
+/// let mut own = ConsumerConfig::default();
+/// own.common.brokers = vec!["127.0.0.1:9092".into()];
+/// assert!(own.validate("svc").is_err()); // topics and group are required
+/// own.topics = vec!["t".into()];
+/// own.group = "g".into();
+/// own.validate("svc").unwrap();
+/// assert_eq!(own.client_config().get("group.id"), Some("g"));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ConsumerConfig {
@@ -311,6 +394,14 @@ impl Default for ConsumerConfig {
 impl ConsumerConfig {
     /// The client id in effect: `clientid`, or the group name when unset or
     /// left at `trpcgo` (the Go plugin treats its default as "use the group").
+    ///
+    /// ```
+    /// use kafka_runtime::config::parse_consumer_address;
+    /// let by_group = parse_consumer_address("svc", "h:9092?topics=t&group=billing&clientid=trpcgo").unwrap();
+    /// assert_eq!(by_group.effective_client_id(), "billing");
+    /// let own = parse_consumer_address("svc", "h:9092?topics=t&group=billing&clientid=app").unwrap();
+    /// assert_eq!(own.effective_client_id(), "app");
+    /// ```
     pub fn effective_client_id(&self) -> &str {
         match self.common.client_id.as_deref() {
             Some(id) if id != DEFAULT_CLIENT_ID => id,
@@ -320,6 +411,22 @@ impl ConsumerConfig {
 }
 
 /// Everything one producer target (`client.service[]` entry) needs.
+///
+/// ```
+/// use kafka_runtime::config::{parse_producer_target, ProducerConfig};
+///
+/// let cfg = parse_producer_target("p", "kafka://127.0.0.1:9092?topic=t&requiredAcks=1&clientid=app").unwrap();
+/// assert_eq!(cfg.effective_client_id(), "app");
+/// assert_eq!(cfg.librdkafka_properties().get("acks"), Some("1"));
+/// cfg.validate("p").unwrap();
+///
+/// let mut own = ProducerConfig::default();
+/// own.common.brokers = vec!["127.0.0.1:9092".into()];
+/// own.idempotent = true;
+/// own.max_retry = 0;
+/// let err = own.validate("p").unwrap_err(); // idempotence needs retries
+/// assert!(err.to_string().contains("maxRetry"), "{err}");
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ProducerConfig {
@@ -373,6 +480,12 @@ impl Default for ProducerConfig {
 
 impl ProducerConfig {
     /// The client id in effect: `clientid`, or `trpcgo` when unset.
+    ///
+    /// ```
+    /// use kafka_runtime::config::parse_producer_target;
+    /// assert_eq!(parse_producer_target("p", "kafka://h:9092?topic=t").unwrap().effective_client_id(), "trpcgo");
+    /// assert_eq!(parse_producer_target("p", "kafka://h:9092?topic=t&clientid=app").unwrap().effective_client_id(), "app");
+    /// ```
     pub fn effective_client_id(&self) -> &str {
         self.common
             .client_id

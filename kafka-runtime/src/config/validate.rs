@@ -342,6 +342,17 @@ fn check_readable(path: &Path, directory_allowed: bool) -> Result<(), String> {
 impl ConsumerConfig {
     /// Checks the whole config for `service`: every range of the key table,
     /// keys that need each other, and librdkafka's cross-property rules.
+    ///
+    /// ```
+    /// use kafka_runtime::config::ConsumerConfig;
+    /// let mut cfg = ConsumerConfig::default();
+    /// cfg.common.brokers = vec!["127.0.0.1:9092".into()];
+    /// cfg.topics = vec!["t".into()];
+    /// cfg.group = "g".into();
+    /// cfg.validate("svc").unwrap();
+    /// cfg.group_session_timeout = cfg.group_rebalance_timeout * 2; // must not exceed the rebalance timeout
+    /// assert!(cfg.validate("svc").is_err());
+    /// ```
     pub fn validate(&self, service: &str) -> Result<(), ConfigError> {
         let check = Checker {
             service,
@@ -477,6 +488,15 @@ impl ConsumerConfig {
 impl ProducerConfig {
     /// Checks the whole config for `service`: every range of the key table,
     /// keys that need each other, and librdkafka's cross-property rules.
+    ///
+    /// ```
+    /// use kafka_runtime::config::ProducerConfig;
+    /// let mut cfg = ProducerConfig::default();
+    /// cfg.common.brokers = vec!["127.0.0.1:9092".into()];
+    /// cfg.validate("p").unwrap();
+    /// cfg.common.brokers.clear();
+    /// assert!(cfg.validate("p").is_err()); // no broker
+    /// ```
     pub fn validate(&self, service: &str) -> Result<(), ConfigError> {
         let check = Checker {
             service,

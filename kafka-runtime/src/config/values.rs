@@ -7,6 +7,15 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A value outside a key's allowed set. The caller adds service and key.
+///
+/// ```
+/// use kafka_runtime::config::{Compression, NotAllowed};
+///
+/// let err: NotAllowed = "brotli".parse::<Compression>().unwrap_err();
+/// assert_eq!(err.to_string(), "none, gzip, snappy, lz4, zstd");
+/// assert_eq!("zstd".parse::<Compression>().unwrap().rdkafka_value(), "zstd");
+/// assert_eq!(Compression::ALLOWED.len(), 5);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotAllowed {
     /// The allowed values, as written in an address.
@@ -27,6 +36,8 @@ macro_rules! value_enum {
         }
     ) => {
         $(#[$meta])*
+        ///
+        #[doc = concat!("\n```\nuse kafka_runtime::config::", stringify!($name), ";\nfor text in ", stringify!($name), "::ALLOWED {\n    let value: ", stringify!($name), " = text.parse().unwrap();\n    assert_eq!(value.as_str(), *text);\n    assert_eq!(value.to_string(), *text);\n    assert!(!value.rdkafka_value().is_empty());\n}\nassert!(\"no such value\".parse::<", stringify!($name), ">().is_err());\n```")]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name {
             $( $(#[$vmeta])* $variant ),+
@@ -34,14 +45,20 @@ macro_rules! value_enum {
 
         impl $name {
             /// Every allowed value, as written in an address.
+            ///
+            #[doc = concat!("\n```\nuse kafka_runtime::config::", stringify!($name), ";\nassert!(!", stringify!($name), "::ALLOWED.is_empty());\nassert!(", stringify!($name), "::ALLOWED.iter().all(|v| v.parse::<", stringify!($name), ">().is_ok()));\n```")]
             pub const ALLOWED: &'static [&'static str] = &[$($seed),+];
 
             /// The seed's spelling of this value.
+            ///
+            #[doc = concat!("\n```\nuse kafka_runtime::config::", stringify!($name), ";\nlet first: ", stringify!($name), " = ", stringify!($name), "::ALLOWED[0].parse().unwrap();\nassert_eq!(first.as_str(), ", stringify!($name), "::ALLOWED[0]);\n```")]
             pub fn as_str(self) -> &'static str {
                 match self { $( $name::$variant => $seed ),+ }
             }
 
             /// The value librdkafka takes for it.
+            ///
+            #[doc = concat!("\n```\nuse kafka_runtime::config::", stringify!($name), ";\nlet first: ", stringify!($name), " = ", stringify!($name), "::ALLOWED[0].parse().unwrap();\nprintln!(\"{} becomes librdkafka's {}\", first, first.rdkafka_value());\n```")]
             pub fn rdkafka_value(self) -> &'static str {
                 match self { $( $name::$variant => $rdkafka ),+ }
             }

@@ -16,19 +16,47 @@ use super::validate::{MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE};
 use super::{Config, ConsumerService, PluginConfig, ProducerService};
 
 /// The environment variable naming the configuration file.
+///
+/// ```
+/// // Run with `KAFKA_RS_CONFIG=conf/trpc_go.yaml` to read that file instead.
+/// assert_eq!(kafka_runtime::config::CONFIG_ENV, "KAFKA_RS_CONFIG");
+/// ```
 pub const CONFIG_ENV: &str = "KAFKA_RS_CONFIG";
 /// The file read when [`CONFIG_ENV`] is not set.
+///
+/// ```
+/// use kafka_runtime::config::{Config, DEFAULT_CONFIG_PATH};
+/// let err = Config::from_path("/nonexistent/trpc_go.yaml").unwrap_err();
+/// assert!(err.to_string().contains("not found"), "{err}");
+/// assert_eq!(DEFAULT_CONFIG_PATH, "./trpc_go.yaml");
+/// ```
 pub const DEFAULT_CONFIG_PATH: &str = "./trpc_go.yaml";
 
 impl Config {
     /// Loads the file named by the environment variable `KAFKA_RS_CONFIG`,
     /// else `./trpc_go.yaml`. A missing file is an error naming the path and
     /// the variable.
+    ///
+    /// ```
+    /// // Reads $KAFKA_RS_CONFIG, else ./trpc_go.yaml; there is none here:
+    /// let err = kafka_runtime::config::Config::load().unwrap_err();
+    /// assert!(err.reason.contains("not found"), "{err}");
+    /// ```
     pub fn load() -> Result<Config, ConfigError> {
         load_from(std::env::var_os(CONFIG_ENV))
     }
 
     /// Loads the configuration file at `path`.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("kafka-rs-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let path = dir.join("trpc_go.yaml");
+    /// std::fs::write(&path, "client:\n  service:\n    - name: p\n      target: kafka://127.0.0.1:9092?topic=t\n").unwrap();
+    /// let config = kafka_runtime::config::Config::from_path(&path).unwrap();
+    /// assert_eq!(config.producers.len(), 1);
+    /// std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn from_path(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -48,6 +76,14 @@ impl Config {
     }
 
     /// Parses the Kafka part of a `trpc_go.yaml` text.
+    ///
+    /// ```
+    /// use kafka_runtime::config::Config;
+    /// let config = Config::from_yaml_str("client:\n  service:\n    - name: p\n      target: kafka://127.0.0.1:9092?topic=t\n").unwrap();
+    /// assert_eq!(config.producers[0].name, "p");
+    /// let err = Config::from_yaml_str("client:\n  service:\n    - name: p\n      target: kafka://127.0.0.1:9092?topik=t\n").unwrap_err();
+    /// assert!(err.to_string().contains("did you mean `topic`"), "{err}");
+    /// ```
     pub fn from_yaml_str(text: &str) -> Result<Config, ConfigError> {
         from_yaml_with_env(text, |name| std::env::var(name).ok())
     }

@@ -7,6 +7,12 @@ use super::{DiscoveryError, Resolver};
 /// `discover=dns`: the service name is `host:port`; every address the
 /// system resolver returns for `host` becomes a broker with `port`. The
 /// namespace is not used (the address language still requires one).
+///
+/// ```
+/// use kafka_runtime::discovery::{DnsResolver, Resolver};
+/// let brokers = DnsResolver.resolve("127.0.0.1:9092", "Production").unwrap();
+/// assert_eq!(brokers, ["127.0.0.1:9092"]);
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DnsResolver;
 
@@ -38,6 +44,11 @@ impl Resolver for DnsResolver {
 }
 
 /// The prefix of the variables [`EnvResolver`] reads.
+///
+/// ```
+/// use kafka_runtime::discovery::{EnvResolver, ENV_PREFIX};
+/// assert!(EnvResolver::variable("orders", "Test").starts_with(ENV_PREFIX));
+/// ```
 pub const ENV_PREFIX: &str = "KAFKA_RS_DISCOVERY_";
 
 /// `discover=env`: the brokers are the comma-separated list in the
@@ -45,11 +56,25 @@ pub const ENV_PREFIX: &str = "KAFKA_RS_DISCOVERY_";
 /// case, every character other than an ASCII letter or digit replaced by
 /// `_` (namespace `Production`, service `trpc.kafka.orders`:
 /// `KAFKA_RS_DISCOVERY_PRODUCTION_TRPC_KAFKA_ORDERS`).
+///
+/// ```
+/// use kafka_runtime::discovery::{EnvResolver, Resolver};
+/// let variable = EnvResolver::variable("trpc.kafka.orders", "Production");
+/// assert_eq!(variable, "KAFKA_RS_DISCOVERY_PRODUCTION_TRPC_KAFKA_ORDERS");
+/// // Unset here, so resolving fails with a reason naming the variable:
+/// let err = EnvResolver.resolve("trpc.kafka.orders", "Production").unwrap_err();
+/// assert!(err.reason().contains(&variable), "{err}");
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EnvResolver;
 
 impl EnvResolver {
     /// The variable that holds the brokers of `service` in `namespace`.
+    ///
+    /// ```
+    /// use kafka_runtime::discovery::EnvResolver;
+    /// assert_eq!(EnvResolver::variable("orders-v2", "dev"), "KAFKA_RS_DISCOVERY_DEV_ORDERS_V2");
+    /// ```
     pub fn variable(service: &str, namespace: &str) -> String {
         let part = |text: &str| -> String {
             text.chars()

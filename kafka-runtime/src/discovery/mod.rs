@@ -46,6 +46,20 @@ use crate::config::{CommonConfig, Config, ConfigError};
 ///
 /// It runs once per service at startup, before any client exists, and may
 /// block (the runtime calls it off the async workers).
+///
+/// ```
+/// use kafka_runtime::discovery::{register_resolver, DiscoveryError, Resolver};
+///
+/// struct Static(Vec<String>);
+/// impl Resolver for Static {
+///     fn resolve(&self, _service: &str, _namespace: &str) -> Result<Vec<String>, DiscoveryError> {
+///         Ok(self.0.clone())
+///     }
+/// }
+/// let resolver = Static(vec!["10.0.0.1:9092".into()]);
+/// assert_eq!(resolver.resolve("orders", "Production").unwrap(), ["10.0.0.1:9092"]);
+/// register_resolver("static-doc", resolver);
+/// ```
 pub trait Resolver: Send + Sync + 'static {
     /// The brokers (`host:port` each) of `service` in `namespace`.
     fn resolve(&self, service: &str, namespace: &str) -> Result<Vec<String>, DiscoveryError>;
@@ -62,6 +76,13 @@ where
 
 /// Why a resolver could not resolve a service; the runtime adds the
 /// service, resolver and namespace when it reports it.
+///
+/// ```
+/// use kafka_runtime::discovery::DiscoveryError;
+/// let err = DiscoveryError::new("registry unreachable");
+/// assert_eq!(err.reason(), "registry unreachable");
+/// assert_eq!(err.to_string(), "registry unreachable");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiscoveryError {
     reason: String,
@@ -69,6 +90,11 @@ pub struct DiscoveryError {
 
 impl DiscoveryError {
     /// A failure described by `reason` (it must not contain secrets).
+    ///
+    /// ```
+    /// let err = kafka_runtime::discovery::DiscoveryError::new("no instances");
+    /// assert_eq!(err.reason(), "no instances");
+    /// ```
     pub fn new(reason: impl Into<String>) -> Self {
         DiscoveryError {
             reason: reason.into(),
@@ -76,6 +102,11 @@ impl DiscoveryError {
     }
 
     /// What went wrong.
+    ///
+    /// ```
+    /// let err = kafka_runtime::discovery::DiscoveryError::new("timeout");
+    /// assert_eq!(err.reason(), "timeout");
+    /// ```
     pub fn reason(&self) -> &str {
         &self.reason
     }
@@ -94,6 +125,14 @@ impl CommonConfig {
     /// returns, and clears `discover`/`namespace` (the config then holds
     /// concrete brokers, so resolving again does nothing). `service` is the
     /// configuration's service name, for errors.
+    ///
+    /// ```
+    /// use kafka_runtime::config::parse_consumer_address;
+    /// let mut cfg = parse_consumer_address("svc", "127.0.0.1:9092?topics=t&group=g&discover=dns&namespace=Production").unwrap();
+    /// cfg.common.resolve_discovery("svc").unwrap();
+    /// assert_eq!(cfg.common.brokers, ["127.0.0.1:9092"]);
+    /// assert_eq!(cfg.common.discover, None); // resolved once
+    /// ```
     pub fn resolve_discovery(&mut self, service: &str) -> Result<(), ConfigError> {
         let Some(name) = self.discover.clone() else {
             return Ok(());
@@ -146,6 +185,15 @@ impl Config {
     /// Resolves every consumer and producer service that uses `discover`,
     /// returning the configuration with concrete brokers. The first failure
     /// is returned; nothing is half-resolved from the caller's view.
+    ///
+    /// ```
+    /// use kafka_runtime::config::Config;
+    /// let config = Config::from_yaml_str(
+    ///     "client:\n  service:\n    - name: p\n      target: kafka://127.0.0.1:9092?topic=t&discover=dns&namespace=Test\n",
+    /// ).unwrap();
+    /// let resolved = config.resolve_discovery().unwrap();
+    /// assert!(!resolved.needs_discovery());
+    /// ```
     pub fn resolve_discovery(mut self) -> Result<Config, ConfigError> {
         for service in &mut self.consumers {
             service.config.common.resolve_discovery(&service.name)?;
@@ -158,6 +206,17 @@ impl Config {
 
     /// [`Config::resolve_discovery`] on a blocking thread (resolvers may
     /// block on the network), for the runtime's async startup.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use kafka_runtime::config::Config;
+    /// let config = Config::from_yaml_str(
+    ///     "client:\n  service:\n    - name: p\n      target: kafka://127.0.0.1:9092?topic=t&discover=dns&namespace=Test\n",
+    /// ).unwrap();
+    /// let resolved = config.resolve_discovery_async().await.unwrap();
+    /// assert_eq!(resolved.producers[0].config.common.brokers, ["127.0.0.1:9092"]);
+    /// # }
+    /// ```
     pub async fn resolve_discovery_async(self) -> Result<Config, crate::Error> {
         if !self.needs_discovery() {
             return Ok(self);
@@ -169,6 +228,12 @@ impl Config {
     }
 
     /// Whether any service still needs [`Config::resolve_discovery`].
+    ///
+    /// ```
+    /// use kafka_runtime::config::Config;
+    /// let plain = Config::from_yaml_str("client:\n  service:\n    - name: p\n      target: kafka://127.0.0.1:9092?topic=t\n").unwrap();
+    /// assert!(!plain.needs_discovery());
+    /// ```
     pub fn needs_discovery(&self) -> bool {
         self.consumers
             .iter()

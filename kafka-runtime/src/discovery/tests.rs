@@ -69,10 +69,16 @@ fn env_reads_the_namespaced_variable() {
         "KAFKA_RS_DISCOVERY_PRODUCTION_TRPC_KAFKA_ORDERS"
     );
     let service = format!("env.ok.{}", std::process::id());
-    std::env::set_var(
-        EnvResolver::variable(&service, "Test"),
-        "127.0.0.1:9092, 127.0.0.2:9093",
-    );
+    // SAFETY (edition 2024 makes `set_var` unsafe): the variable's name is
+    // unique to this test (process id), and no other code of this test
+    // binary writes the environment while tests run.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::env::set_var(
+            EnvResolver::variable(&service, "Test"),
+            "127.0.0.1:9092, 127.0.0.2:9093",
+        )
+    };
     let producer = parse_producer_target(
         "p",
         &format!("kafka://{service}?topic=t&discover=env&namespace=Test"),
@@ -100,7 +106,13 @@ fn unset_or_empty_env_variables_are_errors() {
         format!("service `svc`: `discover=env`: resolver `env` could not resolve `{service}` in namespace `Test`: environment variable `{variable}` is not set")
     );
     let service = format!("env.empty.{}", std::process::id());
-    std::env::set_var(EnvResolver::variable(&service, "Test"), " , ");
+    // SAFETY (edition 2024 makes `set_var` unsafe): the variable's name is
+    // unique to this test (process id), and no other code of this test
+    // binary writes the environment while tests run.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::env::set_var(EnvResolver::variable(&service, "Test"), " , ")
+    };
     let err = consumer_with("env", &service)
         .common
         .resolve_discovery("svc")

@@ -8,9 +8,23 @@ use super::error::ProduceError;
 use super::record::{Delivered, SentRecord};
 
 /// Called once with a record that an asynchronous send delivered.
+///
+/// ```
+/// use std::sync::Arc;
+/// use kafka_runtime::producer::SuccessCallback;
+/// let cb: SuccessCallback = Arc::new(|record, at| println!("{} at {}", record.topic, at.offset));
+/// # drop(cb);
+/// ```
 pub type SuccessCallback = Arc<dyn Fn(&SentRecord, Delivered) + Send + Sync>;
 
 /// Called once with a record that an asynchronous send could not deliver.
+///
+/// ```
+/// use std::sync::Arc;
+/// use kafka_runtime::producer::ErrorCallback;
+/// let cb: ErrorCallback = Arc::new(|err, record| eprintln!("{}: {err}", record.topic));
+/// # drop(cb);
+/// ```
 pub type ErrorCallback = Arc<dyn Fn(&ProduceError, &SentRecord) + Send + Sync>;
 
 /// The callbacks that receive the outcome of `async_send_message` and of
@@ -20,6 +34,20 @@ pub type ErrorCallback = Arc<dyn Fn(&ProduceError, &SentRecord) + Send + Sync>;
 /// take precedence, slot by slot, over the global ones
 /// ([`set_async_callbacks`]); without either, failures are logged at error
 /// level and successes are silent, as in the seed.
+///
+/// ```
+/// use kafka_runtime::producer::{set_async_callbacks, AsyncCallbacks};
+///
+/// // The seed's `kafka.AsyncProducerErrorCallback = func(...)`, process-wide:
+/// set_async_callbacks(AsyncCallbacks::new().on_error(|err, record| {
+///     eprintln!("lost a record for {}: {err}", record.topic);
+/// }));
+/// // A producer's own (`producer.with_callbacks(..)`) win over the global ones.
+/// let own = AsyncCallbacks::new().on_success(|record, at| {
+///     println!("{} -> {}@{}", record.topic, at.partition, at.offset);
+/// });
+/// println!("{own:?}");
+/// ```
 #[derive(Clone, Default)]
 pub struct AsyncCallbacks {
     on_success: Option<SuccessCallback>,
@@ -28,11 +56,26 @@ pub struct AsyncCallbacks {
 
 impl AsyncCallbacks {
     /// No callbacks: the defaults (log failures) apply.
+    ///
+    /// ```
+    /// let callbacks = kafka_runtime::producer::AsyncCallbacks::new(); // failures logged, successes silent
+    /// # drop(callbacks);
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Sets the success callback.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// let delivered = Arc::new(AtomicU64::new(0));
+    /// let counter = Arc::clone(&delivered);
+    /// let callbacks = kafka_runtime::producer::AsyncCallbacks::new()
+    ///     .on_success(move |_record, _at| { counter.fetch_add(1, Ordering::Relaxed); });
+    /// # drop(callbacks);
+    /// ```
     pub fn on_success(
         mut self,
         callback: impl Fn(&SentRecord, Delivered) + Send + Sync + 'static,
@@ -42,6 +85,12 @@ impl AsyncCallbacks {
     }
 
     /// Sets the error callback.
+    ///
+    /// ```
+    /// let callbacks = kafka_runtime::producer::AsyncCallbacks::new()
+    ///     .on_error(|err, record| eprintln!("{} not delivered: {err}", record.topic));
+    /// # drop(callbacks);
+    /// ```
     pub fn on_error(
         mut self,
         callback: impl Fn(&ProduceError, &SentRecord) + Send + Sync + 'static,
@@ -65,6 +114,15 @@ static GLOBAL: RwLock<Option<AsyncCallbacks>> = RwLock::new(None);
 /// Replaces the process-wide callbacks for asynchronous sends (the seed's
 /// assignment to `kafka.AsyncProducerSuccCallback` / `AsyncProducerErrorCallback`).
 /// Producers with their own callbacks keep them.
+///
+/// ```
+/// use kafka_runtime::producer::{set_async_callbacks, AsyncCallbacks};
+/// set_async_callbacks(
+///     AsyncCallbacks::new()
+///         .on_success(|record, at| println!("{} -> {}@{}", record.topic, at.partition, at.offset))
+///         .on_error(|err, record| eprintln!("lost a record for {}: {err}", record.topic)),
+/// );
+/// ```
 pub fn set_async_callbacks(callbacks: AsyncCallbacks) {
     *GLOBAL.write().unwrap_or_else(PoisonError::into_inner) = Some(callbacks);
 }

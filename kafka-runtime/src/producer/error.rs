@@ -6,6 +6,20 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 /// Why a record was not delivered. Every variant names the topic, so a log
 /// line is enough to tell which write failed.
+///
+/// ```
+/// use kafka_runtime::config::parse_producer_target;
+/// use kafka_runtime::producer::{build_producer, Headers, ProduceError};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// // A target without `topic`: `produce` has nowhere to write.
+/// let cfg = parse_producer_target("p", "kafka://127.0.0.1:9092?compression=none").unwrap();
+/// let producer = build_producer("doc", &cfg, None).unwrap();
+/// let err = producer.produce("k", "v", Headers::new()).await.unwrap_err();
+/// assert!(matches!(err, ProduceError::NoTopic { .. }));
+/// assert_eq!(err.topic(), None);
+/// # }
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProduceError {
@@ -131,6 +145,12 @@ impl ProduceError {
     }
 
     /// The topic the failed write was for, when the error is about one write.
+    ///
+    /// ```
+    /// use kafka_runtime::producer::ProduceError;
+    /// let err = ProduceError::Serialization { topic: "orders".into(), reason: "bad".into() };
+    /// assert_eq!(err.topic(), Some("orders"));
+    /// ```
     pub fn topic(&self) -> Option<&str> {
         match self {
             ProduceError::UnknownTopic { topic, .. }

@@ -14,9 +14,16 @@
 //! | `trpcMeta=true` | the current [`crate::Metadata`] is appended to the headers |
 //! | service `timeout` | per-request deadline: librdkafka's `message.timeout.ms`, reported as [`ProduceError::Timeout`] |
 //!
-//! ```no_run
+//! A standalone doctest (the runtime checks every producer declared in the
+//! binary at startup, so it must not share one with other examples), on the
+//! embedded broker (feature `testing`):
+//!
+#![cfg_attr(feature = "testing", doc = "```standalone_crate")]
+#![cfg_attr(not(feature = "testing"), doc = "```ignore")]
+//! use std::sync::Arc;
+//! use kafka_runtime::config::Config;
 //! use kafka_runtime::producer::Headers;
-//! use kafka_runtime::{kafka_producer, Inject, Producer, RawProducer, RuntimeHandle};
+//! use kafka_runtime::{kafka_producer, Producer, RawProducer, RuntimeHandle};
 //!
 //! #[derive(serde::Serialize)]
 //! struct Order { id: u64 }
@@ -25,17 +32,31 @@
 //! #[kafka_producer(service = "trpc.app.server.producer")]
 //! struct Orders(Producer<Order>);
 //!
-//! // Several producers in one struct, built in one call.
+//! // Several producers in one struct, built in one call. A field may also
+//! // name an inline target: `#[producer(target = "kafka://host:9092?topic=audit")]`.
 //! #[kafka_producer]
 //! struct Outbox {
 //!     #[producer(service = "trpc.app.server.producer")]
 //!     orders: Producer<Order>,
-//!     #[producer(target = "kafka://127.0.0.1:9092?topic=audit&compression=none")]
+//!     #[producer(service = "trpc.app.server.audit")]
 //!     audit: RawProducer,
 //! }
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let runtime = RuntimeHandle::load().await?; // ./trpc_go.yaml; serve() does this itself
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let broker = kafka_runtime::testing::EmbeddedBroker::start()?;
+//! # let b = broker.bootstrap_servers();
+//! let yaml = format!("
+//! client:
+//!   service:
+//!     - name: trpc.app.server.producer
+//!       target: kafka://{b}?topic=orders
+//!     - name: trpc.app.server.audit
+//!       target: kafka://{b}?topic=audit&compression=none
+//! ");
+//! // A service would call `RuntimeHandle::load()` (./trpc_go.yaml); serve() does it itself.
+//! let runtime = RuntimeHandle::start(Arc::new(Config::from_yaml_str(&yaml)?)).await?;
+//! let Orders(orders) = runtime.get()?;
+//! orders.produce("order-0", &Order { id: 0 }, Headers::new()).await?;
 //! let outbox: Outbox = runtime.get()?;
 //! outbox.orders.produce("order-1", &Order { id: 1 }, Headers::new()).await?;
 //! let at = outbox.audit.send_message("audit", "k", "v", Headers::new()).await?;

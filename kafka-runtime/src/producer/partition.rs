@@ -11,6 +11,12 @@ use std::sync::{Arc, Mutex};
 
 /// 32-bit FNV-1a of `key` (offset basis 2166136261, prime 16777619), the hash
 /// sarama's hash partitioner uses (Go's `hash/fnv.New32a`).
+///
+/// ```
+/// use kafka_runtime::producer::fnv1a_32;
+/// assert_eq!(fnv1a_32(b""), 2_166_136_261);
+/// assert_eq!(fnv1a_32(b"a"), 0xe40c292c);
+/// ```
 pub fn fnv1a_32(key: &[u8]) -> u32 {
     key.iter().fold(0x811c_9dc5_u32, |hash, byte| {
         (hash ^ u32::from(*byte)).wrapping_mul(0x0100_0193)

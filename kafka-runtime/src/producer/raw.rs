@@ -66,6 +66,26 @@ impl Binding {
 ///
 /// Cheap to clone; clones share the underlying librdkafka producer, which is
 /// itself shared by every binding with the same settings.
+///
+/// A runnable round trip through every call, on the embedded broker, is on
+/// `kafka_runtime::testing::EmbeddedBroker` (feature `testing`).
+///
+/// ```
+/// # #[cfg(feature = "testing")] {
+/// use std::time::Duration;
+/// use kafka_runtime::producer::Headers;
+/// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+/// # broker.create_topic("orders", 2).unwrap();
+/// # let target = format!("kafka://{}?topic=orders", broker.bootstrap_servers());
+/// # let cfg = kafka_runtime::config::parse_producer_target("p", &target).unwrap();
+/// # let producer = kafka_runtime::producer::build_producer("p", &cfg, Some(Duration::from_secs(10))).unwrap();
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// producer.produce("order-1", "v", Headers::new()).await.unwrap();
+/// let at = producer.send_message("orders", "order-2", b"v".as_slice(), Headers::new()).await.unwrap();
+/// assert!(at.partition == 0 || at.partition == 1);
+/// # });
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct RawProducer {
     binding: Arc<Binding>,
@@ -79,17 +99,63 @@ impl RawProducer {
     }
 
     /// The target's `topic`, where [`RawProducer::produce`] writes.
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// use std::time::Duration;
+    /// use kafka_runtime::producer::Headers;
+    /// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// # broker.create_topic("orders", 2).unwrap();
+    /// # let target = format!("kafka://{}?topic=orders", broker.bootstrap_servers());
+    /// # let cfg = kafka_runtime::config::parse_producer_target("p", &target).unwrap();
+    /// # let producer = kafka_runtime::producer::build_producer("p", &cfg, Some(Duration::from_secs(10))).unwrap();
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// assert_eq!(producer.topic(), Some("orders"));
+    /// # });
+    /// # }
+    /// ```
     pub fn topic(&self) -> Option<&str> {
         self.binding.topic.as_deref()
     }
 
     /// The per-request `timeout` of the service, if set.
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// use std::time::Duration;
+    /// use kafka_runtime::producer::Headers;
+    /// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// # broker.create_topic("orders", 2).unwrap();
+    /// # let target = format!("kafka://{}?topic=orders", broker.bootstrap_servers());
+    /// # let cfg = kafka_runtime::config::parse_producer_target("p", &target).unwrap();
+    /// # let producer = kafka_runtime::producer::build_producer("p", &cfg, Some(Duration::from_secs(10))).unwrap();
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// // `timeout: 10000` on the service (here: given to build_producer)
+    /// assert_eq!(producer.timeout(), Some(Duration::from_secs(10)));
+    /// # });
+    /// # }
+    /// ```
     pub fn timeout(&self) -> Option<Duration> {
         self.binding.timeout
     }
 
     /// Whether the target has `async=1` ([`RawProducer::produce`] returns once
     /// the record is queued and reports its outcome to the callbacks).
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// use std::time::Duration;
+    /// use kafka_runtime::producer::Headers;
+    /// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// # broker.create_topic("orders", 2).unwrap();
+    /// # let target = format!("kafka://{}?topic=orders&async=1", broker.bootstrap_servers());
+    /// # let cfg = kafka_runtime::config::parse_producer_target("p", &target).unwrap();
+    /// # let producer = kafka_runtime::producer::build_producer("p", &cfg, Some(Duration::from_secs(10))).unwrap();
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// assert!(producer.is_async());
+    /// # });
+    /// # }
+    /// ```
     pub fn is_async(&self) -> bool {
         self.binding.async_produce
     }
@@ -97,6 +163,31 @@ impl RawProducer {
     /// This producer with its own asynchronous-outcome callbacks, which take
     /// precedence over the global ones ([`crate::producer::set_async_callbacks`]).
     #[must_use]
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// use std::time::Duration;
+    /// use kafka_runtime::producer::Headers;
+    /// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// # broker.create_topic("orders", 2).unwrap();
+    /// # let target = format!("kafka://{}?topic=orders&async=1", broker.bootstrap_servers());
+    /// # let cfg = kafka_runtime::config::parse_producer_target("p", &target).unwrap();
+    /// # let producer = kafka_runtime::producer::build_producer("p", &cfg, Some(Duration::from_secs(10))).unwrap();
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use kafka_runtime::producer::AsyncCallbacks;
+    /// let ok = Arc::new(AtomicUsize::new(0));
+    /// let seen = Arc::clone(&ok);
+    /// let own = producer.with_callbacks(AsyncCallbacks::new().on_success(move |_, _| {
+    ///     seen.fetch_add(1, Ordering::SeqCst);
+    /// }));
+    /// own.produce("k", "v", Headers::new()).await.unwrap(); // async=1: outcome to the callback
+    /// own.flush(Duration::from_secs(5)).await.unwrap();
+    /// assert_eq!(ok.load(Ordering::SeqCst), 1);
+    /// # });
+    /// # }
+    /// ```
     pub fn with_callbacks(&self, callbacks: AsyncCallbacks) -> Self {
         let mut binding = (*self.binding).clone();
         binding.callbacks = Some(callbacks);
@@ -106,6 +197,22 @@ impl RawProducer {
     /// Writes a record to the target's `topic` (seed `Produce`). Waits for the
     /// acknowledgement, unless the target has `async=1`: then it returns once
     /// the record is queued and the outcome goes to the callbacks.
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// use std::time::Duration;
+    /// use kafka_runtime::producer::Headers;
+    /// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// # broker.create_topic("orders", 2).unwrap();
+    /// # let target = format!("kafka://{}?topic=orders", broker.bootstrap_servers());
+    /// # let cfg = kafka_runtime::config::parse_producer_target("p", &target).unwrap();
+    /// # let producer = kafka_runtime::producer::build_producer("p", &cfg, Some(Duration::from_secs(10))).unwrap();
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// producer.produce("order-1", r#"{"id":1}"#, Headers::new().with("source", "doc")).await.unwrap();
+    /// producer.produce(None::<&str>, "no key", Headers::new()).await.unwrap();
+    /// # });
+    /// # }
+    /// ```
     pub async fn produce(
         &self,
         key: impl Into<Key>,
@@ -124,6 +231,22 @@ impl RawProducer {
 
     /// Writes a record to `topic` and waits for the acknowledgement (seed
     /// `SendMessage`): the partition and offset it got on the broker.
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// use std::time::Duration;
+    /// use kafka_runtime::producer::Headers;
+    /// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// # broker.create_topic("orders", 2).unwrap();
+    /// # let target = format!("kafka://{}?topic=orders", broker.bootstrap_servers());
+    /// # let cfg = kafka_runtime::config::parse_producer_target("p", &target).unwrap();
+    /// # let producer = kafka_runtime::producer::build_producer("p", &cfg, Some(Duration::from_secs(10))).unwrap();
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let at = producer.send_message("orders", "k", "v", Headers::new()).await.unwrap();
+    /// assert!(at.offset >= 0);
+    /// # });
+    /// # }
+    /// ```
     pub async fn send_message(
         &self,
         topic: &str,
@@ -152,6 +275,22 @@ impl RawProducer {
     ///
     /// Returns an error only for a record that could not be formed (typed
     /// producers: serialization); those never reach a callback.
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// use std::time::Duration;
+    /// use kafka_runtime::producer::Headers;
+    /// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// # broker.create_topic("orders", 2).unwrap();
+    /// # let target = format!("kafka://{}?topic=orders", broker.bootstrap_servers());
+    /// # let cfg = kafka_runtime::config::parse_producer_target("p", &target).unwrap();
+    /// # let producer = kafka_runtime::producer::build_producer("p", &cfg, Some(Duration::from_secs(10))).unwrap();
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// producer.async_send_message("orders", "k", "v", Headers::new()).await.unwrap();
+    /// producer.flush(Duration::from_secs(5)).await.unwrap(); // its callback has run
+    /// # });
+    /// # }
+    /// ```
     pub async fn async_send_message(
         &self,
         topic: &str,
@@ -180,6 +319,29 @@ impl RawProducer {
     /// Sends a native rdkafka record and waits for the acknowledgement (seed
     /// `SendSaramaMessage`). The record's own partition, timestamp and headers
     /// are kept; the target's partitioner, `trpcMeta` and `timeout` apply.
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// use std::time::Duration;
+    /// use kafka_runtime::producer::Headers;
+    /// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// # broker.create_topic("orders", 2).unwrap();
+    /// # let target = format!("kafka://{}?topic=orders", broker.bootstrap_servers());
+    /// # let cfg = kafka_runtime::config::parse_producer_target("p", &target).unwrap();
+    /// # let producer = kafka_runtime::producer::build_producer("p", &cfg, Some(Duration::from_secs(10))).unwrap();
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use kafka_runtime::rdkafka::message::{Header, OwnedHeaders};
+    /// use kafka_runtime::rdkafka::producer::FutureRecord;
+    /// let record = FutureRecord::to("orders")
+    ///     .key("k")
+    ///     .payload("v")
+    ///     .partition(1)
+    ///     .headers(OwnedHeaders::new().insert(Header { key: "h", value: Some("1") }));
+    /// let at = producer.send_record(record).await.unwrap();
+    /// assert_eq!(at.partition, 1);
+    /// # });
+    /// # }
+    /// ```
     pub async fn send_record<K, P>(
         &self,
         mut record: FutureRecord<'_, K, P>,
@@ -210,6 +372,24 @@ impl RawProducer {
 
     /// Waits, at most `timeout`, until every record queued through this
     /// producer's client is acknowledged and its callback has run.
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// use std::time::Duration;
+    /// use kafka_runtime::producer::Headers;
+    /// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// # broker.create_topic("orders", 2).unwrap();
+    /// # let target = format!("kafka://{}?topic=orders", broker.bootstrap_servers());
+    /// # let cfg = kafka_runtime::config::parse_producer_target("p", &target).unwrap();
+    /// # let producer = kafka_runtime::producer::build_producer("p", &cfg, Some(Duration::from_secs(10))).unwrap();
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// for i in 0..10 {
+    ///     producer.async_send_message("orders", i.to_string(), "v", Headers::new()).await.unwrap();
+    /// }
+    /// producer.flush(Duration::from_secs(5)).await.unwrap();
+    /// # });
+    /// # }
+    /// ```
     pub async fn flush(&self, timeout: Duration) -> Result<(), ProduceError> {
         self.binding.client.flush(Instant::now() + timeout).await
     }

@@ -10,16 +10,32 @@ use crate::Metadata;
 ///
 /// Built from `&str`, `String`, `&[u8]`, `Vec<u8>`, `Bytes`, byte-string
 /// literals, an `Option` of those, or [`Key::none`].
+///
+/// ```
+/// use kafka_runtime::producer::Key;
+///
+/// assert_eq!(Key::from("order-7").as_bytes(), Some(&b"order-7"[..]));
+/// assert_eq!(Key::from(None::<&str>), Key::none());
+/// assert_eq!(Key::none().as_bytes(), None);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Key(Option<Bytes>);
 
 impl Key {
     /// No key.
+    ///
+    /// ```
+    /// assert_eq!(kafka_runtime::producer::Key::none().as_bytes(), None);
+    /// ```
     pub const fn none() -> Self {
         Key(None)
     }
 
     /// The key's bytes, if any.
+    ///
+    /// ```
+    /// assert_eq!(kafka_runtime::producer::Key::from(b"k").as_bytes(), Some(&b"k"[..]));
+    /// ```
     pub fn as_bytes(&self) -> Option<&[u8]> {
         self.0.as_deref()
     }
@@ -77,32 +93,67 @@ pub struct Headers(Vec<(String, Bytes)>);
 
 impl Headers {
     /// No headers.
+    ///
+    /// ```
+    /// use kafka_runtime::producer::Headers;
+    /// assert!(Headers::new().is_empty());
+    /// ```
     pub const fn new() -> Self {
         Headers(Vec::new())
     }
 
     /// Adds a header, keeping earlier ones with the same key.
+    ///
+    /// ```
+    /// use kafka_runtime::producer::Headers;
+    /// let h = Headers::new().with("a", "1").with("a", "2"); // keys may repeat
+    /// assert_eq!(h.len(), 2);
+    /// ```
     pub fn with(mut self, key: impl Into<String>, value: impl Into<Bytes>) -> Self {
         self.push(key, value);
         self
     }
 
     /// Adds a header, keeping earlier ones with the same key.
+    ///
+    /// ```
+    /// use kafka_runtime::producer::Headers;
+    /// let mut h = Headers::new();
+    /// h.push("source", "doc");
+    /// assert_eq!(h.iter().next().map(|(k, _)| k), Some("source"));
+    /// ```
     pub fn push(&mut self, key: impl Into<String>, value: impl Into<Bytes>) {
         self.0.push((key.into(), value.into()));
     }
 
     /// Every header, in order.
+    ///
+    /// ```
+    /// use kafka_runtime::producer::Headers;
+    /// let h = Headers::new().with("a", "1").with("b", "2");
+    /// let keys: Vec<&str> = h.iter().map(|(k, _)| k).collect();
+    /// assert_eq!(keys, ["a", "b"]);
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Bytes)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// Number of headers.
+    ///
+    /// ```
+    /// use kafka_runtime::producer::Headers;
+    /// assert_eq!(Headers::new().with("a", "1").len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
     /// Whether there is no header.
+    ///
+    /// ```
+    /// use kafka_runtime::producer::Headers;
+    /// assert!(Headers::new().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -167,6 +218,12 @@ impl From<&Metadata> for Headers {
 ///
 /// With `requiredAcks=0` the broker sends no acknowledgement, so the offset
 /// is not known and is `-1`.
+///
+/// ```
+/// use kafka_runtime::producer::Delivered;
+/// let at = Delivered { partition: 2, offset: 41 };
+/// assert_eq!(format!("{}@{}", at.partition, at.offset), "2@41");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delivered {
     /// The partition the record was written to.
@@ -177,6 +234,14 @@ pub struct Delivered {
 
 /// A record as it was sent, handed to the asynchronous callbacks (the seed's
 /// `topic, key, value, headers` arguments).
+///
+/// ```
+/// use kafka_runtime::producer::{AsyncCallbacks, SentRecord};
+/// let callbacks = AsyncCallbacks::new().on_error(|err, record: &SentRecord| {
+///     eprintln!("{} ({} bytes, key {:?}): {err}", record.topic, record.value.len(), record.key);
+/// });
+/// # drop(callbacks);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentRecord {
     /// The topic written to.

@@ -14,6 +14,14 @@ use crate::config::{Config, ConfigError, ProducerConfig};
 use crate::Error;
 
 /// Where a declared producer's settings come from.
+///
+/// ```
+/// use kafka_runtime::producer::ProducerSource;
+/// // What `#[kafka_producer(service = ..)]` and `(target = ..)` record:
+/// let by_service = ProducerSource::Service("trpc.app.server.producer");
+/// let inline = ProducerSource::Target("kafka://127.0.0.1:9092?topic=audit");
+/// assert_ne!(by_service, inline);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProducerSource {
     /// A `client.service[]` entry of the configuration, by name.
@@ -25,6 +33,12 @@ pub enum ProducerSource {
 /// One producer declared with `#[kafka_producer]`. Generated code submits
 /// these; the runtime builds each at startup and refuses to start when one
 /// cannot be built.
+///
+/// ```
+/// use kafka_runtime::producer::{ProducerRegistration, ProducerSource};
+/// let registration = ProducerRegistration::new(ProducerSource::Service("svc"), "Orders", file!(), line!());
+/// assert_eq!(registration.declared_by, "Orders");
+/// ```
 #[derive(Debug)]
 pub struct ProducerRegistration {
     /// Where its settings come from.
@@ -39,6 +53,12 @@ pub struct ProducerRegistration {
 
 impl ProducerRegistration {
     /// A registration; `const` so generated code can submit it statically.
+    ///
+    /// ```
+    /// use kafka_runtime::producer::{ProducerRegistration, ProducerSource};
+    /// let r = ProducerRegistration::new(ProducerSource::Target("kafka://h:9092?topic=t"), "Audit", file!(), line!());
+    /// assert_eq!(r.source, ProducerSource::Target("kafka://h:9092?topic=t"));
+    /// ```
     pub const fn new(
         source: ProducerSource,
         declared_by: &'static str,
@@ -238,6 +258,20 @@ impl ProducerSet {
 /// Builds a stand-alone producer for `config` outside any runtime, e.g. for
 /// scripts and tests; `label` names it in errors. Prefer `#[kafka_producer]`
 /// in services, which shares clients and flushes them on shutdown.
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_runtime::config::parse_producer_target;
+/// use kafka_runtime::producer::build_producer;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let cfg = parse_producer_target("script", "kafka://127.0.0.1:9092?topic=orders&async=1").unwrap();
+/// let producer = build_producer("script", &cfg, Some(Duration::from_secs(1))).unwrap();
+/// assert_eq!(producer.topic(), Some("orders"));
+/// assert_eq!(producer.timeout(), Some(Duration::from_secs(1)));
+/// assert!(producer.is_async());
+/// # }
+/// ```
 pub fn build_producer(
     label: &str,
     config: &ProducerConfig,

@@ -14,6 +14,26 @@ use super::record::{Delivered, Headers, Key};
 ///
 /// Declare it in a `#[kafka_producer]` struct; for raw bytes use
 /// [`RawProducer`] instead.
+///
+/// ```
+/// use kafka_runtime::{kafka_consumer, kafka_producer, HandlerError, Producer};
+///
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Order { id: u32 }
+///
+/// #[kafka_producer(target = "kafka://127.0.0.1:9092?topic=orders.out")]
+/// struct Forward(Producer<Order>);
+///
+/// #[kafka_consumer(service = "trpc.doc.typed")]
+/// async fn handle(order: Order, forward: Forward) -> Result<(), HandlerError> {
+///     forward.0.produce(order.id.to_string(), &order, kafka_runtime::producer::Headers::new()).await?;
+///     let _raw = forward.0.raw(); // bytes and native records
+///     Ok(())
+/// }
+/// ```
+///
+/// A round trip on a broker: see `kafka_runtime::testing::EmbeddedBroker`
+/// (feature `testing`) and the crate-level quick start.
 pub struct Producer<T> {
     raw: RawProducer,
     // `fn(&T)`: the producer only consumes `T`s, so it is `Send + Sync` and
@@ -41,12 +61,52 @@ impl<T> fmt::Debug for Producer<T> {
 
 impl<T: Serialize> Producer<T> {
     /// The bytes-level producer underneath, for native records and raw payloads.
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// #[derive(serde::Serialize)]
+    /// struct Order { id: u32 }
+    /// use std::time::Duration;
+    /// use kafka_runtime::producer::Headers;
+    /// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// # broker.create_topic("orders", 2).unwrap();
+    /// # let target = format!("kafka://{}?topic=orders", broker.bootstrap_servers());
+    /// # let cfg = kafka_runtime::config::parse_producer_target("p", &target).unwrap();
+    /// # let producer = kafka_runtime::producer::build_producer("p", &cfg, Some(Duration::from_secs(10))).unwrap();
+    /// # let producer: kafka_runtime::Producer<Order> = kafka_runtime::producer::FromRawProducer::from_raw(producer);
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// assert_eq!(producer.raw().topic(), Some("orders"));
+    /// producer.raw().produce("k", b"raw bytes".as_slice(), Headers::new()).await.unwrap();
+    /// # });
+    /// # }
+    /// ```
     pub fn raw(&self) -> &RawProducer {
         &self.raw
     }
 
     /// This producer with its own asynchronous-outcome callbacks.
     #[must_use]
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// #[derive(serde::Serialize)]
+    /// struct Order { id: u32 }
+    /// use std::time::Duration;
+    /// use kafka_runtime::producer::Headers;
+    /// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// # broker.create_topic("orders", 2).unwrap();
+    /// # let target = format!("kafka://{}?topic=orders", broker.bootstrap_servers());
+    /// # let cfg = kafka_runtime::config::parse_producer_target("p", &target).unwrap();
+    /// # let producer = kafka_runtime::producer::build_producer("p", &cfg, Some(Duration::from_secs(10))).unwrap();
+    /// # let producer: kafka_runtime::Producer<Order> = kafka_runtime::producer::FromRawProducer::from_raw(producer);
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use kafka_runtime::producer::AsyncCallbacks;
+    /// let own = producer.with_callbacks(AsyncCallbacks::new().on_error(|err, rec| eprintln!("{}: {err}", rec.topic)));
+    /// own.async_send_message("orders", "k", &Order { id: 1 }, Headers::new()).await.unwrap();
+    /// own.raw().flush(Duration::from_secs(5)).await.unwrap();
+    /// # });
+    /// # }
+    /// ```
     pub fn with_callbacks(&self, callbacks: AsyncCallbacks) -> Self {
         Producer {
             raw: self.raw.with_callbacks(callbacks),
@@ -56,6 +116,24 @@ impl<T: Serialize> Producer<T> {
 
     /// Serializes `value` and writes it to the target's `topic`; see
     /// [`RawProducer::produce`].
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// #[derive(serde::Serialize)]
+    /// struct Order { id: u32 }
+    /// use std::time::Duration;
+    /// use kafka_runtime::producer::Headers;
+    /// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// # broker.create_topic("orders", 2).unwrap();
+    /// # let target = format!("kafka://{}?topic=orders", broker.bootstrap_servers());
+    /// # let cfg = kafka_runtime::config::parse_producer_target("p", &target).unwrap();
+    /// # let producer = kafka_runtime::producer::build_producer("p", &cfg, Some(Duration::from_secs(10))).unwrap();
+    /// # let producer: kafka_runtime::Producer<Order> = kafka_runtime::producer::FromRawProducer::from_raw(producer);
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// producer.produce("order-1", &Order { id: 1 }, Headers::new()).await.unwrap(); // JSON value
+    /// # });
+    /// # }
+    /// ```
     pub async fn produce(
         &self,
         key: impl Into<Key>,
@@ -69,6 +147,25 @@ impl<T: Serialize> Producer<T> {
 
     /// Serializes `value`, writes it to `topic` and waits for the
     /// acknowledgement; see [`RawProducer::send_message`].
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// #[derive(serde::Serialize)]
+    /// struct Order { id: u32 }
+    /// use std::time::Duration;
+    /// use kafka_runtime::producer::Headers;
+    /// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// # broker.create_topic("orders", 2).unwrap();
+    /// # let target = format!("kafka://{}?topic=orders", broker.bootstrap_servers());
+    /// # let cfg = kafka_runtime::config::parse_producer_target("p", &target).unwrap();
+    /// # let producer = kafka_runtime::producer::build_producer("p", &cfg, Some(Duration::from_secs(10))).unwrap();
+    /// # let producer: kafka_runtime::Producer<Order> = kafka_runtime::producer::FromRawProducer::from_raw(producer);
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let at = producer.send_message("orders", "order-2", &Order { id: 2 }, Headers::new()).await.unwrap();
+    /// assert!(at.offset >= 0);
+    /// # });
+    /// # }
+    /// ```
     pub async fn send_message(
         &self,
         topic: &str,
@@ -82,6 +179,25 @@ impl<T: Serialize> Producer<T> {
 
     /// Serializes `value` and queues it for `topic`; the outcome goes to the
     /// callbacks. See [`RawProducer::async_send_message`].
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// #[derive(serde::Serialize)]
+    /// struct Order { id: u32 }
+    /// use std::time::Duration;
+    /// use kafka_runtime::producer::Headers;
+    /// # let broker = kafka_runtime::testing::EmbeddedBroker::start().unwrap();
+    /// # broker.create_topic("orders", 2).unwrap();
+    /// # let target = format!("kafka://{}?topic=orders", broker.bootstrap_servers());
+    /// # let cfg = kafka_runtime::config::parse_producer_target("p", &target).unwrap();
+    /// # let producer = kafka_runtime::producer::build_producer("p", &cfg, Some(Duration::from_secs(10))).unwrap();
+    /// # let producer: kafka_runtime::Producer<Order> = kafka_runtime::producer::FromRawProducer::from_raw(producer);
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// producer.async_send_message("orders", "order-3", &Order { id: 3 }, Headers::new()).await.unwrap();
+    /// producer.raw().flush(Duration::from_secs(5)).await.unwrap();
+    /// # });
+    /// # }
+    /// ```
     pub async fn async_send_message(
         &self,
         topic: &str,
@@ -110,6 +226,14 @@ fn encode<T: Serialize>(topic: &str, value: &T) -> Result<Vec<u8>, ProduceError>
     label = "a `#[kafka_producer]` field must be a producer",
     note = "use `Producer<T>` for serde values (JSON) or `RawProducer` for bytes"
 )]
+///
+/// ```
+/// use kafka_runtime::producer::FromRawProducer;
+/// use kafka_runtime::{Producer, RawProducer};
+/// fn field_type<T: FromRawProducer>() {}
+/// field_type::<RawProducer>();
+/// field_type::<Producer<String>>();
+/// ```
 pub trait FromRawProducer: Sized {
     /// Wraps the producer the runtime built for the field.
     #[doc(hidden)]
