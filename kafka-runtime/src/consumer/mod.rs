@@ -2,12 +2,13 @@
 //!
 //! Layout: a dedicated thread polls one librdkafka `BaseConsumer` (polling is
 //! blocking, and rebalance callbacks run on the polling thread, where they may
-//! wait for handlers) and dispatches each record to its partition's worker,
-//! a tokio task fed through a bounded channel. A worker that falls behind
-//! fills its channel; the poll thread then pauses that partition and keeps the
-//! few records it already polled until the worker drains, so memory stays
-//! bounded and a slow partition never holds up the others (this is also what
-//! sarama's `maxProcessingTime` protected). Workers store an offset only after
+//! wait for handlers) and dispatches records, in bursts, to their partition's
+//! worker, a tokio task fed through a bounded channel. A worker that falls
+//! behind fills its channel; the poll thread then holds the partition's
+//! further records back, and pauses the partition once it holds more than
+//! its share of a per-service byte budget, until the worker drains, so memory
+//! stays bounded and a slow partition never holds up the others (this is also
+//! what sarama's `maxProcessingTime` protected). Workers store an offset only after
 //! the handler succeeded (or the retry policy gave up); librdkafka commits
 //! stored offsets every `commit_interval`, and synchronously on revocation and
 //! shutdown.
