@@ -7,13 +7,17 @@ use std::time::{Duration, Instant};
 
 use rdkafka::client::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::ToBytes;
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
+use rdkafka::message::{Message as _, ToBytes};
+use rdkafka::producer::{
+    BaseRecord, DeliveryResult, Producer as _, ProducerContext, ThreadedProducer,
+};
 use rdkafka::ClientConfig;
+use tokio::sync::oneshot;
 
-use super::deliveries::Deliveries;
+use super::deliveries::{AsyncDelivery, Deliveries};
 use super::error::ProduceError;
 use super::partition::RoundRobin;
+use super::record::Delivered;
 
 /// How long a topic's partition count is trusted before it is fetched again
 /// (round-robin needs it; partitions are rarely added).
@@ -33,8 +37,26 @@ pub(crate) struct ClientHealth {
     auth_failed: AtomicBool,
 }
 
+/// A record's outcome as librdkafka reports it.
+pub(crate) type Outcome = Result<Delivered, KafkaError>;
+
+/// Who waits for a record's outcome: the record's delivery opaque.
+pub(crate) enum Pending {
+    /// An awaited send (`send_message`, `send_record`, sync `produce`).
+    Awaited(oneshot::Sender<Outcome>),
+    /// An asynchronous send, reported to the callbacks.
+    Async(AsyncDelivery),
+}
+
+/// The future side of [`Pending::Awaited`]; an error means the client went
+/// away with the record still queued.
+pub(crate) type Acknowledgement = oneshot::Receiver<Outcome>;
+
+/// A record as handed to librdkafka.
+pub(crate) type Record<'a, K, P> = BaseRecord<'a, K, P, Box<Pending>>;
+
 /// The client context: forwards librdkafka's global errors to the log and
-/// to [`ClientHealth`].
+/// to [`ClientHealth`], and delivery reports to whoever waits for them.
 pub(crate) struct HealthContext {
     label: String,
     health: Arc<ClientHealth>,
@@ -60,14 +82,45 @@ impl ClientContext for HealthContext {
     }
 }
 
+impl ProducerContext for HealthContext {
+    type DeliveryOpaque = Box<Pending>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, pending: Box<Pending>) {
+        let outcome = match result {
+            Ok(message) => {
+                // A delivered record: the cluster is reachable again.
+                self.health.brokers_down.store(false, Ordering::Relaxed);
+                self.health.auth_failed.store(false, Ordering::Relaxed);
+                Ok(Delivered {
+                    partition: message.partition(),
+                    // librdkafka reports "invalid offset" (-1001) when acks=0.
+                    offset: message.offset().max(-1),
+                })
+            }
+            Err((error, _message)) => Err(error.clone()),
+        };
+        match *pending {
+            // The waiter may have given up (its own timeout): nothing to do.
+            Pending::Awaited(sender) => drop(sender.send(outcome)),
+            Pending::Async(delivery) => delivery.complete(outcome),
+        }
+    }
+}
+
 /// A librdkafka producer plus what the runtime adds around it: tracking of
 /// asynchronous deliveries (so shutdown can wait for their callbacks),
 /// partition counts and round-robin counters.
+///
+/// One `ThreadedProducer` serves awaited and asynchronous sends alike: each
+/// record's delivery opaque says who gets its outcome ([`Pending`]), and the
+/// context's delivery callback, on the client's polling thread, hands it
+/// over. (rdkafka's `FutureProducer` would add a channel and a wake-up per
+/// record, which asynchronous sends do not need.)
 pub(crate) struct SharedClient {
     pub(crate) label: String,
-    producer: FutureProducer<HealthContext>,
+    producer: ThreadedProducer<HealthContext>,
     health: Arc<ClientHealth>,
-    deliveries: Deliveries,
+    pub(crate) deliveries: Deliveries,
     partition_counts: Mutex<HashMap<String, (i32, Instant)>>,
     pub(crate) round_robin: RoundRobin,
 }
@@ -102,14 +155,6 @@ impl SharedClient {
         })
     }
 
-    /// Tracks an asynchronous delivery so shutdown waits for its callback.
-    pub(crate) fn spawn_tracked<F>(&self, future: F)
-    where
-        F: std::future::Future<Output = ()> + Send + 'static,
-    {
-        self.deliveries.spawn(future);
-    }
-
     /// Classifies a client error, using what the client knows about the
     /// cluster: a record that timed out while librdkafka reported failed
     /// authentication (or every broker down) failed for that reason.
@@ -139,12 +184,6 @@ impl SharedClient {
         )
     }
 
-    /// Records a successful delivery: the cluster is reachable again.
-    pub(crate) fn delivered(&self) {
-        self.health.brokers_down.store(false, Ordering::Relaxed);
-        self.health.auth_failed.store(false, Ordering::Relaxed);
-    }
-
     /// A timeout error that names the cluster condition when one is known.
     pub(crate) fn timed_out(&self, topic: &str, timeout: Duration) -> ProduceError {
         let cause = if self.health.auth_failed.load(Ordering::Relaxed) {
@@ -164,26 +203,27 @@ impl SharedClient {
     }
 
     /// Hands `record` to librdkafka, waiting while its queue is full until
-    /// `deadline`. The returned future resolves with the delivery report.
+    /// `deadline`. Its outcome goes where its opaque says; on an error the
+    /// opaque comes back.
     pub(crate) async fn enqueue<K, P>(
         &self,
-        mut record: FutureRecord<'_, K, P>,
+        mut record: Record<'_, K, P>,
         deadline: Instant,
-    ) -> Result<DeliveryFuture, KafkaError>
+    ) -> Result<(), (KafkaError, Box<Pending>)>
     where
         K: ToBytes + ?Sized,
         P: ToBytes + ?Sized,
     {
         loop {
-            match self.producer.send_result(record) {
-                Ok(delivery) => return Ok(delivery),
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
                     if Instant::now() < deadline =>
                 {
                     record = back;
                     tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
                 }
-                Err((error, _)) => return Err(error),
+                Err((error, back)) => return Err((error, back.delivery_opaque)),
             }
         }
     }
@@ -279,6 +319,7 @@ impl SharedClient {
     /// Waits, at most until `deadline`, for every queued record to be
     /// acknowledged and every asynchronous callback to have run.
     pub(crate) async fn flush(self: &Arc<Self>, deadline: Instant) -> Result<(), ProduceError> {
+        self.deliveries.remember_runtime();
         let client = Arc::clone(self);
         let remaining = deadline.saturating_duration_since(Instant::now());
         let flushed = tokio::task::spawn_blocking(move || client.producer.flush(remaining))
