@@ -228,6 +228,29 @@ impl SharedClient {
         }
     }
 
+    /// Hands `record` to librdkafka if it has room; on an error the opaque
+    /// comes back.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn try_send<K, P>(
+        &self,
+        record: Record<'_, K, P>,
+    ) -> Result<(), (KafkaError, Box<Pending>)>
+    where
+        K: ToBytes + ?Sized,
+        P: ToBytes + ?Sized,
+    {
+        self.producer
+            .send(record)
+            .map_err(|(error, back)| (error, back.delivery_opaque))
+    }
+
+    /// The cached partition count of `topic`, if still fresh.
+    pub(crate) fn cached_partition_count(&self, topic: &str) -> Option<i32> {
+        self.cached_count(topic)
+            .filter(|(_, at)| at.elapsed() < PARTITION_COUNT_TTL)
+            .map(|(count, _)| count)
+    }
+
     /// The number of partitions of `topic`, from a cache refreshed every minute.
     pub(crate) async fn partition_count(
         self: &Arc<Self>,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Header;
 use rdkafka::message::ToBytes;
 use rdkafka::producer::{BaseRecord, FutureRecord};
@@ -301,39 +301,78 @@ impl RawProducer {
         value: impl AsRef<[u8]>,
         headers: impl Into<Headers>,
     ) -> Result<(), ProduceError> {
-        let value = value.as_ref();
-        let key = key.into().into_bytes();
-        let headers = self.outgoing_headers(headers.into());
+        let queued = self.queue_async(topic, key.into(), value.as_ref(), headers.into());
+        if let Err((pending, partition)) = queued {
+            self.binding.requeue_async(pending, partition).await;
+        }
+        Ok(())
+    }
+
+    /// Queues an asynchronous record without waiting: this is the whole
+    /// path of almost every record, kept out of the `async fn` so its state
+    /// stays small. The record comes back (with the partition already
+    /// picked, if any) when queueing must wait: librdkafka's queue is full,
+    /// or round-robin needs a partition count it has not cached.
+    #[allow(clippy::result_large_err)]
+    fn queue_async(
+        &self,
+        topic: &str,
+        key: Key,
+        value: &[u8],
+        headers: Headers,
+    ) -> Result<(), (Box<Pending>, Option<i32>)> {
+        let binding = &self.binding;
+        let key = key.into_bytes();
+        let headers = self.outgoing_headers(headers);
         let owned_headers = headers.to_owned_headers();
-        let delivery = AsyncDelivery {
-            binding: Arc::clone(&self.binding),
-            record: SentRecord {
-                topic: topic.to_owned(),
-                key: key.clone(),
-                value: Bytes::copy_from_slice(value),
-                headers,
-            },
-            queued: Instant::now(),
-            _tracked: self.binding.client.deliveries.track(),
+        let record = SentRecord {
+            topic: topic.to_owned(),
+            key: key.clone(),
+            value: Bytes::copy_from_slice(value),
+            headers,
         };
-        let size = delivery.record.size();
+        let size = record.size();
+        let pending = Box::new(Pending::Async(AsyncDelivery {
+            binding: Arc::clone(binding),
+            record,
+            queued: Instant::now(),
+            _tracked: binding.client.deliveries.track(),
+        }));
+        let partition = if binding.round_robin {
+            match binding.client.cached_partition_count(topic) {
+                Some(count) => Some(binding.client.round_robin.next(topic, count)),
+                None => return Err((pending, None)),
+            }
+        } else {
+            None
+        };
         // librdkafka copies what it is given: the record kept for the
         // callbacks owns its copy, the send borrows the caller's.
         let record = BaseRecord {
             topic,
-            partition: None,
+            partition,
             payload: Some(value),
             key: key.as_deref(),
             timestamp: None,
             headers: owned_headers,
-            delivery_opaque: Box::new(Pending::Async(delivery)),
+            delivery_opaque: pending,
         };
-        if let Err((error, pending)) = self.binding.enqueue(record, size).await {
-            if let Pending::Async(delivery) = *pending {
-                delivery.fail(error);
+        match binding.client.try_send(record) {
+            Ok(()) => Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), pending)) => {
+                Err((pending, partition))
+            }
+            Err((error, pending)) => {
+                let error =
+                    binding
+                        .client
+                        .classify(topic, size, binding.effective_timeout(), error);
+                if let Pending::Async(delivery) = *pending {
+                    delivery.fail(error);
+                }
+                Ok(())
             }
         }
-        Ok(())
     }
 
     /// Sends a native rdkafka record and waits for the acknowledgement (seed
@@ -496,6 +535,31 @@ impl Binding {
             .map_err(|(error, pending)| {
                 (self.client.classify(topic, size, timeout, error), pending)
             })
+    }
+
+    /// Queues an asynchronous record that had to wait (see `queue_async`),
+    /// from the copies it carries; reports a failure to queue it.
+    async fn requeue_async(&self, pending: Box<Pending>, partition: Option<i32>) {
+        let Pending::Async(delivery) = &*pending else {
+            return;
+        };
+        let sent = &delivery.record;
+        let (topic, key, value) = (sent.topic.clone(), sent.key.clone(), sent.value.clone());
+        let (headers, size) = (sent.headers.to_owned_headers(), sent.size());
+        let record = BaseRecord {
+            topic: &topic,
+            partition,
+            payload: Some(value.as_ref()),
+            key: key.as_deref(),
+            timestamp: None,
+            headers,
+            delivery_opaque: pending,
+        };
+        if let Err((error, pending)) = self.enqueue(record, size).await {
+            if let Pending::Async(delivery) = *pending {
+                delivery.fail(error);
+            }
+        }
     }
 
     async fn await_delivery_of(
