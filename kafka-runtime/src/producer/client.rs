@@ -86,11 +86,17 @@ impl ProducerContext for HealthContext {
     type DeliveryOpaque = Box<Pending>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, pending: Box<Pending>) {
+        if result.is_ok() {
+            // A delivered record: the cluster is reachable again.
+            self.health.brokers_down.store(false, Ordering::Relaxed);
+            self.health.auth_failed.store(false, Ordering::Relaxed);
+        }
+        let sender = match *pending {
+            Pending::Awaited(sender) => sender,
+            Pending::Async(delivery) => return delivery.complete(result),
+        };
         let outcome = match result {
             Ok(message) => {
-                // A delivered record: the cluster is reachable again.
-                self.health.brokers_down.store(false, Ordering::Relaxed);
-                self.health.auth_failed.store(false, Ordering::Relaxed);
                 Ok(Delivered {
                     partition: message.partition(),
                     // librdkafka reports "invalid offset" (-1001) when acks=0.
@@ -99,11 +105,8 @@ impl ProducerContext for HealthContext {
             }
             Err((error, _message)) => Err(error.clone()),
         };
-        match *pending {
-            // The waiter may have given up (its own timeout): nothing to do.
-            Pending::Awaited(sender) => drop(sender.send(outcome)),
-            Pending::Async(delivery) => delivery.complete(outcome),
-        }
+        // The waiter may have given up (its own timeout): nothing to do.
+        drop(sender.send(outcome));
     }
 }
 

@@ -14,14 +14,16 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use rdkafka::error::KafkaError;
+use bytes::Bytes;
+use rdkafka::message::{BorrowedMessage, Headers as _, Message as _};
+use rdkafka::producer::DeliveryResult;
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
 
 use super::callbacks;
 use super::error::ProduceError;
 use super::raw::Binding;
-use super::record::{Delivered, SentRecord};
+use super::record::{Delivered, Headers, SentRecord};
 
 /// Deliveries still outstanding, and a signal when there are none.
 #[derive(Default)]
@@ -42,14 +44,17 @@ pub(crate) struct Deliveries {
 }
 
 impl Deliveries {
-    /// Counts one delivery in until the returned guard is dropped.
-    pub(crate) fn track(&self) -> Tracked {
+    /// Counts one delivery in until [`AsyncDelivery`] is dropped.
+    fn track(&self) {
         self.outstanding.count.fetch_add(1, Ordering::AcqRel);
         if !self.has_runtime.load(Ordering::Relaxed) {
             self.remember_runtime();
         }
-        Tracked {
-            outstanding: Arc::clone(&self.outstanding),
+    }
+
+    fn finish_one(&self) {
+        if self.outstanding.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.outstanding.idle.notify_waiters();
         }
     }
 
@@ -105,97 +110,137 @@ impl Deliveries {
     }
 }
 
-/// One outstanding delivery; counts itself out when dropped (reported, or
-/// dropped with a client that went away).
-pub(crate) struct Tracked {
-    outstanding: Arc<Outstanding>,
+/// What an asynchronous record carries through librdkafka: whom to report
+/// its outcome to, and since when it was queued. The record itself is not
+/// copied: a callback gets it rebuilt from the message librdkafka reports
+/// (which still holds key, value and headers), and only if there is a
+/// callback to receive it. Counts the record out of `flush`'s wait when
+/// dropped (reported, or dropped with a client that went away).
+pub(crate) struct AsyncDelivery {
+    binding: Arc<Binding>,
+    queued: Instant,
 }
 
-impl Drop for Tracked {
+impl Drop for AsyncDelivery {
     fn drop(&mut self) {
-        if self.outstanding.count.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.outstanding.idle.notify_waiters();
-        }
+        self.binding.client.deliveries.finish_one();
     }
 }
 
-/// What an asynchronous record carries through librdkafka: everything its
-/// outcome report needs.
-pub(crate) struct AsyncDelivery {
-    pub(crate) binding: Arc<Binding>,
-    pub(crate) record: SentRecord,
-    pub(crate) queued: Instant,
-    /// Counts the record out of `flush`'s wait once reported.
-    pub(crate) _tracked: Tracked,
-}
-
 impl AsyncDelivery {
+    /// Counts a record in; its outcome is reported to `binding`'s callbacks.
+    pub(crate) fn start(binding: &Arc<Binding>) -> Self {
+        binding.client.deliveries.track();
+        AsyncDelivery {
+            binding: Arc::clone(binding),
+            queued: Instant::now(),
+        }
+    }
+
     /// Reports the outcome librdkafka gave (metrics, then the callbacks);
     /// runs on the client's polling thread.
-    pub(crate) fn complete(self, outcome: Result<Delivered, KafkaError>) {
+    pub(crate) fn complete(self, result: &DeliveryResult<'_>) {
         let binding = &self.binding;
-        let outcome = outcome.map_err(|error| {
-            binding.client.classify(
-                &self.record.topic,
-                self.record.size(),
-                binding.effective_timeout(),
-                error,
-            )
-        });
+        let message = match result {
+            Ok(message) | Err((_, message)) => message,
+        };
+        let topic = message.topic();
+        let outcome = match result {
+            Ok(message) => Ok(Delivered {
+                partition: message.partition(),
+                // librdkafka reports "invalid offset" (-1001) when acks=0.
+                offset: message.offset().max(-1),
+            }),
+            Err((error, message)) => {
+                let size = message.payload_len() + message.key().map_or(0, <[u8]>::len);
+                Err(binding.client.classify(
+                    topic,
+                    size,
+                    binding.effective_timeout(),
+                    error.clone(),
+                ))
+            }
+        };
         crate::metrics::record_delivery(
             &binding.label,
-            &self.record.topic,
+            topic,
             self.queued.elapsed(),
             outcome.is_ok(),
         );
         match outcome {
-            Err(error @ ProduceError::Timeout { .. }) => self.diagnose(error),
+            Err(error @ ProduceError::Timeout { .. }) => {
+                let record = sent_record(message);
+                self.diagnose(record, error);
+            }
             outcome => binding.client.deliveries.run_callback(|| {
-                callbacks::report(binding.callbacks.as_ref(), &self.record, outcome);
+                callbacks::report(
+                    binding.callbacks.as_ref(),
+                    topic,
+                    || sent_record(message),
+                    outcome,
+                );
             }),
         }
     }
 
-    /// Reports a queueing failure (the record never reached librdkafka).
-    pub(crate) fn fail(self, error: ProduceError) {
+    /// Reports a failure to queue the record (it never reached librdkafka).
+    pub(crate) fn fail(self, record: SentRecord, error: ProduceError) {
         let binding = &self.binding;
+        let topic = record.topic.clone();
         binding.client.deliveries.run_callback(|| {
-            callbacks::report(binding.callbacks.as_ref(), &self.record, Err(error));
+            callbacks::report(binding.callbacks.as_ref(), &topic, || record, Err(error));
         });
     }
 
     /// A timed-out record may be for a missing topic: check on the runtime
     /// (the check fetches metadata), then report.
-    fn diagnose(self, error: ProduceError) {
+    fn diagnose(self, record: SentRecord, error: ProduceError) {
         let Some(runtime) = self.binding.client.deliveries.runtime() else {
-            return self.fail(error);
+            return self.fail(record, error);
         };
         let client = Arc::clone(&self.binding.client);
-        let topic = self.record.topic.clone();
-        let mut pending = Diagnosis(Some(self));
+        let topic = record.topic.clone();
+        let mut pending = Diagnosis(Some((self, record)));
         runtime.spawn(async move {
             let diagnosed = client.diagnose_timeout(error, &topic).await;
-            if let Some(delivery) = pending.0.take() {
-                delivery.fail(diagnosed);
+            if let Some((delivery, record)) = pending.0.take() {
+                delivery.fail(record, diagnosed);
             }
         });
+    }
+}
+
+/// The record a callback receives, rebuilt from the message librdkafka
+/// reports.
+fn sent_record(message: &BorrowedMessage<'_>) -> SentRecord {
+    let mut headers = Headers::new();
+    if let Some(borrowed) = message.headers() {
+        for header in borrowed.iter() {
+            headers.push(
+                header.key,
+                Bytes::copy_from_slice(header.value.unwrap_or_default()),
+            );
+        }
+    }
+    SentRecord {
+        topic: message.topic().to_owned(),
+        key: message.key().map(Bytes::copy_from_slice),
+        value: Bytes::copy_from_slice(message.payload().unwrap_or_default()),
+        headers,
     }
 }
 
 /// A timed-out delivery whose report waits for its diagnosis; reports on
 /// drop, so the callback fires even if the runtime drops the task unfinished
 /// (then with the plain timeout).
-struct Diagnosis(Option<AsyncDelivery>);
+struct Diagnosis(Option<(AsyncDelivery, SentRecord)>);
 
 impl Drop for Diagnosis {
     fn drop(&mut self) {
-        if let Some(delivery) = self.0.take() {
+        if let Some((delivery, record)) = self.0.take() {
             let timeout = delivery.binding.effective_timeout();
-            let error = delivery
-                .binding
-                .client
-                .timed_out(&delivery.record.topic, timeout);
-            delivery.fail(error);
+            let error = delivery.binding.client.timed_out(&record.topic, timeout);
+            delivery.fail(record, error);
         }
     }
 }

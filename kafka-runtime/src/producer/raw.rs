@@ -301,75 +301,53 @@ impl RawProducer {
         value: impl AsRef<[u8]>,
         headers: impl Into<Headers>,
     ) -> Result<(), ProduceError> {
-        let queued = self.queue_async(topic, key.into(), value.as_ref(), headers.into());
-        if let Err((pending, partition)) = queued {
-            self.binding.requeue_async(pending, partition).await;
+        let (key, value) = (key.into(), value.as_ref());
+        let headers = self.outgoing_headers(headers.into());
+        let record = Outgoing {
+            topic,
+            key: key.as_bytes(),
+            value,
+            headers: &headers,
+        };
+        if let Err((pending, partition)) = self.queue_async(&record) {
+            self.binding
+                .requeue_async(&record, pending, partition)
+                .await;
         }
         Ok(())
     }
 
     /// Queues an asynchronous record without waiting: this is the whole
     /// path of almost every record, kept out of the `async fn` so its state
-    /// stays small. The record comes back (with the partition already
-    /// picked, if any) when queueing must wait: librdkafka's queue is full,
-    /// or round-robin needs a partition count it has not cached.
+    /// stays small. The record's opaque comes back (with the partition
+    /// already picked, if any) when queueing must wait: librdkafka's queue
+    /// is full, or round-robin needs a partition count it has not cached.
     #[allow(clippy::result_large_err)]
-    fn queue_async(
-        &self,
-        topic: &str,
-        key: Key,
-        value: &[u8],
-        headers: Headers,
-    ) -> Result<(), (Box<Pending>, Option<i32>)> {
+    fn queue_async(&self, record: &Outgoing<'_>) -> Result<(), (Box<Pending>, Option<i32>)> {
         let binding = &self.binding;
-        let key = key.into_bytes();
-        let headers = self.outgoing_headers(headers);
-        let owned_headers = headers.to_owned_headers();
-        let record = SentRecord {
-            topic: topic.to_owned(),
-            key: key.clone(),
-            value: Bytes::copy_from_slice(value),
-            headers,
-        };
-        let size = record.size();
-        let pending = Box::new(Pending::Async(AsyncDelivery {
-            binding: Arc::clone(binding),
-            record,
-            queued: Instant::now(),
-            _tracked: binding.client.deliveries.track(),
-        }));
+        let pending = Box::new(Pending::Async(AsyncDelivery::start(binding)));
         let partition = if binding.round_robin {
-            match binding.client.cached_partition_count(topic) {
-                Some(count) => Some(binding.client.round_robin.next(topic, count)),
+            match binding.client.cached_partition_count(record.topic) {
+                Some(count) => Some(binding.client.round_robin.next(record.topic, count)),
                 None => return Err((pending, None)),
             }
         } else {
             None
         };
-        // librdkafka copies what it is given: the record kept for the
-        // callbacks owns its copy, the send borrows the caller's.
-        let record = BaseRecord {
-            topic,
-            partition,
-            payload: Some(value),
-            key: key.as_deref(),
-            timestamp: None,
-            headers: owned_headers,
-            delivery_opaque: pending,
-        };
-        match binding.client.try_send(record) {
+        match binding
+            .client
+            .try_send(record.to_librdkafka(partition, pending))
+        {
             Ok(()) => Ok(()),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), pending)) => {
                 Err((pending, partition))
             }
             Err((error, pending)) => {
-                let error =
-                    binding
-                        .client
-                        .classify(topic, size, binding.effective_timeout(), error);
-                if let Pending::Async(delivery) = *pending {
-                    delivery.fail(error);
-                }
+                let timeout = binding.effective_timeout();
+                let error = binding
+                    .client
+                    .classify(record.topic, record.size(), timeout, error);
+                record.fail(pending, error);
                 Ok(())
             }
         }
@@ -501,6 +479,50 @@ impl RawProducer {
     }
 }
 
+/// An asynchronous record, borrowed from the caller while it is queued
+/// (librdkafka copies it).
+struct Outgoing<'a> {
+    topic: &'a str,
+    key: Option<&'a [u8]>,
+    value: &'a [u8],
+    headers: &'a Headers,
+}
+
+impl Outgoing<'_> {
+    fn size(&self) -> usize {
+        self.value.len() + self.key.map_or(0, <[u8]>::len)
+    }
+
+    fn to_librdkafka(
+        &self,
+        partition: Option<i32>,
+        pending: Box<Pending>,
+    ) -> Record<'_, [u8], [u8]> {
+        BaseRecord {
+            topic: self.topic,
+            partition,
+            payload: Some(self.value),
+            key: self.key,
+            timestamp: None,
+            headers: self.headers.to_owned_headers(),
+            delivery_opaque: pending,
+        }
+    }
+
+    /// Reports that the record could not be queued.
+    fn fail(&self, pending: Box<Pending>, error: ProduceError) {
+        if let Pending::Async(delivery) = *pending {
+            let record = SentRecord {
+                topic: self.topic.to_owned(),
+                key: self.key.map(Bytes::copy_from_slice),
+                value: Bytes::copy_from_slice(self.value),
+                headers: self.headers.clone(),
+            };
+            delivery.fail(record, error);
+        }
+    }
+}
+
 impl Binding {
     pub(crate) fn effective_timeout(&self) -> Duration {
         self.timeout.unwrap_or(DEFAULT_TIMEOUT)
@@ -537,28 +559,17 @@ impl Binding {
             })
     }
 
-    /// Queues an asynchronous record that had to wait (see `queue_async`),
-    /// from the copies it carries; reports a failure to queue it.
-    async fn requeue_async(&self, pending: Box<Pending>, partition: Option<i32>) {
-        let Pending::Async(delivery) = &*pending else {
-            return;
-        };
-        let sent = &delivery.record;
-        let (topic, key, value) = (sent.topic.clone(), sent.key.clone(), sent.value.clone());
-        let (headers, size) = (sent.headers.to_owned_headers(), sent.size());
-        let record = BaseRecord {
-            topic: &topic,
-            partition,
-            payload: Some(value.as_ref()),
-            key: key.as_deref(),
-            timestamp: None,
-            headers,
-            delivery_opaque: pending,
-        };
-        if let Err((error, pending)) = self.enqueue(record, size).await {
-            if let Pending::Async(delivery) = *pending {
-                delivery.fail(error);
-            }
+    /// Queues an asynchronous record that had to wait (see `queue_async`);
+    /// reports a failure to queue it.
+    async fn requeue_async(
+        &self,
+        record: &Outgoing<'_>,
+        pending: Box<Pending>,
+        partition: Option<i32>,
+    ) {
+        let librdkafka = record.to_librdkafka(partition, pending);
+        if let Err((error, pending)) = self.enqueue(librdkafka, record.size()).await {
+            record.fail(pending, error);
         }
     }
 
