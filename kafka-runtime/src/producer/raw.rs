@@ -347,7 +347,7 @@ impl RawProducer {
                 let error = binding
                     .client
                     .classify(record.topic, record.size(), timeout, error);
-                record.fail(pending, error);
+                record.fail(*pending, error);
                 Ok(())
             }
         }
@@ -510,8 +510,8 @@ impl Outgoing<'_> {
     }
 
     /// Reports that the record could not be queued.
-    fn fail(&self, pending: Box<Pending>, error: ProduceError) {
-        if let Pending::Async(delivery) = *pending {
+    fn fail(&self, pending: Pending, error: ProduceError) {
+        if let Pending::Async(delivery) = pending {
             let record = SentRecord {
                 topic: self.topic.to_owned(),
                 key: self.key.map(Bytes::copy_from_slice),
@@ -569,7 +569,7 @@ impl Binding {
     ) {
         let librdkafka = record.to_librdkafka(partition, pending);
         if let Err((error, pending)) = self.enqueue(librdkafka, record.size()).await {
-            record.fail(pending, error);
+            record.fail(*pending, error);
         }
     }
 
