@@ -121,11 +121,46 @@ impl ProducerContext for HealthContext {
 /// record, which asynchronous sends do not need.)
 pub(crate) struct SharedClient {
     pub(crate) label: String,
-    producer: ThreadedProducer<HealthContext>,
+    producer: Arc<ThreadedProducer<HealthContext>>,
     health: Arc<ClientHealth>,
     pub(crate) deliveries: Deliveries,
     partition_counts: Mutex<HashMap<String, (i32, Instant)>>,
     pub(crate) round_robin: RoundRobin,
+    /// Set when the client is dropped on its own polling thread (see
+    /// `Drop`); declared last so that it is dropped after `producer`.
+    release: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+}
+
+/// The name rdkafka gives a `ThreadedProducer`'s polling thread.
+const POLLING_THREAD: &str = "producer polling thread";
+
+impl Drop for SharedClient {
+    fn drop(&mut self) {
+        // An asynchronous record's report holds the client, so the last
+        // reference may go on the client's own polling thread, and
+        // destroying the producer there would join that very thread. Hand
+        // the producer to a thread of its own, which drops it once this
+        // client (including `producer`) is gone: `release` closes then.
+        if std::thread::current().name() != Some(POLLING_THREAD) {
+            return;
+        }
+        let producer = Arc::clone(&self.producer);
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let spawned = std::thread::Builder::new()
+            .name("producer release".to_owned())
+            .spawn(move || {
+                let _ = released.recv();
+                drop(producer);
+            });
+        match spawned {
+            Ok(_) => {
+                *self.release.lock().unwrap_or_else(PoisonError::into_inner) = Some(release);
+            }
+            Err(error) => {
+                tracing::error!(producer = %self.label, %error, "cannot start a thread to close the producer");
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for SharedClient {
@@ -147,7 +182,7 @@ impl SharedClient {
         };
         let mut properties = properties.clone();
         crate::logging::configure(&mut properties);
-        let producer = properties.create_with_context(context)?;
+        let producer = Arc::new(properties.create_with_context(context)?);
         Ok(SharedClient {
             label,
             producer,
@@ -155,6 +190,7 @@ impl SharedClient {
             deliveries: Deliveries::default(),
             partition_counts: Mutex::new(HashMap::new()),
             round_robin: RoundRobin::default(),
+            release: Mutex::new(None),
         })
     }
 

@@ -244,3 +244,52 @@ impl Drop for Diagnosis {
         }
     }
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use crate::producer::{build_producer, AsyncCallbacks, Headers};
+    use crate::testing::EmbeddedBroker;
+
+    /// A producer dropped with records in flight: every record is still
+    /// reported once, and the client (released by the last report, on its
+    /// polling thread) is closed without that thread joining itself.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropped_with_records_in_flight_reports_each_once() {
+        let broker = EmbeddedBroker::start().unwrap();
+        broker.create_topic("in-flight", 2).unwrap();
+        let target = format!(
+            "kafka://{}?topic=in-flight&async=1",
+            broker.bootstrap_servers()
+        );
+        let cfg = crate::config::parse_producer_target("p", &target).unwrap();
+        let reported = Arc::new(AtomicUsize::new(0));
+        let (ok, failed) = (Arc::clone(&reported), Arc::clone(&reported));
+        let producer = build_producer("p", &cfg, Some(Duration::from_secs(10)))
+            .unwrap()
+            .with_callbacks(
+                AsyncCallbacks::new()
+                    .on_success(move |_, _| {
+                        ok.fetch_add(1, Ordering::SeqCst);
+                    })
+                    .on_error(move |_, _| {
+                        failed.fetch_add(1, Ordering::SeqCst);
+                    }),
+            );
+        for i in 0..500 {
+            producer
+                .produce(i.to_string(), "v", Headers::new())
+                .await
+                .unwrap();
+        }
+        drop(producer);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while reported.load(Ordering::SeqCst) < 500 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(reported.load(Ordering::SeqCst), 500);
+    }
+}
