@@ -30,6 +30,11 @@ pub type ErrorCallback = Arc<dyn Fn(&ProduceError, &SentRecord) + Send + Sync>;
 /// The callbacks that receive the outcome of `async_send_message` and of
 /// `produce` on an `async=1` target. Each fires exactly once per record.
 ///
+/// They run on the producer client's delivery thread (inside the runtime
+/// of the first asynchronous send, so tokio calls work): keep them short, a
+/// slow callback delays the reports of the records after it. A panicking
+/// callback is logged.
+///
 /// A producer's own callbacks ([`crate::producer::RawProducer::with_callbacks`])
 /// take precedence, slot by slot, over the global ones
 /// ([`set_async_callbacks`]); without either, failures are logged at error
@@ -127,42 +132,47 @@ pub fn set_async_callbacks(callbacks: AsyncCallbacks) {
     *GLOBAL.write().unwrap_or_else(PoisonError::into_inner) = Some(callbacks);
 }
 
-fn global() -> AsyncCallbacks {
+/// One slot of the global callbacks, without cloning the others.
+fn global_slot<T>(slot: impl FnOnce(&AsyncCallbacks) -> Option<T>) -> Option<T> {
     GLOBAL
         .read()
         .unwrap_or_else(PoisonError::into_inner)
-        .clone()
-        .unwrap_or_default()
+        .as_ref()
+        .and_then(slot)
 }
 
 /// Reports one asynchronous outcome to the producer's callback, else the
-/// global one, else the default.
+/// global one, else the default. `record` builds what a callback receives,
+/// only when there is one (the default needs only the topic).
 pub(crate) fn report(
     own: Option<&AsyncCallbacks>,
-    record: &SentRecord,
+    topic: &str,
+    record: impl FnOnce() -> SentRecord,
     outcome: Result<Delivered, ProduceError>,
 ) {
-    let pick_success = || {
-        own.and_then(|c| c.on_success.clone())
-            .or_else(|| global().on_success)
-    };
-    let pick_error = || {
-        own.and_then(|c| c.on_error.clone())
-            .or_else(|| global().on_error)
-    };
     match outcome {
         Ok(delivered) => {
-            if let Some(callback) = pick_success() {
-                callback(record, delivered);
+            let callback = match own.and_then(|c| c.on_success.as_ref()) {
+                Some(own) => Some(Arc::clone(own)),
+                None => global_slot(|c| c.on_success.clone()),
+            };
+            if let Some(callback) = callback {
+                callback(&record(), delivered);
             }
         }
-        Err(error) => match pick_error() {
-            Some(callback) => callback(&error, record),
-            None => tracing::error!(
-                topic = %record.topic,
-                error = %error,
-                "asynchronous send failed"
-            ),
-        },
+        Err(error) => {
+            let callback = match own.and_then(|c| c.on_error.as_ref()) {
+                Some(own) => Some(Arc::clone(own)),
+                None => global_slot(|c| c.on_error.clone()),
+            };
+            match callback {
+                Some(callback) => callback(&error, &record()),
+                None => tracing::error!(
+                    topic = %topic,
+                    error = %error,
+                    "asynchronous send failed"
+                ),
+            }
+        }
     }
 }

@@ -7,13 +7,17 @@ use std::time::{Duration, Instant};
 
 use rdkafka::client::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::ToBytes;
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
+use rdkafka::message::{Message as _, ToBytes};
+use rdkafka::producer::{
+    BaseRecord, DeliveryResult, Producer as _, ProducerContext, ThreadedProducer,
+};
 use rdkafka::ClientConfig;
+use tokio::sync::oneshot;
 
-use super::deliveries::Deliveries;
+use super::deliveries::{AsyncDelivery, Deliveries};
 use super::error::ProduceError;
 use super::partition::RoundRobin;
+use super::record::Delivered;
 
 /// How long a topic's partition count is trusted before it is fetched again
 /// (round-robin needs it; partitions are rarely added).
@@ -33,8 +37,26 @@ pub(crate) struct ClientHealth {
     auth_failed: AtomicBool,
 }
 
+/// A record's outcome as librdkafka reports it.
+pub(crate) type Outcome = Result<Delivered, KafkaError>;
+
+/// Who waits for a record's outcome: the record's delivery opaque.
+pub(crate) enum Pending {
+    /// An awaited send (`send_message`, `send_record`, sync `produce`).
+    Awaited(oneshot::Sender<Outcome>),
+    /// An asynchronous send, reported to the callbacks.
+    Async(AsyncDelivery),
+}
+
+/// The future side of [`Pending::Awaited`]; an error means the client went
+/// away with the record still queued.
+pub(crate) type Acknowledgement = oneshot::Receiver<Outcome>;
+
+/// A record as handed to librdkafka.
+pub(crate) type Record<'a, K, P> = BaseRecord<'a, K, P, Box<Pending>>;
+
 /// The client context: forwards librdkafka's global errors to the log and
-/// to [`ClientHealth`].
+/// to [`ClientHealth`], and delivery reports to whoever waits for them.
 pub(crate) struct HealthContext {
     label: String,
     health: Arc<ClientHealth>,
@@ -60,16 +82,85 @@ impl ClientContext for HealthContext {
     }
 }
 
+impl ProducerContext for HealthContext {
+    type DeliveryOpaque = Box<Pending>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, pending: Box<Pending>) {
+        if result.is_ok() {
+            // A delivered record: the cluster is reachable again.
+            self.health.brokers_down.store(false, Ordering::Relaxed);
+            self.health.auth_failed.store(false, Ordering::Relaxed);
+        }
+        let sender = match *pending {
+            Pending::Awaited(sender) => sender,
+            Pending::Async(delivery) => return delivery.complete(result),
+        };
+        let outcome = match result {
+            Ok(message) => {
+                Ok(Delivered {
+                    partition: message.partition(),
+                    // librdkafka reports "invalid offset" (-1001) when acks=0.
+                    offset: message.offset().max(-1),
+                })
+            }
+            Err((error, _message)) => Err(error.clone()),
+        };
+        // The waiter may have given up (its own timeout): nothing to do.
+        drop(sender.send(outcome));
+    }
+}
+
 /// A librdkafka producer plus what the runtime adds around it: tracking of
 /// asynchronous deliveries (so shutdown can wait for their callbacks),
 /// partition counts and round-robin counters.
+///
+/// One `ThreadedProducer` serves awaited and asynchronous sends alike: each
+/// record's delivery opaque says who gets its outcome ([`Pending`]), and the
+/// context's delivery callback, on the client's polling thread, hands it
+/// over. (rdkafka's `FutureProducer` would add a channel and a wake-up per
+/// record, which asynchronous sends do not need.)
 pub(crate) struct SharedClient {
     pub(crate) label: String,
-    producer: FutureProducer<HealthContext>,
+    producer: Arc<ThreadedProducer<HealthContext>>,
     health: Arc<ClientHealth>,
-    deliveries: Deliveries,
+    pub(crate) deliveries: Deliveries,
     partition_counts: Mutex<HashMap<String, (i32, Instant)>>,
     pub(crate) round_robin: RoundRobin,
+    /// Set when the client is dropped on its own polling thread (see
+    /// `Drop`); declared last so that it is dropped after `producer`.
+    release: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+}
+
+/// The name rdkafka gives a `ThreadedProducer`'s polling thread.
+const POLLING_THREAD: &str = "producer polling thread";
+
+impl Drop for SharedClient {
+    fn drop(&mut self) {
+        // An asynchronous record's report holds the client, so the last
+        // reference may go on the client's own polling thread, and
+        // destroying the producer there would join that very thread. Hand
+        // the producer to a thread of its own, which drops it once this
+        // client (including `producer`) is gone: `release` closes then.
+        if std::thread::current().name() != Some(POLLING_THREAD) {
+            return;
+        }
+        let producer = Arc::clone(&self.producer);
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let spawned = std::thread::Builder::new()
+            .name("producer release".to_owned())
+            .spawn(move || {
+                let _ = released.recv();
+                drop(producer);
+            });
+        match spawned {
+            Ok(_) => {
+                *self.release.lock().unwrap_or_else(PoisonError::into_inner) = Some(release);
+            }
+            Err(error) => {
+                tracing::error!(producer = %self.label, %error, "cannot start a thread to close the producer");
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for SharedClient {
@@ -91,7 +182,7 @@ impl SharedClient {
         };
         let mut properties = properties.clone();
         crate::logging::configure(&mut properties);
-        let producer = properties.create_with_context(context)?;
+        let producer = Arc::new(properties.create_with_context(context)?);
         Ok(SharedClient {
             label,
             producer,
@@ -99,15 +190,8 @@ impl SharedClient {
             deliveries: Deliveries::default(),
             partition_counts: Mutex::new(HashMap::new()),
             round_robin: RoundRobin::default(),
+            release: Mutex::new(None),
         })
-    }
-
-    /// Tracks an asynchronous delivery so shutdown waits for its callback.
-    pub(crate) fn spawn_tracked<F>(&self, future: F)
-    where
-        F: std::future::Future<Output = ()> + Send + 'static,
-    {
-        self.deliveries.spawn(future);
     }
 
     /// Classifies a client error, using what the client knows about the
@@ -139,12 +223,6 @@ impl SharedClient {
         )
     }
 
-    /// Records a successful delivery: the cluster is reachable again.
-    pub(crate) fn delivered(&self) {
-        self.health.brokers_down.store(false, Ordering::Relaxed);
-        self.health.auth_failed.store(false, Ordering::Relaxed);
-    }
-
     /// A timeout error that names the cluster condition when one is known.
     pub(crate) fn timed_out(&self, topic: &str, timeout: Duration) -> ProduceError {
         let cause = if self.health.auth_failed.load(Ordering::Relaxed) {
@@ -164,28 +242,52 @@ impl SharedClient {
     }
 
     /// Hands `record` to librdkafka, waiting while its queue is full until
-    /// `deadline`. The returned future resolves with the delivery report.
+    /// `deadline`. Its outcome goes where its opaque says; on an error the
+    /// opaque comes back.
     pub(crate) async fn enqueue<K, P>(
         &self,
-        mut record: FutureRecord<'_, K, P>,
+        mut record: Record<'_, K, P>,
         deadline: Instant,
-    ) -> Result<DeliveryFuture, KafkaError>
+    ) -> Result<(), (KafkaError, Box<Pending>)>
     where
         K: ToBytes + ?Sized,
         P: ToBytes + ?Sized,
     {
         loop {
-            match self.producer.send_result(record) {
-                Ok(delivery) => return Ok(delivery),
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
                     if Instant::now() < deadline =>
                 {
                     record = back;
                     tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
                 }
-                Err((error, _)) => return Err(error),
+                Err((error, back)) => return Err((error, back.delivery_opaque)),
             }
         }
+    }
+
+    /// Hands `record` to librdkafka if it has room; on an error the opaque
+    /// comes back.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn try_send<K, P>(
+        &self,
+        record: Record<'_, K, P>,
+    ) -> Result<(), (KafkaError, Box<Pending>)>
+    where
+        K: ToBytes + ?Sized,
+        P: ToBytes + ?Sized,
+    {
+        self.producer
+            .send(record)
+            .map_err(|(error, back)| (error, back.delivery_opaque))
+    }
+
+    /// The cached partition count of `topic`, if still fresh.
+    pub(crate) fn cached_partition_count(&self, topic: &str) -> Option<i32> {
+        self.cached_count(topic)
+            .filter(|(_, at)| at.elapsed() < PARTITION_COUNT_TTL)
+            .map(|(count, _)| count)
     }
 
     /// The number of partitions of `topic`, from a cache refreshed every minute.
@@ -279,6 +381,7 @@ impl SharedClient {
     /// Waits, at most until `deadline`, for every queued record to be
     /// acknowledged and every asynchronous callback to have run.
     pub(crate) async fn flush(self: &Arc<Self>, deadline: Instant) -> Result<(), ProduceError> {
+        self.deliveries.remember_runtime();
         let client = Arc::clone(self);
         let remaining = deadline.saturating_duration_since(Instant::now());
         let flushed = tokio::task::spawn_blocking(move || client.producer.flush(remaining))

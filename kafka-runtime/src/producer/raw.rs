@@ -4,13 +4,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Header;
 use rdkafka::message::ToBytes;
-use rdkafka::producer::{DeliveryFuture, FutureRecord};
+use rdkafka::producer::{BaseRecord, FutureRecord};
+use tokio::sync::oneshot;
 
-use super::callbacks::{self, AsyncCallbacks};
-use super::client::SharedClient;
+use super::callbacks::AsyncCallbacks;
+use super::client::{Acknowledgement, Pending, Record, SharedClient};
+use super::deliveries::AsyncDelivery;
 use super::error::ProduceError;
 use super::record::{Delivered, Headers, Key, SentRecord};
 use crate::config::{Partitioner, ProducerConfig};
@@ -258,13 +260,14 @@ impl RawProducer {
         let headers = self.outgoing_headers(headers.into());
         let value = value.as_ref();
         let size = value.len() + key.as_bytes().map_or(0, <[u8]>::len);
-        let mut record = FutureRecord::<[u8], [u8]>::to(topic).payload(value);
-        if let Some(key) = key.as_bytes() {
-            record = record.key(key);
-        }
-        if let Some(headers) = headers.to_owned_headers() {
-            record = record.headers(headers);
-        }
+        let record = FutureRecord::<[u8], [u8]> {
+            topic,
+            partition: None,
+            payload: Some(value),
+            key: key.as_bytes(),
+            timestamp: None,
+            headers: headers.to_owned_headers(),
+        };
         self.deliver(record, size).await
     }
 
@@ -298,22 +301,56 @@ impl RawProducer {
         value: impl AsRef<[u8]>,
         headers: impl Into<Headers>,
     ) -> Result<(), ProduceError> {
-        let record = SentRecord {
-            topic: topic.to_owned(),
-            key: key.into().into_bytes(),
-            value: Bytes::copy_from_slice(value.as_ref()),
-            headers: self.outgoing_headers(headers.into()),
+        let (key, value) = (key.into(), value.as_ref());
+        let headers = self.outgoing_headers(headers.into());
+        let record = Outgoing {
+            topic,
+            key: key.as_bytes(),
+            value,
+            headers: &headers,
         };
-        match self.enqueue_sent(&record).await {
-            Ok(delivery) => {
-                let binding = Arc::clone(&self.binding);
-                self.binding
-                    .client
-                    .spawn_tracked(binding.finish_async(delivery, record));
-            }
-            Err(error) => callbacks::report(self.binding.callbacks.as_ref(), &record, Err(error)),
+        if let Err((pending, partition)) = self.queue_async(&record) {
+            self.binding
+                .requeue_async(&record, pending, partition)
+                .await;
         }
         Ok(())
+    }
+
+    /// Queues an asynchronous record without waiting: this is the whole
+    /// path of almost every record, kept out of the `async fn` so its state
+    /// stays small. The record's opaque comes back (with the partition
+    /// already picked, if any) when queueing must wait: librdkafka's queue
+    /// is full, or round-robin needs a partition count it has not cached.
+    #[allow(clippy::result_large_err)]
+    fn queue_async(&self, record: &Outgoing<'_>) -> Result<(), (Box<Pending>, Option<i32>)> {
+        let binding = &self.binding;
+        let pending = Box::new(Pending::Async(AsyncDelivery::start(binding)));
+        let partition = if binding.round_robin {
+            match binding.client.cached_partition_count(record.topic) {
+                Some(count) => Some(binding.client.round_robin.next(record.topic, count)),
+                None => return Err((pending, None)),
+            }
+        } else {
+            None
+        };
+        match binding
+            .client
+            .try_send(record.to_librdkafka(partition, pending))
+        {
+            Ok(()) => Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), pending)) => {
+                Err((pending, partition))
+            }
+            Err((error, pending)) => {
+                let timeout = binding.effective_timeout();
+                let error = binding
+                    .client
+                    .classify(record.topic, record.size(), timeout, error);
+                record.fail(*pending, error);
+                Ok(())
+            }
+        }
     }
 
     /// Sends a native rdkafka record and waits for the acknowledgement (seed
@@ -421,34 +458,83 @@ impl RawProducer {
         P: ToBytes + ?Sized,
     {
         let topic = record.topic;
-        let delivery = self.binding.enqueue(record, size).await?;
-        self.binding.await_delivery_of(delivery, topic, size).await
+        let (sender, acknowledgement) = oneshot::channel();
+        let record = BaseRecord {
+            topic,
+            partition: record.partition,
+            payload: record.payload,
+            key: record.key,
+            timestamp: record.timestamp,
+            headers: record.headers,
+            delivery_opaque: Box::new(Pending::Awaited(sender)),
+        };
+        let queued = Instant::now();
+        self.binding
+            .enqueue(record, size)
+            .await
+            .map_err(|(error, _)| error)?;
+        self.binding
+            .await_delivery_of(acknowledgement, queued, topic, size)
+            .await
+    }
+}
+
+/// An asynchronous record, borrowed from the caller while it is queued
+/// (librdkafka copies it).
+struct Outgoing<'a> {
+    topic: &'a str,
+    key: Option<&'a [u8]>,
+    value: &'a [u8],
+    headers: &'a Headers,
+}
+
+impl Outgoing<'_> {
+    fn size(&self) -> usize {
+        self.value.len() + self.key.map_or(0, <[u8]>::len)
     }
 
-    async fn enqueue_sent(&self, sent: &SentRecord) -> Result<DeliveryFuture, ProduceError> {
-        let mut record = FutureRecord::<[u8], [u8]>::to(&sent.topic).payload(sent.value.as_ref());
-        if let Some(key) = &sent.key {
-            record = record.key(key.as_ref());
+    fn to_librdkafka(
+        &self,
+        partition: Option<i32>,
+        pending: Box<Pending>,
+    ) -> Record<'_, [u8], [u8]> {
+        BaseRecord {
+            topic: self.topic,
+            partition,
+            payload: Some(self.value),
+            key: self.key,
+            timestamp: None,
+            headers: self.headers.to_owned_headers(),
+            delivery_opaque: pending,
         }
-        if let Some(headers) = sent.headers.to_owned_headers() {
-            record = record.headers(headers);
+    }
+
+    /// Reports that the record could not be queued.
+    fn fail(&self, pending: Pending, error: ProduceError) {
+        if let Pending::Async(delivery) = pending {
+            let record = SentRecord {
+                topic: self.topic.to_owned(),
+                key: self.key.map(Bytes::copy_from_slice),
+                value: Bytes::copy_from_slice(self.value),
+                headers: self.headers.clone(),
+            };
+            delivery.fail(record, error);
         }
-        self.binding.enqueue(record, sent.size()).await
     }
 }
 
 impl Binding {
-    fn effective_timeout(&self) -> Duration {
+    pub(crate) fn effective_timeout(&self) -> Duration {
         self.timeout.unwrap_or(DEFAULT_TIMEOUT)
     }
 
     /// Picks the partition when the runtime owns the choice (round-robin),
-    /// then queues the record.
+    /// then queues the record. On an error the record's opaque comes back.
     async fn enqueue<K, P>(
         &self,
-        mut record: FutureRecord<'_, K, P>,
+        mut record: Record<'_, K, P>,
         size: usize,
-    ) -> Result<DeliveryFuture, ProduceError>
+    ) -> Result<(), (ProduceError, Box<Pending>)>
     where
         K: ToBytes + ?Sized,
         P: ToBytes + ?Sized,
@@ -456,63 +542,45 @@ impl Binding {
         let timeout = self.effective_timeout();
         let started = Instant::now();
         if self.round_robin && record.partition.is_none() {
-            let count = self.client.partition_count(record.topic, timeout).await?;
-            let partition = self.client.round_robin.next(record.topic, count);
-            record = record.partition(partition);
+            match self.client.partition_count(record.topic, timeout).await {
+                Ok(count) => {
+                    let partition = self.client.round_robin.next(record.topic, count);
+                    record = record.partition(partition);
+                }
+                Err(error) => return Err((error, record.delivery_opaque)),
+            }
         }
         let topic = record.topic;
         self.client
             .enqueue(record, started + timeout)
             .await
-            .map_err(|error| self.client.classify(topic, size, timeout, error))
+            .map_err(|(error, pending)| {
+                (self.client.classify(topic, size, timeout, error), pending)
+            })
     }
 
-    /// Awaits the delivery of an async send and reports it (callbacks,
-    /// metrics). One of these is boxed per record (see `deliveries`), so it
-    /// is kept small: no timer (librdkafka's `message.timeout.ms` ends every
-    /// delivery) and the rare error diagnosis boxed on its own.
-    async fn finish_async(self: Arc<Self>, delivery: DeliveryFuture, record: SentRecord) {
-        let queued = Instant::now();
-        let (size, timeout) = (record.size(), self.effective_timeout());
-        let outcome = match delivery.await {
-            Ok(Ok(report)) => {
-                self.client.delivered();
-                Ok(Delivered {
-                    partition: report.partition,
-                    offset: report.offset.max(-1),
-                })
-            }
-            Ok(Err((error, _message))) => {
-                Err(self.client.classify(&record.topic, size, timeout, error))
-            }
-            // The client was dropped with the record still queued.
-            Err(_canceled) => {
-                Err(self
-                    .client
-                    .classify(&record.topic, size, timeout, KafkaError::Canceled))
-            }
-        };
-        crate::metrics::record_delivery(
-            &self.label,
-            &record.topic,
-            queued.elapsed(),
-            outcome.is_ok(),
-        );
-        let outcome = match outcome {
-            Err(error) => Err(Box::pin(self.client.diagnose_timeout(error, &record.topic)).await),
-            ok => ok,
-        };
-        callbacks::report(self.callbacks.as_ref(), &record, outcome);
+    /// Queues an asynchronous record that had to wait (see `queue_async`);
+    /// reports a failure to queue it.
+    async fn requeue_async(
+        &self,
+        record: &Outgoing<'_>,
+        pending: Box<Pending>,
+        partition: Option<i32>,
+    ) {
+        let librdkafka = record.to_librdkafka(partition, pending);
+        if let Err((error, pending)) = self.enqueue(librdkafka, record.size()).await {
+            record.fail(*pending, error);
+        }
     }
 
     async fn await_delivery_of(
         &self,
-        delivery: DeliveryFuture,
+        acknowledgement: Acknowledgement,
+        queued: Instant,
         topic: &str,
         size: usize,
     ) -> Result<Delivered, ProduceError> {
-        let queued = Instant::now();
-        let outcome = self.delivery_outcome(delivery, topic, size).await;
+        let outcome = self.delivery_outcome(acknowledgement, topic, size).await;
         crate::metrics::record_delivery(&self.label, topic, queued.elapsed(), outcome.is_ok());
         match outcome {
             Err(error) => Err(self.client.diagnose_timeout(error, topic).await),
@@ -522,31 +590,21 @@ impl Binding {
 
     async fn delivery_outcome(
         &self,
-        delivery: DeliveryFuture,
+        acknowledgement: Acknowledgement,
         topic: &str,
         size: usize,
     ) -> Result<Delivered, ProduceError> {
         let timeout = self.effective_timeout();
-        let report = match tokio::time::timeout(timeout + TIMEOUT_GRACE, delivery).await {
-            Ok(Ok(report)) => report,
+        match tokio::time::timeout(timeout + TIMEOUT_GRACE, acknowledgement).await {
+            Ok(Ok(Ok(delivered))) => Ok(delivered),
+            Ok(Ok(Err(error))) => Err(self.client.classify(topic, size, timeout, error)),
             // The client was dropped with the record still queued.
             Ok(Err(_canceled)) => {
-                return Err(self
+                Err(self
                     .client
                     .classify(topic, size, timeout, KafkaError::Canceled))
             }
-            Err(_elapsed) => return Err(self.client.timed_out(topic, timeout)),
-        };
-        match report {
-            Ok(delivery) => {
-                self.client.delivered();
-                Ok(Delivered {
-                    partition: delivery.partition,
-                    // librdkafka reports "invalid offset" (-1001) when acks=0.
-                    offset: delivery.offset.max(-1),
-                })
-            }
-            Err((error, _message)) => Err(self.client.classify(topic, size, timeout, error)),
+            Err(_elapsed) => Err(self.client.timed_out(topic, timeout)),
         }
     }
 }

@@ -39,10 +39,6 @@ impl Key {
     pub fn as_bytes(&self) -> Option<&[u8]> {
         self.0.as_deref()
     }
-
-    pub(crate) fn into_bytes(self) -> Option<Bytes> {
-        self.0
-    }
 }
 
 macro_rules! key_from {
@@ -252,12 +248,6 @@ pub struct SentRecord {
     pub value: Bytes,
     /// The headers as sent, tRPC metadata included.
     pub headers: Headers,
-}
-
-impl SentRecord {
-    pub(crate) fn size(&self) -> usize {
-        self.value.len() + self.key.as_ref().map_or(0, Bytes::len)
-    }
 }
 
 #[cfg(test)]
