@@ -153,15 +153,11 @@ pub fn fill(
         .flush(Duration::from_secs(300))
         .map_err(|e| format!("flushing the fill of {topic}: {e}"))?;
     progress(count);
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .map_err(|e| e.to_string())?;
     let mut total = 0;
-    for p in 0..partitions {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, p, Duration::from_secs(10))
-            .map_err(|e| format!("watermarks of {topic}/{p}: {e}"))?;
+    for (p, (low, high)) in watermarks(bootstrap, topic, partitions)?
+        .into_iter()
+        .enumerate()
+    {
         if low > 0 {
             return Err(format!(
                 "the broker dropped the oldest {low} records of {topic}/{p} (the mock cluster keeps about 5 MB per partition): lower the message count or use more partitions"
@@ -225,4 +221,23 @@ pub fn producer_properties(yaml: &str, name: &str) -> Result<ClientConfig, Strin
         .producer(name)
         .ok_or_else(|| format!("no producer service {name}"))?;
     Ok(service.config.client_config())
+}
+
+/// The (low, high) watermarks of each of `topic`'s first `partitions` partitions.
+pub fn watermarks(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+) -> Result<Vec<(i64, i64)>, String> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .map_err(|e| e.to_string())?;
+    (0..partitions)
+        .map(|p| {
+            consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(10))
+                .map_err(|e| format!("watermarks of {topic}/{p}: {e}"))
+        })
+        .collect()
 }

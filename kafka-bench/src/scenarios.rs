@@ -5,7 +5,6 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kafka_runtime::rdkafka::consumer::{BaseConsumer, Consumer};
 use kafka_runtime::rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
 use kafka_runtime::rdkafka::ClientConfig;
 
@@ -153,18 +152,10 @@ async fn consume_runs(
 
 /// Sum of the high watermarks of `topic` (records the broker holds).
 fn records_in(bootstrap: &str, topic: &str, partitions: i32) -> Result<i64, String> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .map_err(|e| e.to_string())?;
-    let mut total = 0;
-    for p in 0..partitions {
-        let (_, high) = consumer
-            .fetch_watermarks(topic, p, Duration::from_secs(10))
-            .map_err(|e| e.to_string())?;
-        total += high;
-    }
-    Ok(total)
+    Ok(broker::watermarks(bootstrap, topic, partitions)?
+        .into_iter()
+        .map(|(_, high)| high)
+        .sum())
 }
 
 /// produce-async: `produce` with `async=1` vs `BaseProducer::send`, both then flush.

@@ -287,35 +287,28 @@ impl DeadLetter {
 
 /// The original headers, then the `dlt-*` ones.
 fn dead_letter_headers(source: &Source<'_>, msg: &Message, failure: &Failure) -> OwnedHeaders {
-    let mut headers = OwnedHeaders::new_with_capacity(msg.headers.len() + 9);
-    for (key, value) in &msg.headers {
-        headers = headers.insert(Header {
-            key,
-            value: value.as_deref(),
-        });
-    }
     let reason = if failure.undecodable {
         "undecodable"
     } else {
         "handler-failed"
     };
-    let mut add = |key: &str, value: &str| {
-        let taken = std::mem::replace(&mut headers, OwnedHeaders::new());
-        headers = taken.insert(Header {
-            key,
-            value: Some(value),
-        });
-    };
-    add(ERROR_HEADER, &failure.error);
-    add(REASON_HEADER, reason);
-    add(ATTEMPTS_HEADER, &failure.attempts.to_string());
-    add(TOPIC_HEADER, &msg.topic);
-    add(PARTITION_HEADER, &msg.partition.to_string());
-    add(OFFSET_HEADER, &msg.offset.to_string());
+    let mut added = vec![
+        (ERROR_HEADER, failure.error.clone()),
+        (REASON_HEADER, reason.to_owned()),
+        (ATTEMPTS_HEADER, failure.attempts.to_string()),
+        (TOPIC_HEADER, msg.topic.clone()),
+        (PARTITION_HEADER, msg.partition.to_string()),
+        (OFFSET_HEADER, msg.offset.to_string()),
+    ];
     if let Some(ts) = msg.timestamp {
-        add(TIMESTAMP_HEADER, &ts.to_string());
+        added.push((TIMESTAMP_HEADER, ts.to_string()));
     }
-    add(SERVICE_HEADER, source.service);
-    add(GROUP_HEADER, source.group);
-    headers
+    added.push((SERVICE_HEADER, source.service.to_owned()));
+    added.push((GROUP_HEADER, source.group.to_owned()));
+    let originals = msg.headers.iter().map(|(k, v)| (k.as_str(), v.as_deref()));
+    let added = added.iter().map(|(k, v)| (*k, Some(v.as_bytes())));
+    originals.chain(added).fold(
+        OwnedHeaders::new_with_capacity(msg.headers.len() + 9),
+        |headers, (key, value)| headers.insert(Header { key, value }),
+    )
 }
