@@ -120,6 +120,23 @@
 //! ([`Serve::on_partitions_assigned`]) and a [`ServiceControl`] to pause
 //! and resume services.
 //!
+//! ## How handlers run
+//!
+//! Each service has a thread polling its librdkafka consumer and a tokio task
+//! per assigned partition; a partition's records are handled one at a time,
+//! in offset order (or `batch=N` at a time, or with `keyOrderedConcurrency=N`
+//! up to N at once, one per key). When a partition has nothing queued or
+//! running, the poll thread runs the next record's handler itself up to its
+//! first `.await` that has to wait: a handler that finishes there (a cheap
+//! one) costs no hand-off to another thread, and one that waits continues on
+//! the partition's task, before anything polled after it. Handlers that burn
+//! more than about 10 us of CPU before their first wait are sent to the
+//! partition tasks instead (measured per service, re-checked every second),
+//! so that they run in parallel across partitions. Either way a handler runs
+//! inside the tokio runtime (`tokio::spawn`, timers and I/O work), and, as
+//! in any async code, long blocking work belongs in
+//! `tokio::task::spawn_blocking`.
+//!
 //! ## RuntimeHandle
 //!
 //! [`RuntimeHandle`] is the runtime without consumers: it builds the

@@ -37,8 +37,10 @@ pub struct Message {
 }
 
 impl Message {
-    /// Copies a record out of librdkafka's buffers.
-    pub(crate) fn from_borrowed(record: &BorrowedMessage<'_>) -> Self {
+    /// Copies a record out of librdkafka's buffers; `topic` is
+    /// `record.topic()`, which the caller has already read (reading it
+    /// validates the name as UTF-8 each time).
+    pub(crate) fn from_borrowed(record: &BorrowedMessage<'_>, topic: &str) -> Self {
         let headers = record
             .headers()
             .map(|hs| {
@@ -48,7 +50,7 @@ impl Message {
             })
             .unwrap_or_default();
         Message {
-            topic: record.topic().to_owned(),
+            topic: topic.to_owned(),
             partition: record.partition(),
             offset: record.offset(),
             key: record.key().map(Bytes::copy_from_slice),

@@ -13,6 +13,12 @@
 //! stored offsets every `commit_interval`, and synchronously on revocation and
 //! shutdown.
 //!
+//! When a partition's worker is idle (nothing queued, nothing running), the
+//! poll thread starts the next record's handler itself and finishes it there
+//! if it completes in its first poll; a handler that waits continues on the
+//! worker. This saves the hand-off, which costs more than a cheap handler;
+//! `inline.rs` decides when handlers are too costly for it.
+//!
 //! A worker handles its partition one message (or batch) at a time, unless
 //! the service sets `keyOrderedConcurrency=N`: then up to N handlers run at
 //! once within the partition, one per key at a time, and only the contiguous
@@ -20,6 +26,7 @@
 
 mod attempt;
 mod group;
+mod inline;
 mod limiter;
 mod ordered;
 mod rebalance;
@@ -28,12 +35,15 @@ mod worker;
 pub(crate) use attempt::Failure;
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::message::{BorrowedMessage, Message as _};
 use rdkafka::TopicPartitionList;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -42,9 +52,9 @@ use crate::config::ConsumerService;
 use crate::control::Hooks;
 use crate::handler::Handler;
 use crate::{Error, Message};
-use attempt::Policy;
-use rebalance::{EngineContext, Slot, Table};
-use worker::{Claim, ServiceRuntime};
+use attempt::{Outcome, Policy};
+use rebalance::{EngineContext, PartitionRef, Slot, Table};
+use worker::{Claim, ServiceRuntime, Work};
 
 /// How long one `poll` blocks; bounds how fast the poll thread notices
 /// shutdown and drained workers.
@@ -171,7 +181,12 @@ pub(crate) fn start(
     std::thread::Builder::new()
         .name(thread_name)
         .spawn(move || {
+            // Handlers started on this thread (`Poller::try_inline`) find the
+            // runtime as they would on a worker: spawn, timers, I/O.
+            let handle = consumer.context().runtime.clone();
+            let _entered = handle.enter();
             let poller = Poller {
+                inline: runtime.may_inline().then(inline::Governor::default),
                 consumer,
                 service: runtime,
                 capacity,
@@ -196,6 +211,9 @@ struct Poller {
     /// Whether some partition may hold records back (`Slot::pending`); saves
     /// walking every slot after each poll when none does.
     any_pending: std::cell::Cell<bool>,
+    /// Whether, and for now, records may be handled on this thread; `None`
+    /// when the service never may ([`ServiceRuntime::may_inline`]).
+    inline: Option<inline::Governor>,
 }
 
 impl Poller {
@@ -214,10 +232,11 @@ impl Poller {
             // Take what librdkafka has ready (up to BURST records) before
             // handing it to the workers: one wake-up per worker and burst
             // instead of one per record.
+            let mut burst = self.inline.as_ref().map(inline::Governor::burst);
             for _ in 0..BURST {
                 match self.consumer.poll(timeout) {
                     None => break,
-                    Some(Ok(record)) => self.dispatch(Message::from_borrowed(&record)),
+                    Some(Ok(record)) => self.dispatch(&record, burst.as_mut()),
                     // librdkafka retries transient errors itself and reports them
                     // for information; only a fatal error ends the member.
                     Some(Err(e)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) => {
@@ -233,6 +252,9 @@ impl Poller {
                     ),
                 }
                 timeout = Duration::ZERO;
+            }
+            if let (Some(governor), Some(burst)) = (&self.inline, burst) {
+                governor.end(burst);
             }
             if self.any_pending.get() {
                 self.feed_pending();
@@ -306,68 +328,52 @@ impl Poller {
         wanted
     }
 
-    /// Queues a record for its partition's worker (`feed_pending` hands it
-    /// over), starting the worker on the partition's first record of this
-    /// assignment, and pauses the partition when it holds back more than its
+    /// Hands a record to its partition: handled right here when the
+    /// partition's worker is idle and the service allows it
+    /// ([`Self::try_inline`]), else queued for the worker (`feed_pending`
+    /// hands it over), starting the worker on the partition's first record of
+    /// this assignment; pauses the partition when it holds back more than its
     /// share of [`PENDING_BUDGET`].
-    fn dispatch(&self, msg: Message) {
+    fn dispatch(&self, record: &BorrowedMessage<'_>, burst: Option<&mut inline::Burst>) {
         let ctx = self.consumer.context();
         let mut table = ctx.table();
-        let assignment = table.assignments;
-        let key = (msg.topic.clone(), msg.partition);
+        let table = &mut *table;
+        let (topic, partition) = (record.topic(), record.partition());
+        let key = PartitionRef(topic, partition);
         if !table.assigned.contains(&key) {
             tracing::debug!(
                 service = &*self.service.name,
-                topic = msg.topic,
-                partition = msg.partition,
-                offset = msg.offset,
+                topic,
+                partition,
+                offset = record.offset(),
                 "dropping a record of a partition no longer assigned"
             );
             return;
         }
         let budget = (PENDING_BUDGET / table.assigned.len().max(1))
             .clamp(*PENDING_PER_PARTITION.start(), *PENDING_PER_PARTITION.end());
-        let slot = table.slots.entry(key).or_insert_with(|| {
-            let (tx, rx) = mpsc::channel(self.capacity);
-            let stop = CancellationToken::new();
-            let identity = group::identity(&self.consumer);
-            let claim = Claim {
-                topic: msg.topic.clone(),
-                partition: msg.partition,
-                initial_offset: msg.offset,
-                assignment,
-                member_id: identity.as_ref().map(|id| id.member_id.clone()),
-                generation_id: identity.map(|id| id.generation_id),
-            };
-            let task = ctx.runtime.spawn(worker::run(
-                self.service.clone(),
-                self.consumer.clone(),
-                claim,
-                rx,
-                stop.clone(),
-            ));
-            Slot {
-                tx,
-                pending: VecDeque::new(),
-                pending_bytes: 0,
-                paused: false,
-                stop,
-                task,
+        let assignment = table.assignments;
+        let slot = match table.slots.get_mut(&key) {
+            Some(slot) => slot,
+            None => table
+                .slots
+                .entry((topic.to_owned(), partition))
+                .or_insert(self.start_worker(topic, partition, record.offset(), assignment)),
+        };
+        if let Some(burst) = burst {
+            if self.try_inline(slot, record, burst) {
+                return;
             }
-        });
+        }
+        let msg = Message::from_borrowed(record, topic);
         slot.pending_bytes += held_bytes(&msg);
         let over_budget = !slot.paused && slot.pending_bytes > budget;
-        let (topic, partition) = if over_budget {
-            (msg.topic.clone(), msg.partition)
-        } else {
-            (String::new(), 0)
-        };
         slot.pending.push_back(msg);
         self.any_pending.set(true);
         if over_budget {
             slot.paused = true;
             let mut tpl = TopicPartitionList::new();
-            tpl.add_partition(&topic, partition);
+            tpl.add_partition(topic, partition);
             tracing::debug!(
                 service = &*self.service.name,
                 topic,
@@ -380,6 +386,100 @@ impl Poller {
         }
     }
 
+    /// Starts the worker of a partition whose first record of this
+    /// assignment is at `offset`.
+    fn start_worker(&self, topic: &str, partition: i32, offset: i64, assignment: u64) -> Slot {
+        let ctx = self.consumer.context();
+        let (tx, rx) = mpsc::channel(self.capacity);
+        let stop = CancellationToken::new();
+        let identity = group::identity(&self.consumer);
+        let claim = Arc::new(Claim {
+            topic: topic.to_owned(),
+            partition,
+            initial_offset: offset,
+            assignment,
+            member_id: identity.as_ref().map(|id| id.member_id.clone()),
+            generation_id: identity.map(|id| id.generation_id),
+        });
+        let busy = self.inline.is_some().then(|| Arc::new(AtomicUsize::new(0)));
+        let task = ctx.runtime.spawn(worker::run(
+            self.service.clone(),
+            self.consumer.clone(),
+            claim.clone(),
+            rx,
+            stop.clone(),
+            busy.clone(),
+        ));
+        Slot {
+            tx,
+            claim,
+            busy,
+            pending: VecDeque::new(),
+            pending_bytes: 0,
+            paused: false,
+            stop,
+            task,
+        }
+    }
+
+    /// Handles `record` on this thread when nothing else of its partition is
+    /// queued or running and the service is not paused: its handler's first
+    /// poll runs here, and a handler that completes in it (a no-op, a counter,
+    /// a channel send...) costs no hand-off to a worker, which otherwise is
+    /// most of what the engine adds per record. A handler that has to wait
+    /// continues on the partition's worker, in order, before anything polled
+    /// after it. `false` when the record must be queued instead.
+    fn try_inline(
+        &self,
+        slot: &mut Slot,
+        record: &BorrowedMessage<'_>,
+        burst: &mut inline::Burst,
+    ) -> bool {
+        let Some(busy) = &slot.busy else {
+            return false;
+        };
+        // Acquire: pairs with the worker's release after it stored its last offset.
+        if !burst.allowed()
+            || !slot.pending.is_empty()
+            || busy.load(Ordering::Acquire) != 0
+            || self.consumer.context().user_paused()
+        {
+            return false;
+        }
+        burst.count();
+        let offset = record.offset();
+        let mut handling = worker::handling(
+            self.service.clone(),
+            slot.claim.clone(),
+            Message::from_borrowed(record, &slot.claim.topic),
+            slot.stop.clone(),
+        );
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match handling.as_mut().poll(&mut cx) {
+            Poll::Ready(Outcome::Commit) => {
+                // The cheap way to store: the record knows its topic handle.
+                if let Err(e) = self.consumer.store_offset_from_message(record) {
+                    worker::store_failed(&self.service, &slot.claim, offset, &e);
+                }
+            }
+            Poll::Ready(Outcome::SkipWithoutCommit | Outcome::Stopped) => {}
+            Poll::Pending => {
+                // The worker is idle and its channel empty (`busy` is zero),
+                // so this cannot find it full; a closed channel means the
+                // worker stopped, and the record stays uncommitted.
+                busy.fetch_add(1, Ordering::Relaxed);
+                if slot
+                    .tx
+                    .try_send(Work::Started { offset, handling })
+                    .is_err()
+                {
+                    busy.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+        }
+        true
+    }
+
     /// Moves held-back records into workers that have room again and resumes
     /// their partitions once nothing is held back; `true` when no partition
     /// holds anything back any more.
@@ -390,13 +490,19 @@ impl Poller {
         for ((topic, partition), slot) in table.slots.iter_mut() {
             while let Some(msg) = slot.pending.pop_front() {
                 let size = held_bytes(&msg);
-                match slot.tx.try_send(msg) {
-                    Ok(()) => slot.pending_bytes -= size,
-                    Err(mpsc::error::TrySendError::Full(msg)) => {
+                match slot.tx.try_reserve() {
+                    Ok(permit) => {
+                        if let Some(busy) = &slot.busy {
+                            busy.fetch_add(1, Ordering::Relaxed);
+                        }
+                        permit.send(Work::Record(msg));
+                        slot.pending_bytes -= size;
+                    }
+                    Err(mpsc::error::TrySendError::Full(())) => {
                         slot.pending.push_front(msg);
                         break;
                     }
-                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                    Err(mpsc::error::TrySendError::Closed(())) => {
                         slot.pending.clear();
                         slot.pending_bytes = 0;
                     }

@@ -37,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::attempt::Outcome;
 use super::rebalance::EngineContext;
-use super::worker::{self, Claim, ServiceRuntime};
+use super::worker::{self, Claim, ServiceRuntime, Work};
 use crate::Message;
 
 /// A lane's key; `None` is the one lane of records without a key.
@@ -66,7 +66,7 @@ pub(super) struct Served {
 /// `service.key_ordered_concurrency` handlers at once, until the channel
 /// closes and everything received is handled, or `stop` fires and the running
 /// handlers are done.
-pub(super) async fn run(served: Served, mut rx: mpsc::Receiver<Message>, stop: CancellationToken) {
+pub(super) async fn run(served: Served, mut rx: mpsc::Receiver<Work>, stop: CancellationToken) {
     let Served {
         service,
         consumer,
@@ -111,7 +111,7 @@ pub(super) async fn run(served: Served, mut rx: mpsc::Receiver<Message>, stop: C
                 }
             }
             () = stop.cancelled(), if !stopping => stopping = true,
-            m = rx.recv(), if open && !stopping && room => match m {
+            m = worker::next_record(&mut rx), if open && !stopping && room => match m {
                 Some(msg) => {
                     prefix.push(msg.offset);
                     lanes.push(msg);

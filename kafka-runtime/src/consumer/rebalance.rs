@@ -1,7 +1,10 @@
 //! The librdkafka consumer context: the partition table shared by the poll
 //! thread and the rebalance callback, and what happens on revocation.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
+
+use hashbrown::{Equivalent, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -14,13 +17,21 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::worker::{Claim, Work};
 use crate::control::Hooks;
 use crate::Message;
 
 /// One assigned partition as the engine sees it.
 pub(crate) struct Slot {
     /// Feeds the partition's worker; bounded, so memory stays bounded.
-    pub(crate) tx: mpsc::Sender<Message>,
+    pub(crate) tx: mpsc::Sender<Work>,
+    /// The claim the worker serves (the poll thread needs it to handle a
+    /// record inline).
+    pub(crate) claim: Arc<Claim>,
+    /// Work items sent to the worker and not finished yet; `Some` only for
+    /// services whose records the poll thread may handle inline (see
+    /// `Poller::try_inline`), which it does only while this is zero.
+    pub(crate) busy: Option<Arc<std::sync::atomic::AtomicUsize>>,
     /// Messages polled while the worker's channel was full, in order.
     pub(crate) pending: VecDeque<Message>,
     /// Key and payload bytes held in `pending`.
@@ -30,6 +41,25 @@ pub(crate) struct Slot {
     pub(crate) paused: bool,
     pub(crate) stop: CancellationToken,
     pub(crate) task: JoinHandle<()>,
+}
+
+/// A (topic, partition) key looked up without building its owned form
+/// (the poll thread does it for every record).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PartitionRef<'a>(pub(crate) &'a str, pub(crate) i32);
+
+impl Hash for PartitionRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // Exactly as `(String, i32)` hashes: field by field.
+        self.0.hash(state);
+        self.1.hash(state);
+    }
+}
+
+impl Equivalent<(String, i32)> for PartitionRef<'_> {
+    fn equivalent(&self, key: &(String, i32)) -> bool {
+        self.1 == key.1 && self.0 == key.0
+    }
 }
 
 /// Partition table, keyed by (topic, partition).

@@ -4,6 +4,9 @@
 //! One worker per assigned partition gives concurrency across partitions and
 //! order within one, as sarama's `ConsumeClaim` did in the seed.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,6 +42,72 @@ pub(crate) struct ServiceRuntime {
     pub(crate) dead_letter: Option<DeadLetter>,
 }
 
+impl ServiceRuntime {
+    /// Whether the poll thread may start handling a record itself (see
+    /// `Poller::try_inline`): only for one message at a time per partition
+    /// (no batch, no key-ordered concurrency, whose loops own their
+    /// records) and without a limiter, whose wait belongs on a worker.
+    pub(crate) fn may_inline(&self) -> bool {
+        matches!(self.handler, Handler::Single(_))
+            && self.batch.is_none()
+            && self.key_ordered_concurrency <= 1
+            && self.limiter.is_none()
+    }
+}
+
+/// What the poll thread hands a partition's worker.
+pub(crate) enum Work {
+    /// A record to handle in turn.
+    Record(Message),
+    /// A record whose handling the poll thread started itself and whose
+    /// handler is waiting (its first poll returned `Pending`): the worker
+    /// finishes it, then stores `offset` as the outcome says. The poll thread
+    /// only starts a record when the worker has nothing else, so this is
+    /// always the partition's next record.
+    Started {
+        /// The record's offset.
+        offset: i64,
+        /// Its handling, under the same policy as a worker's.
+        handling: Handling,
+    },
+}
+
+/// The handling of one record, owned, so that it can start on the poll
+/// thread and finish on the worker.
+pub(crate) type Handling = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+/// Handling of `msg` for the sequential single-message path (admission,
+/// i.e. the pause switch, is the caller's business).
+pub(crate) fn handling(
+    service: Arc<ServiceRuntime>,
+    claim: Arc<Claim>,
+    msg: Message,
+    stop: CancellationToken,
+) -> Handling {
+    Box::pin(async move { handle(&service, &claim, std::slice::from_ref(&msg), &stop).await })
+}
+
+/// Marks one work item of the partition finished (see `Slot::busy`).
+fn finished(busy: Option<&AtomicUsize>) {
+    if let Some(busy) = busy {
+        // Release: the poll thread that reads zero also sees the stored offset.
+        busy.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// The next record for the batch and key-ordered loops. The poll thread
+/// starts records itself only for services that [`ServiceRuntime::may_inline`],
+/// which these loops never serve, so `Work::Started` cannot reach them.
+/// Cancel-safe, as `mpsc::Receiver::recv` is.
+pub(super) async fn next_record(rx: &mut mpsc::Receiver<Work>) -> Option<Message> {
+    match rx.recv().await? {
+        Work::Record(msg) => Some(msg),
+        Work::Started { offset, .. } => unreachable!(
+            "engine invariant: a record (offset {offset}) was started inline for a batch or key-ordered service"
+        ),
+    }
+}
+
 /// The claim a worker serves.
 pub(crate) struct Claim {
     pub(crate) topic: String,
@@ -56,31 +125,46 @@ pub(crate) struct Claim {
 pub(crate) async fn run(
     service: Arc<ServiceRuntime>,
     consumer: Arc<BaseConsumer<EngineContext>>,
-    claim: Claim,
-    mut rx: mpsc::Receiver<Message>,
+    claim: Arc<Claim>,
+    mut rx: mpsc::Receiver<Work>,
     stop: CancellationToken,
+    busy: Option<Arc<AtomicUsize>>,
 ) {
     if service.key_ordered_concurrency > 1 && service.batch.is_none() {
         let served = super::ordered::Served {
             service,
             consumer,
-            claim: Arc::new(claim),
+            claim,
         };
         return super::ordered::run(served, rx, stop).await;
     }
+    let busy = busy.as_deref();
     loop {
         if stop.is_cancelled() {
             return;
         }
         // A record already queued needs no wait (and no waiter registered
         // on `stop`, which costs two locks per record).
-        let first = match rx.try_recv() {
-            Ok(m) => m,
+        let work = match rx.try_recv() {
+            Ok(w) => w,
             Err(_) => tokio::select! {
                 biased;
                 () = stop.cancelled() => return,
-                m = rx.recv() => match m { Some(m) => m, None => return },
+                w = rx.recv() => match w { Some(w) => w, None => return },
             },
+        };
+        let first = match work {
+            Work::Record(msg) => msg,
+            Work::Started { offset, handling } => {
+                // Admitted by the poll thread when it started it.
+                match handling.await {
+                    Outcome::Commit => store(&service, &consumer, &claim, offset),
+                    Outcome::SkipWithoutCommit => {}
+                    Outcome::Stopped => return,
+                }
+                finished(busy);
+                continue;
+            }
         };
         let msgs = match service.batch {
             None => vec![first],
@@ -101,6 +185,7 @@ pub(crate) async fn run(
             Outcome::SkipWithoutCommit => {}
             Outcome::Stopped => return,
         }
+        finished(busy);
     }
 }
 
@@ -139,12 +224,22 @@ pub(super) fn store(
     // fails once the partition is no longer assigned, which is what we want:
     // a revoked partition's offsets belong to its new owner.
     if let Err(e) = consumer.store_offset(&claim.topic, claim.partition, offset) {
-        tracing::warn!(
-            service = &*service.name, topic = claim.topic, partition = claim.partition,
-            offset, error = %e,
-            "could not store the offset of a handled message (partition revoked?)"
-        );
+        store_failed(service, claim, offset, &e);
     }
+}
+
+/// Logs an offset librdkafka would not store.
+pub(super) fn store_failed(
+    service: &ServiceRuntime,
+    claim: &Claim,
+    offset: i64,
+    error: &rdkafka::error::KafkaError,
+) {
+    tracing::warn!(
+        service = &*service.name, topic = claim.topic, partition = claim.partition,
+        offset, error = %error,
+        "could not store the offset of a handled message (partition revoked?)"
+    );
 }
 
 /// Waits while the service is paused; `false` if stopped meanwhile.
@@ -164,7 +259,7 @@ async fn wait_unpaused(paused: &watch::Receiver<bool>, stop: &CancellationToken)
 /// Up to `size` messages, or fewer when `flush` has passed since the first.
 async fn collect_batch(
     first: Message,
-    rx: &mut mpsc::Receiver<Message>,
+    rx: &mut mpsc::Receiver<Work>,
     stop: &CancellationToken,
     size: usize,
     flush: Duration,
@@ -176,7 +271,7 @@ async fn collect_batch(
         tokio::select! {
             biased;
             () = stop.cancelled() => return None,
-            m = tokio::time::timeout_at(deadline, rx.recv()) => match m {
+            m = tokio::time::timeout_at(deadline, next_record(rx)) => match m {
                 Ok(Some(m)) => batch.push(m),
                 // Timed out (flush) or the channel closed: hand over what we have.
                 Ok(None) | Err(_) => break,
@@ -203,7 +298,9 @@ pub(super) async fn handle(
     } else {
         Metadata::new()
     };
-    let ctx = Context {
+    // Built for each attempt rather than cloned from one built up front:
+    // the first attempt, usually the only one, then builds it once.
+    let ctx = || Context {
         service: service.name.clone(),
         raw: RawContext {
             topic: claim.topic.clone(),
@@ -254,7 +351,7 @@ pub(super) async fn handle(
                 return Outcome::Commit;
             };
             attempt::run(service.policy, origin, stop, || {
-                let fut = f(ctx.clone(), msg.clone());
+                let fut = f(ctx(), msg.clone());
                 scoped(trpc_meta, metadata.clone(), trace, fut)
             })
             .instrument(span.clone())
@@ -262,7 +359,7 @@ pub(super) async fn handle(
         }
         Handler::Batch(f) => {
             attempt::run(service.policy, origin, stop, || {
-                let fut = f(ctx.clone(), msgs.to_vec());
+                let fut = f(ctx(), msgs.to_vec());
                 scoped(trpc_meta, metadata.clone(), trace, fut)
             })
             .instrument(span.clone())
