@@ -3,7 +3,9 @@
 //! what that must not change: one handler at a time per partition, in offset
 //! order, every record exactly once, commits after handling, whether a
 //! handler finishes in its first poll or waits and continues on the worker;
-//! and that a CPU-heavy handler still runs in parallel across partitions.
+//! the same for batches collected on the poll thread (full batches and
+//! partial ones flushed after `batchFlush`); and that a CPU-heavy handler
+//! still runs in parallel across partitions.
 
 mod consumer_support;
 mod reliability_support;
@@ -88,6 +90,94 @@ async fn heavy(msg: Message) -> Result<(), HandlerError> {
     }
     HEAVY_RUNNING.fetch_sub(1, Ordering::SeqCst);
     Ok(())
+}
+
+/// Batches of the batch service: (partition, offsets, thread name).
+static BATCHES: Mutex<Vec<(i32, Vec<i64>, String)>> = Mutex::new(Vec::new());
+static BATCH_RUNNING: AtomicUsize = AtomicUsize::new(0);
+static BATCH_MOST: AtomicUsize = AtomicUsize::new(0);
+
+/// Every other batch waits (continues on the worker); the others finish at once.
+#[kafka_consumer(service = "inline.batch", batch)]
+async fn batches(msgs: Vec<Message>) -> Result<(), HandlerError> {
+    enter(&BATCH_RUNNING, &BATCH_MOST);
+    let partition = msgs[0].partition;
+    assert!(
+        msgs.iter().all(|m| m.partition == partition),
+        "a batch mixes partitions"
+    );
+    let offsets: Vec<i64> = msgs.iter().map(|m| m.offset).collect();
+    let waits = offsets[0] % 20 == 0;
+    let thread = std::thread::current().name().unwrap_or("").to_owned();
+    BATCHES.lock().unwrap().push((partition, offsets, thread));
+    if waits {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    BATCH_RUNNING.fetch_sub(1, Ordering::SeqCst);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn batches_collected_on_the_poll_thread_keep_order_flush_and_commit_everything() {
+    init_logs();
+    let broker = TestBroker::start().await.unwrap();
+    let topic = unique_name("inline-batch");
+    broker.create_topic(&topic, 1).await.unwrap();
+    let group = unique_name("inline-batch-group");
+    let producer = producer(&broker.bootstrap());
+    // 95 records: nine full batches of 10, then 5 that only batchFlush sends.
+    const RECORDS: i64 = 95;
+    for i in 0..RECORDS {
+        produce(&producer, &topic, Some(0), "k", &format!("{i}")).await;
+    }
+    let config = config(
+        &broker.bootstrap(),
+        &[Service::new("inline.batch", &topic)
+            .group(&group)
+            .key("batch", 10)
+            .key("batchFlush", 300)],
+    );
+    let running = start(config, &["inline.batch"]);
+    eventually("every record handled", || {
+        BATCHES
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, o, _)| o.len())
+            .sum::<usize>()
+            >= RECORDS as usize
+    })
+    .await;
+    running.stop().await.unwrap();
+    let committed = reliability_support::committed(&broker.bootstrap(), &group, &topic, 1);
+    assert_eq!(committed.get(&0), Some(&RECORDS), "committed offset");
+
+    let batches = BATCHES.lock().unwrap().clone();
+    let offsets: Vec<i64> = batches.iter().flat_map(|(_, o, _)| o.clone()).collect();
+    assert_eq!(
+        offsets,
+        (0..RECORDS).collect::<Vec<_>>(),
+        "not once each, in order"
+    );
+    assert!(
+        batches.iter().all(|(_, o, _)| o.len() <= 10),
+        "a batch over batch=10"
+    );
+    assert!(
+        batches.iter().any(|(_, o, _)| o.len() < 10),
+        "the last 5 records needed batchFlush"
+    );
+    assert_eq!(
+        BATCH_MOST.load(Ordering::SeqCst),
+        1,
+        "two batches of one partition ran at once"
+    );
+    assert!(
+        batches
+            .iter()
+            .any(|(.., t)| t == "kafka-consumer-inline.batch"),
+        "no batch was started on the poll thread: {batches:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -189,8 +279,8 @@ async fn a_cpu_heavy_handler_still_runs_in_parallel_across_partitions() {
         assert_eq!(offsets, (0..PER_PARTITION).collect::<Vec<_>>());
     }
     // The governor judged the handler costly (300 us per record against a
-    // 10 us bound, over a 20 ms window: about 70 records) and sent the rest
-    // to the partition workers, which ran them side by side.
+    // 10 us bound, over two 20 ms windows: about 140 records) and sent the
+    // rest to the partition workers, which ran them side by side.
     let on_workers = seen
         .iter()
         .filter(|(.., t)| t != "kafka-consumer-inline.heavy")

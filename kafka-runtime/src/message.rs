@@ -1,10 +1,16 @@
 //! The record a consumer handler receives.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use rdkafka::message::{BorrowedMessage, Headers, Message as _};
 
 /// One consumed record, owned (detached from librdkafka's buffers), so a
 /// handler may keep it past its own return.
+///
+/// The small keys, values and header values of one partition's records are
+/// copied into shared 32 KiB chunks (cloning a record, as every retry does,
+/// then costs no copy): a `Message` kept for long keeps its chunk alive, so
+/// a handler that keeps a few records out of many should copy their bytes
+/// (`Bytes::copy_from_slice`).
 ///
 /// ```
 /// use kafka_runtime::Message;
@@ -37,15 +43,19 @@ pub struct Message {
 }
 
 impl Message {
-    /// Copies a record out of librdkafka's buffers; `topic` is
+    /// Copies a record out of librdkafka's buffers into `arena`; `topic` is
     /// `record.topic()`, which the caller has already read (reading it
     /// validates the name as UTF-8 each time).
-    pub(crate) fn from_borrowed(record: &BorrowedMessage<'_>, topic: &str) -> Self {
+    pub(crate) fn from_borrowed(
+        record: &BorrowedMessage<'_>,
+        topic: &str,
+        arena: &mut Arena,
+    ) -> Self {
         let headers = record
             .headers()
             .map(|hs| {
                 hs.iter()
-                    .map(|h| (h.key.to_owned(), h.value.map(Bytes::copy_from_slice)))
+                    .map(|h| (h.key.to_owned(), h.value.map(|v| arena.copy(v))))
                     .collect()
             })
             .unwrap_or_default();
@@ -53,8 +63,8 @@ impl Message {
             topic: topic.to_owned(),
             partition: record.partition(),
             offset: record.offset(),
-            key: record.key().map(Bytes::copy_from_slice),
-            payload: record.payload().map(Bytes::copy_from_slice),
+            key: record.key().map(|k| arena.copy(k)),
+            payload: record.payload().map(|p| arena.copy(p)),
             headers,
             timestamp: record.timestamp().to_millis(),
         }
@@ -126,5 +136,63 @@ impl Message {
     pub fn with_key(mut self, key: impl Into<Bytes>) -> Self {
         self.key = Some(key.into());
         self
+    }
+}
+
+/// Where the bytes of consumed records are copied: small values of one
+/// partition share chunks, so a record costs no allocation of its own and a
+/// clone of it (one per handler attempt) only counts references. A value
+/// kept alive keeps its chunk ([`Arena::CHUNK`] at most) alive.
+#[derive(Debug, Default)]
+pub(crate) struct Arena {
+    chunk: BytesMut,
+}
+
+impl Arena {
+    /// Bytes of the chunks values are copied into.
+    pub(crate) const CHUNK: usize = 32 << 10;
+    /// Values larger than this get an allocation of their own.
+    const OWN: usize = 4 << 10;
+
+    /// A copy of `bytes`, in the current chunk when small.
+    pub(crate) fn copy(&mut self, bytes: &[u8]) -> Bytes {
+        if bytes.is_empty() {
+            return Bytes::new();
+        }
+        if bytes.len() > Self::OWN {
+            return Bytes::copy_from_slice(bytes);
+        }
+        if self.chunk.capacity() - self.chunk.len() < bytes.len() {
+            self.chunk = BytesMut::with_capacity(Self::CHUNK);
+        }
+        self.chunk.extend_from_slice(bytes);
+        self.chunk.split().freeze()
+    }
+}
+
+#[cfg(test)]
+mod arena_tests {
+    use super::Arena;
+
+    #[test]
+    fn copies_are_exact_and_independent_of_later_copies() {
+        let mut arena = Arena::default();
+        let a = arena.copy(b"first");
+        let b = arena.copy(b"second");
+        let big = arena.copy(&vec![7u8; 5000]);
+        let empty = arena.copy(b"");
+        assert_eq!((&a[..], &b[..]), (&b"first"[..], &b"second"[..]));
+        assert_eq!(big.len(), 5000);
+        assert!(empty.is_empty());
+        // Filling past a chunk starts a new one; earlier copies stay intact.
+        let many: Vec<_> = (0..1000u32)
+            .map(|i| arena.copy(&i.to_be_bytes().repeat(20)))
+            .collect();
+        for (i, m) in many.iter().enumerate() {
+            assert_eq!(&m[..], &(i as u32).to_be_bytes().repeat(20)[..]);
+        }
+        assert_eq!(&a[..], b"first");
+        drop(arena);
+        assert_eq!(&b[..], b"second");
     }
 }

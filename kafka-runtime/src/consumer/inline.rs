@@ -1,5 +1,5 @@
-//! When the poll thread may handle records itself instead of handing them to
-//! a worker (`Poller::try_inline`).
+//! The poll thread handling records itself instead of handing them to a
+//! worker (`Poller::try_inline`), and when it may.
 //!
 //! Handing a record to a partition's worker costs more than a cheap handler
 //! does: a channel send, a wake-up of another thread, and memory allocated on
@@ -8,164 +8,172 @@
 //! its first poll runs on the poll thread. A handler that does real work in
 //! that poll would, on the poll thread, serialise every partition's handlers
 //! on one thread, where workers run them in parallel; once that work
-//! outweighs the hand-off it belongs on the workers. The governor measures
-//! what the poll thread spends per inline record, one clock read per burst,
-//! and sends records to the workers for a while when it is too much.
+//! outweighs the hand-off it belongs on the workers, which the
+//! [`Governor`](super::governor::Governor) decides.
+//!
+//! Batch services collect a batch on the poll thread the same way (no
+//! channel send per record) and start the handler there when the batch is
+//! full or `batchFlush` has passed since its first record.
 
-use std::cell::Cell;
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::task::Poll;
+use std::time::Instant;
 
-/// The mean time per inline record (the handler's first poll plus its
-/// share of polling) above which the handler is no longer cheap next to a
-/// hand-off: about five times what a hand-off costs.
-const MAX_MEAN_COST: Duration = Duration::from_micros(10);
+use rdkafka::consumer::Consumer;
+use rdkafka::message::{BorrowedMessage, Message as _};
 
-/// How long records go to the workers after inline records cost too much,
-/// before the poll thread tries again.
-const BACKOFF: Duration = Duration::from_secs(1);
+use super::attempt::Outcome;
+use super::governor::Burst;
+use super::rebalance::Slot;
+use super::worker::{self, Handling, Work};
+use super::Poller;
+use crate::Message;
 
-/// The inline time over which the mean is judged: long enough that a
-/// one-off cost (the first record initialising what the handler uses) does
-/// not count as the handler's price, short enough that a costly handler
-/// leaves the poll thread soon.
-const WINDOW: Duration = Duration::from_millis(20);
-
-/// Per service: whether records may be handled inline for now.
-#[derive(Debug, Default)]
-pub(super) struct Governor {
-    /// Until when inline handling is off; `None` when it is on.
-    off_until: Cell<Option<Instant>>,
-    /// Inline records and their time in the current window.
-    window_records: Cell<u32>,
-    window_time: Cell<Duration>,
-}
-
-/// One pass of the poll loop, as the governor measures it.
-#[derive(Debug)]
-pub(super) struct Burst {
-    allowed: bool,
-    /// When the first inline record of the burst started.
-    started: Option<Instant>,
-    records: u32,
-}
-
-impl Governor {
-    /// Starts measuring a burst.
-    pub(super) fn burst(&self) -> Burst {
-        let allowed = match self.off_until.get() {
-            None => true,
-            Some(until) if Instant::now() >= until => {
-                self.off_until.set(None);
-                true
+impl Poller {
+    /// Handles `record` on this thread when nothing else of its partition is
+    /// queued or running and the service is not paused: a single-message
+    /// handler's first poll runs here, a batch service's record joins the
+    /// batch collected here. `false` when the record must be queued for the
+    /// worker instead (a batch collected so far is queued first, in order).
+    pub(super) fn try_inline(
+        &self,
+        slot: &mut Slot,
+        record: &BorrowedMessage<'_>,
+        burst: &mut Burst,
+    ) -> bool {
+        let Some(busy) = &slot.busy else {
+            return false;
+        };
+        // Acquire: pairs with the worker's release after it stored its last offset.
+        let idle = slot.pending.is_empty()
+            && busy.load(Ordering::Acquire) == 0
+            && !self.consumer.context().user_paused();
+        if !idle || !self.inline.as_ref().is_some_and(|g| g.admit(burst)) {
+            self.spill_open_batch(slot);
+            return false;
+        }
+        let msg = Message::from_borrowed(record, &slot.claim.topic, &mut slot.arena);
+        match self.service.batch {
+            None => {
+                let handling = worker::handling(
+                    self.service.clone(),
+                    slot.claim.clone(),
+                    msg,
+                    slot.stop.clone(),
+                );
+                if let Some(outcome) = self.start(slot, handling, record.offset(), 1) {
+                    if outcome == Outcome::Commit {
+                        // The cheap way to store: the record knows its topic handle.
+                        if let Err(e) = self.consumer.store_offset_from_message(record) {
+                            worker::store_failed(&self.service, &slot.claim, record.offset(), &e);
+                        }
+                    }
+                }
             }
-            Some(_) => false,
-        };
-        Burst {
-            allowed,
-            started: None,
-            records: 0,
+            Some((size, flush)) => {
+                if slot.open_batch.is_empty() {
+                    let due = Instant::now() + flush;
+                    slot.batch_due = Some(due);
+                    if self.next_flush.get().is_none_or(|next| due < next) {
+                        self.next_flush.set(Some(due));
+                    }
+                    slot.open_batch.reserve(size);
+                }
+                slot.open_batch.push(msg);
+                if slot.open_batch.len() >= size {
+                    self.run_open_batch(slot);
+                }
+            }
         }
+        true
     }
 
-    /// Ends a burst; once a [`WINDOW`] of inline time is full, inline
-    /// handling goes off for [`BACKOFF`] when its records cost more than
-    /// [`MAX_MEAN_COST`] each on average.
-    pub(super) fn end(&self, burst: Burst) {
-        let Some(started) = burst.started else {
+    /// Starts the handler on the batch collected in `slot`.
+    fn run_open_batch(&self, slot: &mut Slot) {
+        let msgs = std::mem::take(&mut slot.open_batch);
+        slot.batch_due = None;
+        let (Some(last), records) = (msgs.last().map(|m| m.offset), msgs.len()) else {
             return;
         };
-        let records = self.window_records.get().saturating_add(burst.records);
-        let time = self.window_time.get() + started.elapsed();
-        if time < WINDOW {
-            self.window_records.set(records);
-            self.window_time.set(time);
+        let handling = worker::batch_handling(
+            self.service.clone(),
+            slot.claim.clone(),
+            msgs,
+            slot.stop.clone(),
+        );
+        if self.start(slot, handling, last, records) == Some(Outcome::Commit) {
+            worker::store(&self.service, &self.consumer, &slot.claim, last);
+        }
+    }
+
+    /// Polls `handling` once here: its outcome when it finished (the caller
+    /// stores the offset), `None` when it waits and was handed to the worker,
+    /// which finishes it before anything queued after it.
+    fn start(
+        &self,
+        slot: &Slot,
+        mut handling: Handling,
+        offset: i64,
+        records: usize,
+    ) -> Option<Outcome> {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match handling.as_mut().poll(&mut cx) {
+            Poll::Ready(outcome) => Some(outcome),
+            Poll::Pending => {
+                // The worker is idle and its channel empty (`busy` is zero),
+                // so this cannot find it full; a closed channel means the
+                // worker stopped, and the records stay uncommitted.
+                if let Some(busy) = &slot.busy {
+                    busy.fetch_add(records, Ordering::Relaxed);
+                    let started = Work::Started {
+                        offset,
+                        records,
+                        handling,
+                    };
+                    if slot.tx.try_send(started).is_err() {
+                        busy.fetch_sub(records, Ordering::Relaxed);
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// Queues the batch collected in `slot` for the worker, which collects
+    /// the rest of it: records after it must not overtake it.
+    fn spill_open_batch(&self, slot: &mut Slot) {
+        if slot.open_batch.is_empty() {
             return;
         }
-        self.window_records.set(0);
-        self.window_time.set(Duration::ZERO);
-        if time > MAX_MEAN_COST * records {
-            tracing::trace!(
-                records,
-                ?time,
-                "handlers are not cheap: records go to the partition workers for a while"
-            );
-            self.off_until.set(Some(Instant::now() + BACKOFF));
+        slot.batch_due = None;
+        for msg in slot.open_batch.drain(..) {
+            slot.pending_bytes += super::held_bytes(&msg);
+            slot.pending.push_back(msg);
         }
-    }
-}
-
-impl Burst {
-    /// Whether a record may be handled inline in this burst.
-    pub(super) fn allowed(&self) -> bool {
-        self.allowed
+        self.any_pending.set(true);
     }
 
-    /// Counts one inline record (starting the clock at the first).
-    pub(super) fn count(&mut self) {
-        if self.started.is_none() {
-            self.started = Some(Instant::now());
+    /// Hands over the batches whose `batchFlush` has passed: started here
+    /// when the service is not paused, queued for the worker otherwise.
+    pub(super) fn flush_due_batches(&self) {
+        let ctx = self.consumer.context();
+        let mut table = ctx.table();
+        let now = Instant::now();
+        let paused = ctx.user_paused();
+        let mut next: Option<Instant> = None;
+        for slot in table.slots.values_mut() {
+            match slot.batch_due {
+                Some(due) if due <= now => {
+                    if paused {
+                        self.spill_open_batch(slot);
+                    } else {
+                        self.run_open_batch(slot);
+                    }
+                }
+                Some(due) => next = Some(next.map_or(due, |n| n.min(due))),
+                None => {}
+            }
         }
-        self.records += 1;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cheap_bursts_keep_inline_handling_on() {
-        let governor = Governor::default();
-        let mut burst = governor.burst();
-        assert!(burst.allowed());
-        for _ in 0..100 {
-            burst.count();
-        }
-        governor.end(burst);
-        assert!(governor.burst().allowed());
-    }
-
-    #[test]
-    fn a_one_off_cost_within_a_cheap_window_keeps_it_on() {
-        let governor = Governor::default();
-        let mut burst = governor.burst();
-        burst.count();
-        // The first record took half a window (a cold start)...
-        burst.started = Some(Instant::now() - WINDOW / 2);
-        governor.end(burst);
-        assert!(governor.burst().allowed());
-        // ...and the window's other records were cheap: still on.
-        let mut burst = governor.burst();
-        for _ in 0..(WINDOW.as_micros() / MAX_MEAN_COST.as_micros()) {
-            burst.count();
-        }
-        burst.started = Some(Instant::now() - WINDOW / 2);
-        governor.end(burst);
-        assert_eq!(governor.window_records.get(), 0, "the window was judged");
-        assert!(governor.burst().allowed());
-    }
-
-    #[test]
-    fn a_costly_window_turns_it_off_for_the_backoff() {
-        let governor = Governor::default();
-        let mut burst = governor.burst();
-        burst.count();
-        // A handler that took a whole window in its first poll.
-        burst.started = Some(Instant::now() - WINDOW);
-        governor.end(burst);
-        assert!(!governor.burst().allowed());
-        // Once the backoff has passed, the next burst may try again.
-        governor
-            .off_until
-            .set(Some(Instant::now() - Duration::from_millis(1)));
-        assert!(governor.burst().allowed());
-        assert_eq!(governor.off_until.get(), None);
-    }
-
-    #[test]
-    fn a_burst_without_inline_records_changes_nothing() {
-        let governor = Governor::default();
-        governor.end(governor.burst());
-        assert!(governor.burst().allowed());
+        self.next_flush.set(next);
     }
 }

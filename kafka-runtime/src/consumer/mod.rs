@@ -25,6 +25,7 @@
 //! prefix of handled offsets is stored (see `ordered.rs`).
 
 mod attempt;
+mod governor;
 mod group;
 mod inline;
 mod limiter;
@@ -37,8 +38,7 @@ pub(crate) use attempt::Failure;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -52,7 +52,7 @@ use crate::config::ConsumerService;
 use crate::control::Hooks;
 use crate::handler::Handler;
 use crate::{Error, Message};
-use attempt::{Outcome, Policy};
+use attempt::Policy;
 use rebalance::{EngineContext, PartitionRef, Slot, Table};
 use worker::{Claim, ServiceRuntime, Work};
 
@@ -186,11 +186,12 @@ pub(crate) fn start(
             let handle = consumer.context().runtime.clone();
             let _entered = handle.enter();
             let poller = Poller {
-                inline: runtime.may_inline().then(inline::Governor::default),
+                inline: runtime.may_inline().then(governor::Governor::default),
                 consumer,
                 service: runtime,
                 capacity,
                 any_pending: std::cell::Cell::new(false),
+                next_flush: std::cell::Cell::new(None),
             };
             let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 poller.run(&shutdown, shutdown_timeout)
@@ -213,7 +214,10 @@ struct Poller {
     any_pending: std::cell::Cell<bool>,
     /// Whether, and for now, records may be handled on this thread; `None`
     /// when the service never may ([`ServiceRuntime::may_inline`]).
-    inline: Option<inline::Governor>,
+    inline: Option<governor::Governor>,
+    /// The earliest flush deadline of a batch collected on this thread
+    /// (`Slot::open_batch`), if any.
+    next_flush: std::cell::Cell<Option<Instant>>,
 }
 
 impl Poller {
@@ -229,10 +233,13 @@ impl Poller {
             } else {
                 POLL_INTERVAL
             };
+            if let Some(due) = self.next_flush.get() {
+                timeout = timeout.min(due.saturating_duration_since(Instant::now()));
+            }
             // Take what librdkafka has ready (up to BURST records) before
             // handing it to the workers: one wake-up per worker and burst
             // instead of one per record.
-            let mut burst = self.inline.as_ref().map(inline::Governor::burst);
+            let mut burst = self.inline.as_ref().map(governor::Governor::burst);
             for _ in 0..BURST {
                 match self.consumer.poll(timeout) {
                     None => break,
@@ -255,6 +262,13 @@ impl Poller {
             }
             if let (Some(governor), Some(burst)) = (&self.inline, burst) {
                 governor.end(burst);
+            }
+            if self
+                .next_flush
+                .get()
+                .is_some_and(|due| due <= Instant::now())
+            {
+                self.flush_due_batches();
             }
             if self.any_pending.get() {
                 self.feed_pending();
@@ -334,7 +348,7 @@ impl Poller {
     /// hands it over), starting the worker on the partition's first record of
     /// this assignment; pauses the partition when it holds back more than its
     /// share of [`PENDING_BUDGET`].
-    fn dispatch(&self, record: &BorrowedMessage<'_>, burst: Option<&mut inline::Burst>) {
+    fn dispatch(&self, record: &BorrowedMessage<'_>, burst: Option<&mut governor::Burst>) {
         let ctx = self.consumer.context();
         let mut table = ctx.table();
         let table = &mut *table;
@@ -365,7 +379,14 @@ impl Poller {
                 return;
             }
         }
-        let msg = Message::from_borrowed(record, topic);
+        let msg = Message::from_borrowed(record, topic, &mut slot.arena);
+        self.hold_back(slot, msg, budget);
+    }
+
+    /// Queues `msg` for its partition's worker (`feed_pending` hands it
+    /// over) and pauses the partition when it holds back more than `budget`.
+    fn hold_back(&self, slot: &mut Slot, msg: Message, budget: usize) {
+        let (topic, partition) = (slot.claim.topic.as_str(), slot.claim.partition);
         slot.pending_bytes += held_bytes(&msg);
         let over_budget = !slot.paused && slot.pending_bytes > budget;
         slot.pending.push_back(msg);
@@ -414,70 +435,15 @@ impl Poller {
             tx,
             claim,
             busy,
+            open_batch: Vec::new(),
+            arena: Default::default(),
+            batch_due: None,
             pending: VecDeque::new(),
             pending_bytes: 0,
             paused: false,
             stop,
             task,
         }
-    }
-
-    /// Handles `record` on this thread when nothing else of its partition is
-    /// queued or running and the service is not paused: its handler's first
-    /// poll runs here, and a handler that completes in it (a no-op, a counter,
-    /// a channel send...) costs no hand-off to a worker, which otherwise is
-    /// most of what the engine adds per record. A handler that has to wait
-    /// continues on the partition's worker, in order, before anything polled
-    /// after it. `false` when the record must be queued instead.
-    fn try_inline(
-        &self,
-        slot: &mut Slot,
-        record: &BorrowedMessage<'_>,
-        burst: &mut inline::Burst,
-    ) -> bool {
-        let Some(busy) = &slot.busy else {
-            return false;
-        };
-        // Acquire: pairs with the worker's release after it stored its last offset.
-        if !burst.allowed()
-            || !slot.pending.is_empty()
-            || busy.load(Ordering::Acquire) != 0
-            || self.consumer.context().user_paused()
-        {
-            return false;
-        }
-        burst.count();
-        let offset = record.offset();
-        let mut handling = worker::handling(
-            self.service.clone(),
-            slot.claim.clone(),
-            Message::from_borrowed(record, &slot.claim.topic),
-            slot.stop.clone(),
-        );
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match handling.as_mut().poll(&mut cx) {
-            Poll::Ready(Outcome::Commit) => {
-                // The cheap way to store: the record knows its topic handle.
-                if let Err(e) = self.consumer.store_offset_from_message(record) {
-                    worker::store_failed(&self.service, &slot.claim, offset, &e);
-                }
-            }
-            Poll::Ready(Outcome::SkipWithoutCommit | Outcome::Stopped) => {}
-            Poll::Pending => {
-                // The worker is idle and its channel empty (`busy` is zero),
-                // so this cannot find it full; a closed channel means the
-                // worker stopped, and the record stays uncommitted.
-                busy.fetch_add(1, Ordering::Relaxed);
-                if slot
-                    .tx
-                    .try_send(Work::Started { offset, handling })
-                    .is_err()
-                {
-                    busy.fetch_sub(1, Ordering::Relaxed);
-                }
-            }
-        }
-        true
     }
 
     /// Moves held-back records into workers that have room again and resumes

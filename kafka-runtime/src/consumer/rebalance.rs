@@ -32,6 +32,14 @@ pub(crate) struct Slot {
     /// services whose records the poll thread may handle inline (see
     /// `Poller::try_inline`), which it does only while this is zero.
     pub(crate) busy: Option<Arc<std::sync::atomic::AtomicUsize>>,
+    /// A batch service's records collected on the poll thread while the
+    /// worker is idle, handed to the handler when full or at `batch_due`
+    /// (`batchFlush` after the first); dropped unhandled on revocation, as a
+    /// worker's half-collected batch is.
+    pub(crate) open_batch: Vec<Message>,
+    /// Where the partition's records are copied out of librdkafka.
+    pub(crate) arena: crate::message::Arena,
+    pub(crate) batch_due: Option<std::time::Instant>,
     /// Messages polled while the worker's channel was full, in order.
     pub(crate) pending: VecDeque<Message>,
     /// Key and payload bytes held in `pending`.

@@ -43,15 +43,12 @@ pub(crate) struct ServiceRuntime {
 }
 
 impl ServiceRuntime {
-    /// Whether the poll thread may start handling a record itself (see
-    /// `Poller::try_inline`): only for one message at a time per partition
-    /// (no batch, no key-ordered concurrency, whose loops own their
-    /// records) and without a limiter, whose wait belongs on a worker.
+    /// Whether the poll thread may start handling records itself (see
+    /// `Poller::try_inline`): one message or batch at a time per partition
+    /// (not with key-ordered concurrency, whose loop owns its records) and
+    /// without a limiter, whose wait belongs on a worker.
     pub(crate) fn may_inline(&self) -> bool {
-        matches!(self.handler, Handler::Single(_))
-            && self.batch.is_none()
-            && self.key_ordered_concurrency <= 1
-            && self.limiter.is_none()
+        self.key_ordered_concurrency <= 1 && self.limiter.is_none()
     }
 }
 
@@ -59,14 +56,16 @@ impl ServiceRuntime {
 pub(crate) enum Work {
     /// A record to handle in turn.
     Record(Message),
-    /// A record whose handling the poll thread started itself and whose
-    /// handler is waiting (its first poll returned `Pending`): the worker
-    /// finishes it, then stores `offset` as the outcome says. The poll thread
-    /// only starts a record when the worker has nothing else, so this is
-    /// always the partition's next record.
+    /// A record (or batch) whose handling the poll thread started itself
+    /// and whose handler is waiting (its first poll returned `Pending`): the
+    /// worker finishes it, then stores `offset` as the outcome says. The
+    /// poll thread only starts records when the worker has nothing else, so
+    /// these are always the partition's next records.
     Started {
-        /// The record's offset.
+        /// The (last) record's offset.
         offset: i64,
+        /// How many records it covers (see `Slot::busy`).
+        records: usize,
         /// Its handling, under the same policy as a worker's.
         handling: Handling,
     },
@@ -87,23 +86,35 @@ pub(crate) fn handling(
     Box::pin(async move { handle(&service, &claim, std::slice::from_ref(&msg), &stop).await })
 }
 
-/// Marks one work item of the partition finished (see `Slot::busy`).
-fn finished(busy: Option<&AtomicUsize>) {
+/// Handling of a batch, as [`handling`] is of one message.
+pub(crate) fn batch_handling(
+    service: Arc<ServiceRuntime>,
+    claim: Arc<Claim>,
+    msgs: Vec<Message>,
+    stop: CancellationToken,
+) -> Handling {
+    Box::pin(async move { handle(&service, &claim, &msgs, &stop).await })
+}
+
+/// Marks `records` records of the partition finished (see `Slot::busy`).
+fn finished(busy: Option<&AtomicUsize>, records: usize) {
     if let Some(busy) = busy {
         // Release: the poll thread that reads zero also sees the stored offset.
-        busy.fetch_sub(1, Ordering::Release);
+        busy.fetch_sub(records, Ordering::Release);
     }
 }
 
-/// The next record for the batch and key-ordered loops. The poll thread
-/// starts records itself only for services that [`ServiceRuntime::may_inline`],
-/// which these loops never serve, so `Work::Started` cannot reach them.
-/// Cancel-safe, as `mpsc::Receiver::recv` is.
+/// The next record for a batch being collected and for the key-ordered
+/// loop. `Work::Started` cannot reach them: the poll thread starts records
+/// itself only when the worker has nothing unfinished (`Slot::busy` is zero),
+/// while a batch being collected is unfinished, and never for key-ordered
+/// services ([`ServiceRuntime::may_inline`]). Cancel-safe, as
+/// `mpsc::Receiver::recv` is.
 pub(super) async fn next_record(rx: &mut mpsc::Receiver<Work>) -> Option<Message> {
     match rx.recv().await? {
         Work::Record(msg) => Some(msg),
         Work::Started { offset, .. } => unreachable!(
-            "engine invariant: a record (offset {offset}) was started inline for a batch or key-ordered service"
+            "engine invariant: a record (offset {offset}) was started inline while its worker was busy"
         ),
     }
 }
@@ -155,14 +166,18 @@ pub(crate) async fn run(
         };
         let first = match work {
             Work::Record(msg) => msg,
-            Work::Started { offset, handling } => {
+            Work::Started {
+                offset,
+                records,
+                handling,
+            } => {
                 // Admitted by the poll thread when it started it.
                 match handling.await {
                     Outcome::Commit => store(&service, &consumer, &claim, offset),
                     Outcome::SkipWithoutCommit => {}
                     Outcome::Stopped => return,
                 }
-                finished(busy);
+                finished(busy, records);
                 continue;
             }
         };
@@ -185,7 +200,7 @@ pub(crate) async fn run(
             Outcome::SkipWithoutCommit => {}
             Outcome::Stopped => return,
         }
-        finished(busy);
+        finished(busy, msgs.len());
     }
 }
 
