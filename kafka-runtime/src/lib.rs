@@ -127,12 +127,14 @@
 //! in offset order (or `batch=N` at a time, or with `keyOrderedConcurrency=N`
 //! up to N at once, one per key). When a partition has nothing queued or
 //! running, the poll thread runs the next record's handler itself up to its
-//! first `.await` that has to wait: a handler that finishes there (a cheap
-//! one) costs no hand-off to another thread, and one that waits continues on
-//! the partition's task, before anything polled after it. Handlers that burn
-//! more than about 10 us of CPU before their first wait are sent to the
-//! partition tasks instead (measured per service, re-checked every second),
-//! so that they run in parallel across partitions. Either way a handler runs
+//! first `.await` that has to wait (a batch service collects the batch there
+//! and does the same with it): a handler that finishes there (a cheap one)
+//! costs no hand-off to another thread, and one that waits continues on the
+//! partition's task, before anything polled after it. Handlers that burn
+//! more than about 10 us of CPU per record before their first wait are sent
+//! to the partition tasks instead (measured per service over 20 ms windows,
+//! re-checked every second), so that they run in parallel across
+//! partitions. Either way a handler runs
 //! inside the tokio runtime (`tokio::spawn`, timers and I/O work), and, as
 //! in any async code, long blocking work belongs in
 //! `tokio::task::spawn_blocking`.

@@ -412,7 +412,7 @@ impl Poller {
     fn start_worker(&self, topic: &str, partition: i32, offset: i64, assignment: u64) -> Slot {
         let ctx = self.consumer.context();
         let (tx, rx) = mpsc::channel(self.capacity);
-        let stop = CancellationToken::new();
+        let stop = Arc::new(CancellationToken::new());
         let identity = group::identity(&self.consumer);
         let claim = Arc::new(Claim {
             topic: topic.to_owned(),
@@ -428,7 +428,7 @@ impl Poller {
             self.consumer.clone(),
             claim.clone(),
             rx,
-            stop.clone(),
+            CancellationToken::clone(&stop),
             busy.clone(),
         ));
         Slot {

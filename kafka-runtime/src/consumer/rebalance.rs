@@ -47,7 +47,9 @@ pub(crate) struct Slot {
     /// Whether the partition is paused because `pending` is over its budget
     /// (it stays paused until `pending` is empty).
     pub(crate) paused: bool,
-    pub(crate) stop: CancellationToken,
+    /// Stops the worker (shared: the poll thread hands a clone to every
+    /// record it starts, and an `Arc` clone takes no lock).
+    pub(crate) stop: Arc<CancellationToken>,
     pub(crate) task: JoinHandle<()>,
 }
 

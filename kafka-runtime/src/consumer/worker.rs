@@ -81,7 +81,7 @@ pub(crate) fn handling(
     service: Arc<ServiceRuntime>,
     claim: Arc<Claim>,
     msg: Message,
-    stop: CancellationToken,
+    stop: Arc<CancellationToken>,
 ) -> Handling {
     Box::pin(async move { handle(&service, &claim, std::slice::from_ref(&msg), &stop).await })
 }
@@ -91,7 +91,7 @@ pub(crate) fn batch_handling(
     service: Arc<ServiceRuntime>,
     claim: Arc<Claim>,
     msgs: Vec<Message>,
-    stop: CancellationToken,
+    stop: Arc<CancellationToken>,
 ) -> Handling {
     Box::pin(async move { handle(&service, &claim, &msgs, &stop).await })
 }
