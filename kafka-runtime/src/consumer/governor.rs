@@ -71,6 +71,13 @@ impl Governor {
         }
     }
 
+    /// Whether inline handling is on now (outside a burst).
+    pub(super) fn is_on(&self) -> bool {
+        self.off_until
+            .get()
+            .is_none_or(|until| Instant::now() >= until)
+    }
+
     /// Whether the next record may be handled inline; counts it if so.
     pub(super) fn admit(&self, burst: &mut Burst) -> bool {
         if !burst.allowed {
@@ -173,6 +180,7 @@ mod tests {
         // One costly window may be a preempted thread: still on.
         assert!(governor.burst().allowed);
         window(&governor, 1);
+        assert!(!governor.is_on());
         assert!(!governor.burst().allowed);
         // Once the backoff has passed, the next burst may try again.
         governor

@@ -154,16 +154,19 @@ impl Poller {
     }
 
     /// Hands over the batches whose `batchFlush` has passed: started here
-    /// when the service is not paused, queued for the worker otherwise.
+    /// when the service is not paused and handlers are cheap, queued for the
+    /// worker otherwise.
     pub(super) fn flush_due_batches(&self) {
         let ctx = self.consumer.context();
         let mut table = ctx.table();
         let now = Instant::now();
-        let paused = ctx.user_paused();
+        let inline_on = self.inline.as_ref().is_some_and(|g| g.is_on());
+        let paused = ctx.user_paused() || !inline_on;
         let mut next: Option<Instant> = None;
         for slot in table.slots.values_mut() {
             match slot.batch_due {
                 Some(due) if due <= now => {
+                    // (`paused`: the service is, or inline handling is off.)
                     if paused {
                         self.spill_open_batch(slot);
                     } else {

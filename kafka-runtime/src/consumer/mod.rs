@@ -16,8 +16,9 @@
 //! When a partition's worker is idle (nothing queued, nothing running), the
 //! poll thread starts the next record's handler itself and finishes it there
 //! if it completes in its first poll; a handler that waits continues on the
-//! worker. This saves the hand-off, which costs more than a cheap handler;
-//! `inline.rs` decides when handlers are too costly for it.
+//! worker (`inline.rs`; a batch service collects its batch there too). This
+//! saves the hand-off, which costs more than a cheap handler; `governor.rs`
+//! decides when handlers are too costly for it.
 //!
 //! A worker handles its partition one message (or batch) at a time, unless
 //! the service sets `keyOrderedConcurrency=N`: then up to N handlers run at
@@ -372,7 +373,9 @@ impl Poller {
             None => table
                 .slots
                 .entry((topic.to_owned(), partition))
-                .or_insert(self.start_worker(topic, partition, record.offset(), assignment)),
+                .or_insert_with(|| {
+                    self.start_worker(topic, partition, record.offset(), assignment)
+                }),
         };
         if let Some(burst) = burst {
             if self.try_inline(slot, record, burst) {
