@@ -47,6 +47,48 @@ fn starts(service: &str) -> Vec<(i32, i64, String)> {
         .collect()
 }
 
+/// Produces `per_partition` records to each of partitions `0..partitions`,
+/// round by round; record `i` carries payload `i`.
+async fn fill(bootstrap: &str, topic: &str, partitions: i32, per_partition: i64) {
+    let producer = producer(bootstrap);
+    for i in 0..per_partition {
+        for partition in 0..partitions {
+            produce(&producer, topic, Some(partition), "k", &format!("{i}")).await;
+        }
+    }
+}
+
+/// Runs `service` until `handled` says every record was, then stops it
+/// (stopping commits what was stored).
+async fn serve_until(bootstrap: &str, service: Service, handled: impl FnMut() -> bool) {
+    let name = service.name.clone();
+    let running = start(config(bootstrap, &[service]), &[name.as_str()]);
+    eventually("every record handled", handled).await;
+    running.stop().await.unwrap();
+}
+
+/// Fails unless the group committed `per_partition` on each of `0..partitions`.
+fn assert_committed(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+    per_partition: i64,
+) {
+    let committed = reliability_support::committed(bootstrap, group, topic, partitions);
+    let want: std::collections::BTreeMap<i32, i64> =
+        (0..partitions).map(|p| (p, per_partition)).collect();
+    assert_eq!(committed, want, "committed offsets");
+}
+
+/// The offsets of `partition` in start order.
+fn offsets_on(seen: &[(i32, i64, String)], partition: i32) -> Vec<i64> {
+    seen.iter()
+        .filter(|(p, ..)| *p == partition)
+        .map(|(_, o, _)| *o)
+        .collect()
+}
+
 fn enter(running: &AtomicUsize, most: &AtomicUsize) {
     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
     most.fetch_max(now, Ordering::SeqCst);
@@ -124,21 +166,14 @@ async fn batches_collected_on_the_poll_thread_keep_order_flush_and_commit_everyt
     let topic = unique_name("inline-batch");
     broker.create_topic(&topic, 1).await.unwrap();
     let group = unique_name("inline-batch-group");
-    let producer = producer(&broker.bootstrap());
     // 95 records: nine full batches of 10, then 5 that only batchFlush sends.
     const RECORDS: i64 = 95;
-    for i in 0..RECORDS {
-        produce(&producer, &topic, Some(0), "k", &format!("{i}")).await;
-    }
-    let config = config(
-        &broker.bootstrap(),
-        &[Service::new("inline.batch", &topic)
-            .group(&group)
-            .key("batch", 10)
-            .key("batchFlush", 300)],
-    );
-    let running = start(config, &["inline.batch"]);
-    eventually("every record handled", || {
+    fill(&broker.bootstrap(), &topic, 1, RECORDS).await;
+    let service = Service::new("inline.batch", &topic)
+        .group(&group)
+        .key("batch", 10)
+        .key("batchFlush", 300);
+    serve_until(&broker.bootstrap(), service, || {
         BATCHES
             .lock()
             .unwrap()
@@ -148,9 +183,7 @@ async fn batches_collected_on_the_poll_thread_keep_order_flush_and_commit_everyt
             >= RECORDS as usize
     })
     .await;
-    running.stop().await.unwrap();
-    let committed = reliability_support::committed(&broker.bootstrap(), &group, &topic, 1);
-    assert_eq!(committed.get(&0), Some(&RECORDS), "committed offset");
+    assert_committed(&broker.bootstrap(), &group, &topic, 1, RECORDS);
 
     let batches = BATCHES.lock().unwrap().clone();
     let offsets: Vec<i64> = batches.iter().flat_map(|(_, o, _)| o.clone()).collect();
@@ -187,39 +220,21 @@ async fn handlers_that_finish_at_once_or_wait_keep_partition_order_and_commit_ev
     let topic = unique_name("inline-mixed");
     broker.create_topic(&topic, 2).await.unwrap();
     let group = unique_name("inline-mixed-group");
-    let producer = producer(&broker.bootstrap());
     const PER_PARTITION: i64 = 150;
-    for i in 0..PER_PARTITION {
-        for partition in 0..2 {
-            produce(&producer, &topic, Some(partition), "k", &format!("{i}")).await;
-        }
-    }
-    let config = config(
-        &broker.bootstrap(),
-        &[Service::new("inline.mixed", &topic).group(&group)],
-    );
-    let running = start(config, &["inline.mixed"]);
-    eventually("every record handled", || {
+    fill(&broker.bootstrap(), &topic, 2, PER_PARTITION).await;
+    let service = Service::new("inline.mixed", &topic).group(&group);
+    serve_until(&broker.bootstrap(), service, || {
         starts("inline.mixed").len() >= 2 * PER_PARTITION as usize
     })
     .await;
-    // Stopping commits what was stored: every record, as each was handled.
-    running.stop().await.unwrap();
-    let committed = reliability_support::committed(&broker.bootstrap(), &group, &topic, 2);
-    let want: std::collections::BTreeMap<i32, i64> = (0..2).map(|p| (p, PER_PARTITION)).collect();
-    assert_eq!(committed, want, "committed offsets");
+    assert_committed(&broker.bootstrap(), &group, &topic, 2, PER_PARTITION);
 
     let seen = starts("inline.mixed");
     assert_eq!(seen.len(), 2 * PER_PARTITION as usize, "a record ran twice");
     for partition in 0..2 {
-        let offsets: Vec<i64> = seen
-            .iter()
-            .filter(|(p, ..)| *p == partition)
-            .map(|(_, o, _)| *o)
-            .collect();
-        let want: Vec<i64> = (0..PER_PARTITION).collect();
         assert_eq!(
-            offsets, want,
+            offsets_on(&seen, partition),
+            (0..PER_PARTITION).collect::<Vec<_>>(),
             "partition {partition}: not once each, in order"
         );
     }
@@ -247,36 +262,21 @@ async fn a_cpu_heavy_handler_still_runs_in_parallel_across_partitions() {
     let topic = unique_name("inline-heavy");
     broker.create_topic(&topic, 4).await.unwrap();
     let group = unique_name("inline-heavy-group");
-    let producer = producer(&broker.bootstrap());
     const PER_PARTITION: i64 = 100;
-    for i in 0..PER_PARTITION {
-        for partition in 0..4 {
-            produce(&producer, &topic, Some(partition), "k", &format!("{i}")).await;
-        }
-    }
-    let config = config(
-        &broker.bootstrap(),
-        &[Service::new("inline.heavy", &topic).group(&group)],
-    );
-    let running = start(config, &["inline.heavy"]);
-    eventually("every record handled", || {
+    fill(&broker.bootstrap(), &topic, 4, PER_PARTITION).await;
+    let service = Service::new("inline.heavy", &topic).group(&group);
+    serve_until(&broker.bootstrap(), service, || {
         starts("inline.heavy").len() >= 4 * PER_PARTITION as usize
     })
     .await;
-    // Stopping commits what was stored: every record, as each was handled.
-    running.stop().await.unwrap();
-    let committed = reliability_support::committed(&broker.bootstrap(), &group, &topic, 4);
-    let want: std::collections::BTreeMap<i32, i64> = (0..4).map(|p| (p, PER_PARTITION)).collect();
-    assert_eq!(committed, want, "committed offsets");
+    assert_committed(&broker.bootstrap(), &group, &topic, 4, PER_PARTITION);
 
     let seen = starts("inline.heavy");
     for partition in 0..4 {
-        let offsets: Vec<i64> = seen
-            .iter()
-            .filter(|(p, ..)| *p == partition)
-            .map(|(_, o, _)| *o)
-            .collect();
-        assert_eq!(offsets, (0..PER_PARTITION).collect::<Vec<_>>());
+        assert_eq!(
+            offsets_on(&seen, partition),
+            (0..PER_PARTITION).collect::<Vec<_>>()
+        );
     }
     // The governor judged the handler costly (300 us per record against a
     // 10 us bound, over two 20 ms windows: about 140 records) and sent the

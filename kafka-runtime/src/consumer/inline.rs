@@ -161,13 +161,12 @@ impl Poller {
         let mut table = ctx.table();
         let now = Instant::now();
         let inline_on = self.inline.as_ref().is_some_and(|g| g.is_on());
-        let paused = ctx.user_paused() || !inline_on;
+        let to_worker = ctx.user_paused() || !inline_on;
         let mut next: Option<Instant> = None;
         for slot in table.slots.values_mut() {
             match slot.batch_due {
                 Some(due) if due <= now => {
-                    // (`paused`: the service is, or inline handling is off.)
-                    if paused {
+                    if to_worker {
                         self.spill_open_batch(slot);
                     } else {
                         self.run_open_batch(slot);
