@@ -47,10 +47,14 @@ ensure_tansu() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Ports below the kernel's ephemeral range: an outgoing connection (a test
+# client, cargo) can take an ephemeral port between our check and tansu's
+# bind, which once failed CI with "Address already in use".
+EPHEMERAL_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 free_port() {
     local port
     for _ in $(seq 1 200); do
-        port=$((20000 + RANDOM % 40000))
+        port=$((10000 + RANDOM % (EPHEMERAL_LOW - 10000)))
         if ! port_open "$port" && ! grep -qx "$port" "$STATE/ports" 2>/dev/null; then
             echo "$port" >>"$STATE/ports"
             echo "$port"
