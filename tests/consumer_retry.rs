@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use consumer_support::*;
-use kafka_runtime::{kafka_consumer, Context, HandlerError};
+use kafka_runtime::{kafka_consumer, Context, HandlerError, Message};
 
 /// Every attempt: (topic, payload, when).
 static ATTEMPTS: Mutex<Vec<(String, String, Instant)>> = Mutex::new(Vec::new());
@@ -47,8 +47,14 @@ async fn behave(ctx: Context, payload: String) -> Result<(), HandlerError> {
     Ok(())
 }
 
+/// What each attempt of `retry.forever` received: every retry gets the
+/// record again, whole.
+static RECEIVED: Mutex<Vec<Message>> = Mutex::new(Vec::new());
+
 #[kafka_consumer(service = "retry.forever")]
-async fn forever(ctx: Context, payload: String) -> Result<(), HandlerError> {
+async fn forever(ctx: Context, msg: Message) -> Result<(), HandlerError> {
+    RECEIVED.lock().unwrap().push(msg.clone());
+    let payload = String::from_utf8(msg.payload_bytes().to_vec()).map_err(HandlerError::new)?;
     behave(ctx, payload).await
 }
 
@@ -103,6 +109,23 @@ async fn max_retry_zero_retries_until_the_handler_succeeds() {
     let topic = run("retry.forever", |s| s.key("maxRetry", 0), &["fail-4", "ok"]).await;
     assert_eq!(attempts(&topic, "fail-4").len(), 5);
     assert_eq!(DONE.payloads(&topic), ["fail-4", "ok"]);
+    let received: Vec<Message> = RECEIVED
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m.offset == 0 && m.payload_bytes() == "fail-4")
+        .cloned()
+        .collect();
+    assert_eq!(received.len(), 5, "{received:?}");
+    for m in &received {
+        assert_eq!(
+            (m.topic.as_str(), m.partition),
+            (topic.as_str(), 0),
+            "{m:?}"
+        );
+        assert_eq!(m, &received[0]);
+        assert_eq!(m.key.as_deref(), Some(&b"k"[..]));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -19,6 +19,9 @@ pub struct Probe {
     /// When the first hit came and how many messages it carried.
     first: Mutex<Option<(Instant, u64)>>,
     last: Mutex<Option<Instant>>,
+    /// Wakes `wait` when the target is reached: a timer polling the count
+    /// would cost our side wake-ups the raw loop does not have.
+    reached: tokio::sync::Notify,
 }
 
 /// The handled-message counter every scenario uses.
@@ -27,6 +30,7 @@ pub static PROBE: Probe = Probe {
     target: AtomicU64::new(u64::MAX),
     first: Mutex::new(None),
     last: Mutex::new(None),
+    reached: tokio::sync::Notify::const_new(),
 };
 
 /// The timed part of a run: from the first hit to the hit that reached the
@@ -56,6 +60,9 @@ impl Probe {
         let target = self.target.load(Ordering::Acquire);
         if before < target && before + n >= target {
             *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+            // One waiter at most; a permit left by an earlier run only makes
+            // `wait` check the count once more.
+            self.reached.notify_one();
         }
     }
 
@@ -74,7 +81,12 @@ impl Probe {
         let trace = std::env::var_os("KAFKA_BENCH_TRACE").is_some();
         let mut last = Instant::now();
         while !self.done() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            let wake = if trace {
+                deadline.min(Instant::now() + Duration::from_millis(100))
+            } else {
+                deadline
+            };
+            let _ = tokio::time::timeout_at(wake.into(), self.reached.notified()).await;
             if trace && last.elapsed() >= Duration::from_millis(100) {
                 last = Instant::now();
                 eprintln!("kafka-bench: trace: {} handled", self.count());

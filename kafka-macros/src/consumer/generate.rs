@@ -60,7 +60,15 @@ pub fn registration(func: &syn::ItemFn, args: &Args, sig: &Signature) -> TokenSt
         let #result = #future.await;
         #rt::into_handler_result(#result)
     };
-    let (variant, input_ty, decode) = if batch {
+    let (variant, input_ty, decode) = if batch && matches!(sig.payload, Payload::Message) {
+        // `Vec<Message>` is what the runtime hands over: no per-record pass
+        // (a decode pass that changes nothing costs a move per record).
+        (
+            quote!(Batch),
+            quote!(::std::vec::Vec<#rt::Message>),
+            quote! { let __payload = __input; },
+        )
+    } else if batch {
         (
             quote!(Batch),
             quote!(::std::vec::Vec<#rt::Message>),

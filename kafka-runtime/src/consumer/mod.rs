@@ -32,6 +32,7 @@ mod inline;
 mod limiter;
 mod ordered;
 mod rebalance;
+mod records;
 mod worker;
 
 pub(crate) use attempt::Failure;

@@ -37,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::attempt::Outcome;
 use super::rebalance::EngineContext;
+use super::records::Records;
 use super::worker::{self, Claim, ServiceRuntime, Work};
 use crate::Message;
 
@@ -132,7 +133,7 @@ async fn one(
 ) -> (i64, Key, Outcome) {
     let (offset, key) = (msg.offset, msg.key.clone());
     let outcome = if worker::admit(&service, &stop, 1).await {
-        worker::handle(&service, &claim, std::slice::from_ref(&msg), &stop).await
+        worker::handle(&service, &claim, Records::One(msg), &stop).await
     } else {
         Outcome::Stopped
     };

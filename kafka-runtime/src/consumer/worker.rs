@@ -19,6 +19,7 @@ use tracing::Instrument;
 use super::attempt::{self, Failure, Origin, Outcome, Policy, Verdict};
 use super::limiter::Limiter;
 use super::rebalance::EngineContext;
+use super::records::Records;
 use crate::context::{Context, RawContext};
 use crate::deadletter::{self, DeadLetter};
 use crate::handler::Handler;
@@ -83,7 +84,7 @@ pub(crate) fn handling(
     msg: Message,
     stop: Arc<CancellationToken>,
 ) -> Handling {
-    Box::pin(async move { handle(&service, &claim, std::slice::from_ref(&msg), &stop).await })
+    Box::pin(async move { handle(&service, &claim, Records::One(msg), &stop).await })
 }
 
 /// Handling of a batch, as [`handling`] is of one message.
@@ -93,7 +94,7 @@ pub(crate) fn batch_handling(
     msgs: Vec<Message>,
     stop: Arc<CancellationToken>,
 ) -> Handling {
-    Box::pin(async move { handle(&service, &claim, &msgs, &stop).await })
+    Box::pin(async move { handle(&service, &claim, Records::Batch(msgs), &stop).await })
 }
 
 /// Marks `records` records of the partition finished (see `Slot::busy`).
@@ -181,26 +182,27 @@ pub(crate) async fn run(
                 continue;
             }
         };
-        let msgs = match service.batch {
-            None => vec![first],
+        let records = match service.batch {
+            None => Records::One(first),
             Some((size, flush)) => {
                 match collect_batch(first, &mut rx, &stop, size, flush).await {
-                    Some(batch) => batch,
+                    Some(batch) => Records::Batch(batch),
                     // Stopped while collecting: nothing was handled, nothing is stored.
                     None => return,
                 }
             }
         };
-        if !admit(&service, &stop, msgs.len()).await {
+        let count = records.as_slice().len();
+        if !admit(&service, &stop, count).await {
             return;
         }
-        let last_offset = msgs.last().map_or(0, |m| m.offset);
-        match handle(&service, &claim, &msgs, &stop).await {
+        let last_offset = records.as_slice().last().map_or(0, |m| m.offset);
+        match handle(&service, &claim, records, &stop).await {
             Outcome::Commit => store(&service, &consumer, &claim, last_offset),
             Outcome::SkipWithoutCommit => {}
             Outcome::Stopped => return,
         }
-        finished(busy, msgs.len());
+        finished(busy, count);
     }
 }
 
@@ -296,14 +298,15 @@ async fn collect_batch(
     Some(batch)
 }
 
-/// Runs the handler on `msgs` (one message, or a batch) under the retry
+/// Runs the handler on `records` (one message, or a batch) under the retry
 /// policy, in the message's `kafka_handle` span.
 pub(super) async fn handle(
     service: &ServiceRuntime,
     claim: &Claim,
-    msgs: &[Message],
+    records: Records,
     stop: &CancellationToken,
 ) -> Outcome {
+    let msgs = records.as_slice();
     let (first, last) = match (msgs.first(), msgs.last()) {
         (Some(f), Some(l)) => (f.offset, l.offset),
         _ => return Outcome::Commit,
@@ -354,6 +357,15 @@ pub(super) async fn handle(
         parent_span_id = tracing::field::Empty,
     );
     let trace = crate::tracecontext::of_message(&msgs[0]);
+    // The first attempt takes `records`; any later one, and the dead-letter
+    // path, a copy restored from `spare` (see `records`).
+    let spare = records.spare();
+    let mut unused = Some(records);
+    let mut input = || {
+        unused
+            .take()
+            .unwrap_or_else(|| spare.restored(&claim.topic))
+    };
     if let Some(tp) = trace {
         span.record("trace_id", tp.trace_id_hex());
         span.record("parent_span_id", tp.parent_id_hex());
@@ -362,11 +374,11 @@ pub(super) async fn handle(
     }
     let verdict = match &service.handler {
         Handler::Single(f) => {
-            let Some(msg) = msgs.first() else {
-                return Outcome::Commit;
-            };
             attempt::run(service.policy, origin, stop, || {
-                let fut = f(ctx(), msg.clone());
+                let fut = match input().into_first() {
+                    Some(msg) => f(ctx(), msg),
+                    None => Box::pin(std::future::ready(Ok(()))),
+                };
                 scoped(trpc_meta, metadata.clone(), trace, fut)
             })
             .instrument(span.clone())
@@ -374,7 +386,7 @@ pub(super) async fn handle(
         }
         Handler::Batch(f) => {
             attempt::run(service.policy, origin, stop, || {
-                let fut = f(ctx(), msgs.to_vec());
+                let fut = f(ctx(), input().into_vec());
                 scoped(trpc_meta, metadata.clone(), trace, fut)
             })
             .instrument(span.clone())
@@ -384,7 +396,8 @@ pub(super) async fn handle(
     match verdict {
         Verdict::Settled(outcome) => outcome,
         Verdict::GaveUp(failure) => {
-            give_up(service, msgs, &failure, stop)
+            let records = spare.restored(&claim.topic);
+            give_up(service, records.as_slice(), &failure, stop)
                 .instrument(span)
                 .await
         }
