@@ -7,8 +7,8 @@ use rdkafka::message::{BorrowedMessage, Headers, Message as _};
 /// handler may keep it past its own return.
 ///
 /// The small keys, values and header values of one partition's records are
-/// copied into shared 32 KiB chunks (cloning a record, as every retry does,
-/// then costs no copy): a `Message` kept for long keeps its chunk alive, so
+/// copied into shared 32 KiB chunks (cloning a record, as the engine does
+/// to keep a copy for retries, then costs no copy): a `Message` kept for long keeps its chunk alive, so
 /// a handler that keeps a few records out of many should copy their bytes
 /// (`Bytes::copy_from_slice`).
 ///
@@ -141,7 +141,7 @@ impl Message {
 
 /// Where the bytes of consumed records are copied: small values of one
 /// partition share chunks, so a record costs no allocation of its own and a
-/// clone of it (one per handler attempt) only counts references. A value
+/// clone of it (the copy kept for retries) only counts references. A value
 /// kept alive keeps its chunk ([`Arena::CHUNK`] at most) alive.
 #[derive(Debug, Default)]
 pub(crate) struct Arena {
