@@ -47,7 +47,7 @@ async fn raw(ctx: Context, msgs: Vec<Message>) -> Result<(), HandlerError> {
         .collect::<Vec<_>>();
     record(&ctx.raw().topic, payloads.clone());
     // A batch holding "fail-once" fails on its first delivery.
-    let topic = ctx.raw().topic.clone();
+    let topic = ctx.raw().topic.to_string();
     if payloads.iter().any(|p| p == "fail-once") {
         let mut failed = FAILED_ONCE.lock().unwrap();
         if !failed.contains(&topic) {

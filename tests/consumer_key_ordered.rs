@@ -170,7 +170,7 @@ static ORDER_MAX_RUNNING: AtomicUsize = AtomicUsize::new(0);
 
 #[kafka_consumer(service = "keyed.order")]
 async fn keyed_order(msg: Message) -> Result<(), HandlerError> {
-    let id = (msg.topic.clone(), key_of(&msg));
+    let id = (msg.topic.to_string(), key_of(&msg));
     {
         let mut running = ORDER_RUNNING.lock().unwrap();
         if !running.insert(id.clone()) {
@@ -494,7 +494,7 @@ fn others_done(topic: &str) -> usize {
 
 #[kafka_consumer(service = "keyed.retry")]
 async fn keyed_retry(ctx: Context, payload: String) -> Result<(), HandlerError> {
-    let topic = ctx.raw().topic.clone();
+    let topic = ctx.raw().topic.to_string();
     let offset = ctx.raw().offset;
     let attempt = {
         let mut all = RETRY_ATTEMPTS.lock().unwrap();

@@ -34,7 +34,10 @@ static LIMITED: Mutex<Vec<(String, Instant)>> = Mutex::new(Vec::new());
 
 #[kafka_consumer(service = "life.limited")]
 async fn limited(msg: Message) -> Result<(), HandlerError> {
-    LIMITED.lock().unwrap().push((msg.topic, Instant::now()));
+    LIMITED
+        .lock()
+        .unwrap()
+        .push((msg.topic.to_string(), Instant::now()));
     Ok(())
 }
 
@@ -51,7 +54,7 @@ static META: Mutex<Vec<MetaSeen>> = Mutex::new(Vec::new());
 #[kafka_consumer(service = "life.meta")]
 async fn meta(ctx: Context, payload: String) -> Result<(), HandlerError> {
     META.lock().unwrap().push((
-        ctx.raw().topic.clone(),
+        ctx.raw().topic.to_string(),
         payload,
         ctx.metadata().clone(),
         Metadata::current(),
@@ -70,7 +73,7 @@ async fn rebalance(ctx: Context, msg: Message) -> Result<(), HandlerError> {
     REBALANCED
         .lock()
         .unwrap()
-        .push((msg.topic, payload, ctx.service().to_owned()));
+        .push((msg.topic.to_string(), payload, ctx.service().to_owned()));
     Ok(())
 }
 
@@ -231,7 +234,7 @@ async fn trpc_meta_maps_headers_and_the_raw_context_is_filled() {
         assert_eq!(payload, want_payload);
         assert_eq!(md.get("tenant").map(|v| &v[..]), Some(tenant.as_bytes()));
         assert_eq!(md, current, "the handler runs inside Metadata::scope");
-        assert_eq!(raw.group, group);
+        assert_eq!(&*raw.group, group);
         assert_eq!(raw.partition, 0);
         assert_eq!(raw.offset, offset);
         assert_eq!(raw.initial_offset, 0);

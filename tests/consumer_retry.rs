@@ -27,7 +27,7 @@ fn attempts(topic: &str, payload: &str) -> Vec<Instant> {
 /// fails, `panic-N` panics on the first N attempts, `slow-N` sleeps 2 s on
 /// the first N attempts; anything else succeeds.
 async fn behave(ctx: Context, payload: String) -> Result<(), HandlerError> {
-    let topic = ctx.raw().topic.clone();
+    let topic = ctx.raw().topic.to_string();
     let attempt = {
         let mut all = ATTEMPTS.lock().unwrap();
         all.push((topic.clone(), payload.clone(), Instant::now()));
@@ -118,11 +118,7 @@ async fn max_retry_zero_retries_until_the_handler_succeeds() {
         .collect();
     assert_eq!(received.len(), 5, "{received:?}");
     for m in &received {
-        assert_eq!(
-            (m.topic.as_str(), m.partition),
-            (topic.as_str(), 0),
-            "{m:?}"
-        );
+        assert_eq!((&*m.topic, m.partition), (topic.as_str(), 0), "{m:?}");
         assert_eq!(m, &received[0]);
         assert_eq!(m.key.as_deref(), Some(&b"k"[..]));
     }

@@ -39,7 +39,7 @@ static CURSED_ATTEMPTS: Mutex<Vec<(String, u32)>> = Mutex::new(Vec::new());
 static WAIT_FOR_OTHERS: Mutex<Vec<(String, usize)>> = Mutex::new(Vec::new());
 
 async fn handle_order(ctx: Context, order: Order) -> Result<(), HandlerError> {
-    let topic = ctx.raw().topic.clone();
+    let topic = ctx.raw().topic.to_string();
     if order.cursed {
         let attempt = {
             let mut attempts = CURSED_ATTEMPTS.lock().unwrap();

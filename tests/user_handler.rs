@@ -57,7 +57,7 @@ async fn bill(ctx: Context, order: Order) -> Result<(), HandlerError> {
     BILLED
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .push((ctx.raw().topic.clone(), order.id));
+        .push((ctx.raw().topic.to_string(), order.id));
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use crate::Metadata;
 /// // As a handler unit test builds one; in `serve()` the engine does.
 /// let ctx = Context::for_test("trpc.app.server.consumer", RawContext::for_test("orders", 2, 41));
 /// assert_eq!(ctx.service(), "trpc.app.server.consumer");
-/// assert_eq!((ctx.raw().topic.as_str(), ctx.raw().partition, ctx.raw().offset), ("orders", 2, 41));
+/// assert_eq!((&*ctx.raw().topic, ctx.raw().partition, ctx.raw().offset), ("orders", 2, 41));
 /// assert!(ctx.metadata().is_empty()); // filled from headers with `trpcMeta=true`
 /// ```
 #[derive(Debug, Clone)]
@@ -107,8 +107,9 @@ impl Context {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RawContext {
-    /// Topic of the (first) message.
-    pub topic: String,
+    /// Topic of the (first) message. Names are shared (`Arc<str>`) by every
+    /// message of a claim: a context costs reference counts, not copies.
+    pub topic: Arc<str>,
     /// Partition of the (first) message.
     pub partition: i32,
     /// Offset of the (first) message.
@@ -116,10 +117,10 @@ pub struct RawContext {
     /// Offset of the (last) message; equal to `offset` for a single message.
     pub last_offset: i64,
     /// The consumer group id.
-    pub group: String,
+    pub group: Arc<str>,
     /// The group member id the coordinator assigned; `None` outside a group
     /// (for example in [`RawContext::for_test`]).
-    pub member_id: Option<String>,
+    pub member_id: Option<Arc<str>>,
     /// The group generation id of the claim; `None` outside a group.
     pub generation_id: Option<i32>,
     /// How many assignments this member has received so far (1 after the
@@ -136,15 +137,15 @@ impl RawContext {
     /// ```
     /// use kafka_runtime::RawContext;
     /// let raw = RawContext::for_test("orders", 1, 10);
-    /// assert_eq!((raw.topic.as_str(), raw.partition, raw.offset, raw.last_offset), ("orders", 1, 10, 10));
+    /// assert_eq!((&*raw.topic, raw.partition, raw.offset, raw.last_offset), ("orders", 1, 10, 10));
     /// ```
     pub fn for_test(topic: &str, partition: i32, offset: i64) -> Self {
         RawContext {
-            topic: topic.to_owned(),
+            topic: Arc::from(topic),
             partition,
             offset,
             last_offset: offset,
-            group: String::new(),
+            group: Arc::from(""),
             member_id: None,
             generation_id: None,
             assignment: 0,

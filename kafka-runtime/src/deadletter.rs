@@ -237,7 +237,7 @@ impl DeadLetter {
                     Err(error) => {
                         tracing::error!(
                             service = source.service,
-                            topic = msg.topic,
+                            topic = &*msg.topic,
                             partition = msg.partition,
                             offset = msg.offset,
                             dead_letter_topic = self.topic,
@@ -296,7 +296,7 @@ fn dead_letter_headers(source: &Source<'_>, msg: &Message, failure: &Failure) ->
         (ERROR_HEADER, failure.error.clone()),
         (REASON_HEADER, reason.to_owned()),
         (ATTEMPTS_HEADER, failure.attempts.to_string()),
-        (TOPIC_HEADER, msg.topic.clone()),
+        (TOPIC_HEADER, msg.topic.to_string()),
         (PARTITION_HEADER, msg.partition.to_string()),
         (OFFSET_HEADER, msg.offset.to_string()),
     ];

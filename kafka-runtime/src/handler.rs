@@ -375,20 +375,15 @@ pub mod decode {
     /// assert_eq!(texts, ["a"]); // the undecodable one is logged and dropped
     /// ```
     pub fn batch<T>(msgs: Vec<Message>, decode: fn(Message) -> Result<T, HandlerError>) -> Vec<T> {
-        // The runtime's batches are one partition's: the topic for the log
-        // is copied when it changes, not once per record in case it fails.
-        let mut topic = String::new();
         msgs.into_iter()
             .filter_map(|m| {
-                if m.topic != topic {
-                    topic.clone_from(&m.topic);
-                }
-                let (partition, offset) = (m.partition, m.offset);
+                // Kept for the log: a reference count, as the name is shared.
+                let (topic, partition, offset) = (m.topic.clone(), m.partition, m.offset);
                 match decode(m) {
                     Ok(v) => Some(v),
                     Err(e) => {
                         tracing::error!(
-                            topic = topic.as_str(), partition, offset, error = %e,
+                            topic = &*topic, partition, offset, error = %e,
                             "skipping a record of the batch whose payload does not decode"
                         );
                         None

@@ -1,5 +1,7 @@
 //! The record a consumer handler receives.
 
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
 use rdkafka::message::{BorrowedMessage, Headers, Message as _};
 
@@ -7,9 +9,10 @@ use rdkafka::message::{BorrowedMessage, Headers, Message as _};
 /// handler may keep it past its own return.
 ///
 /// The small keys, values and header values of one partition's records are
-/// copied into shared 32 KiB chunks (cloning a record, as the engine does
-/// to keep a copy for retries, then costs no copy): a `Message` kept for long keeps its chunk alive, so
-/// a handler that keeps a few records out of many should copy their bytes
+/// copied into shared 32 KiB chunks and the topic name is shared, so
+/// cloning a record (as the engine does to keep a copy for retries) copies
+/// no bytes. A `Message` kept for long keeps its chunk alive, so a handler
+/// that keeps a few records out of many should copy their bytes
 /// (`Bytes::copy_from_slice`).
 ///
 /// ```
@@ -19,14 +22,16 @@ use rdkafka::message::{BorrowedMessage, Headers, Message as _};
 ///     .with_key("order-7")
 ///     .with_payload(r#"{"id":7}"#);
 /// assert_eq!(msg.payload_bytes(), r#"{"id":7}"#);
+/// assert_eq!(&*msg.topic, "orders");
 /// assert_eq!(msg.key.as_deref(), Some(&b"order-7"[..]));
 /// assert_eq!(msg.header("traceparent"), None);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Message {
-    /// The topic it was read from.
-    pub topic: String,
+    /// The topic it was read from, shared by every record of the partition
+    /// (a record costs a reference count, not a copy of the name).
+    pub topic: Arc<str>,
     /// The partition it was read from.
     pub partition: i32,
     /// Its offset in the partition.
@@ -44,11 +49,11 @@ pub struct Message {
 
 impl Message {
     /// Copies a record out of librdkafka's buffers into `arena`; `topic` is
-    /// `record.topic()`, which the caller has already read (reading it
-    /// validates the name as UTF-8 each time).
+    /// the claim's name for `record.topic()` (reading that validates the
+    /// name as UTF-8 and would cost a copy per record).
     pub(crate) fn from_borrowed(
         record: &BorrowedMessage<'_>,
-        topic: &str,
+        topic: &Arc<str>,
         arena: &mut Arena,
     ) -> Self {
         let headers = record
@@ -60,7 +65,7 @@ impl Message {
             })
             .unwrap_or_default();
         Message {
-            topic: topic.to_owned(),
+            topic: Arc::clone(topic),
             partition: record.partition(),
             offset: record.offset(),
             key: record.key().map(|k| arena.copy(k)),
@@ -104,7 +109,7 @@ impl Message {
     /// let msg = kafka_runtime::Message::new("orders", 2, 7);
     /// assert_eq!((msg.partition, msg.offset, msg.payload), (2, 7, None));
     /// ```
-    pub fn new(topic: impl Into<String>, partition: i32, offset: i64) -> Self {
+    pub fn new(topic: impl Into<Arc<str>>, partition: i32, offset: i64) -> Self {
         Message {
             topic: topic.into(),
             partition,

@@ -160,7 +160,7 @@ pub(crate) fn start(
     };
     let runtime = Arc::new(ServiceRuntime {
         name,
-        group: config.group.clone(),
+        group: Arc::from(config.group.as_str()),
         handler,
         policy: Policy {
             retry: config.retry,
@@ -383,14 +383,14 @@ impl Poller {
                 return;
             }
         }
-        let msg = Message::from_borrowed(record, topic, &mut slot.arena);
+        let msg = Message::from_borrowed(record, &slot.claim.topic, &mut slot.arena);
         self.hold_back(slot, msg, budget);
     }
 
     /// Queues `msg` for its partition's worker (`feed_pending` hands it
     /// over) and pauses the partition when it holds back more than `budget`.
     fn hold_back(&self, slot: &mut Slot, msg: Message, budget: usize) {
-        let (topic, partition) = (slot.claim.topic.as_str(), slot.claim.partition);
+        let (topic, partition) = (&*slot.claim.topic, slot.claim.partition);
         slot.pending_bytes += held_bytes(&msg);
         let over_budget = !slot.paused && slot.pending_bytes > budget;
         slot.pending.push_back(msg);
@@ -419,11 +419,11 @@ impl Poller {
         let stop = Arc::new(CancellationToken::new());
         let identity = group::identity(&self.consumer);
         let claim = Arc::new(Claim {
-            topic: topic.to_owned(),
+            topic: Arc::from(topic),
             partition,
             initial_offset: offset,
             assignment,
-            member_id: identity.as_ref().map(|id| id.member_id.clone()),
+            member_id: identity.as_ref().map(|id| Arc::from(id.member_id.as_str())),
             generation_id: identity.map(|id| id.generation_id),
         });
         let busy = self.inline.is_some().then(|| Arc::new(AtomicUsize::new(0)));

@@ -4,14 +4,14 @@
 //! A handler takes its records by value, so every attempt needs records of
 //! its own while the engine must still be able to retry or dead-letter. The
 //! first attempt, usually the only one, gets the records themselves; the
-//! engine keeps a copy without topics ([`Records::spare`]): every value in
-//! it is a reference count on the partition's arena, and the topic, an
-//! allocation per record, is the claim's and is put back only if a copy is
-//! ever used ([`Records::restored`]).
+//! engine keeps a [`Records::spare`] copy, which copies no bytes: values
+//! are reference counts on the partition's arena and the topic on the
+//! claim's name.
 
 use crate::Message;
 
 /// One message for a single-message handler, or one partition's batch.
+#[derive(Clone)]
 pub(crate) enum Records {
     /// A single-message handler's message.
     One(Message),
@@ -28,25 +28,9 @@ impl Records {
         }
     }
 
-    /// A copy whose messages have an empty topic (no allocation for it).
+    /// A copy for a later attempt or the dead-letter path.
     pub(crate) fn spare(&self) -> Records {
-        match self {
-            Records::One(msg) => Records::One(without_topic(msg)),
-            Records::Batch(msgs) => Records::Batch(msgs.iter().map(without_topic).collect()),
-        }
-    }
-
-    /// A copy of a [`spare`](Records::spare) with `topic` put back.
-    pub(crate) fn restored(&self, topic: &str) -> Records {
-        let with_topic = |m: &Message| {
-            let mut m = m.clone();
-            topic.clone_into(&mut m.topic);
-            m
-        };
-        match self {
-            Records::One(msg) => Records::One(with_topic(msg)),
-            Records::Batch(msgs) => Records::Batch(msgs.iter().map(with_topic).collect()),
-        }
+        self.clone()
     }
 
     /// The messages as a batch handler takes them.
@@ -67,18 +51,6 @@ impl Records {
     }
 }
 
-fn without_topic(msg: &Message) -> Message {
-    Message {
-        topic: String::new(),
-        partition: msg.partition,
-        offset: msg.offset,
-        key: msg.key.clone(),
-        payload: msg.payload.clone(),
-        headers: msg.headers.clone(),
-        timestamp: msg.timestamp,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,13 +65,17 @@ mod tests {
     }
 
     #[test]
-    fn a_restored_spare_equals_the_original() {
+    fn a_spare_equals_the_original_and_shares_its_bytes() {
         let batch = Records::Batch(vec![msg(7), msg(8)]);
         let spare = batch.spare();
-        assert!(spare.as_slice().iter().all(|m| m.topic.is_empty()));
-        assert_eq!(spare.restored("orders").as_slice(), batch.as_slice());
+        assert_eq!(spare.as_slice(), batch.as_slice());
+        for (copy, original) in spare.as_slice().iter().zip(batch.as_slice()) {
+            assert!(std::sync::Arc::ptr_eq(&copy.topic, &original.topic));
+            let (c, o) = (copy.payload.as_ref(), original.payload.as_ref());
+            assert_eq!(c.map(|b| b.as_ptr()), o.map(|b| b.as_ptr()));
+        }
         let one = Records::One(msg(9));
-        assert_eq!(one.spare().restored("orders").into_first(), Some(msg(9)));
+        assert_eq!(one.spare().into_first(), Some(msg(9)));
         assert_eq!(one.into_vec(), vec![msg(9)]);
     }
 }

@@ -28,7 +28,8 @@ use crate::{Message, Metadata};
 /// What every worker of one service shares.
 pub(crate) struct ServiceRuntime {
     pub(crate) name: Arc<str>,
-    pub(crate) group: String,
+    /// Shared with every handler's [`RawContext`] (a reference count per message).
+    pub(crate) group: Arc<str>,
     pub(crate) handler: Handler,
     pub(crate) policy: Policy,
     pub(crate) batch: Option<(usize, Duration)>,
@@ -121,13 +122,16 @@ pub(super) async fn next_record(rx: &mut mpsc::Receiver<Work>) -> Option<Message
 }
 
 /// The claim a worker serves.
+///
+/// Its names are shared with every message and [`RawContext`] of the claim:
+/// a reference count per message, not a copy.
 pub(crate) struct Claim {
-    pub(crate) topic: String,
+    pub(crate) topic: Arc<str>,
     pub(crate) partition: i32,
     pub(crate) initial_offset: i64,
     pub(crate) assignment: u64,
     /// This member's id when the claim started.
-    pub(crate) member_id: Option<String>,
+    pub(crate) member_id: Option<Arc<str>>,
     /// The group generation when the claim started.
     pub(crate) generation_id: Option<i32>,
 }
@@ -253,7 +257,7 @@ pub(super) fn store_failed(
     error: &rdkafka::error::KafkaError,
 ) {
     tracing::warn!(
-        service = &*service.name, topic = claim.topic, partition = claim.partition,
+        service = &*service.name, topic = &*claim.topic, partition = claim.partition,
         offset, error = %error,
         "could not store the offset of a handled message (partition revoked?)"
     );
@@ -346,7 +350,7 @@ pub(super) async fn handle(
     let span = tracing::info_span!(
         "kafka_handle",
         service = &*service.name,
-        topic = claim.topic.as_str(),
+        topic = &*claim.topic,
         partition = claim.partition,
         offset = first,
         last_offset = last,
@@ -357,15 +361,11 @@ pub(super) async fn handle(
         parent_span_id = tracing::field::Empty,
     );
     let trace = crate::tracecontext::of_message(&msgs[0]);
-    // The first attempt takes `records`; any later one, and the dead-letter
-    // path, a copy restored from `spare` (see `records`).
+    // The first attempt takes `records`; any later one a copy of `spare`,
+    // which the dead-letter path reads (see `records`).
     let spare = records.spare();
     let mut unused = Some(records);
-    let mut input = || {
-        unused
-            .take()
-            .unwrap_or_else(|| spare.restored(&claim.topic))
-    };
+    let mut input = || unused.take().unwrap_or_else(|| spare.spare());
     if let Some(tp) = trace {
         span.record("trace_id", tp.trace_id_hex());
         span.record("parent_span_id", tp.parent_id_hex());
@@ -396,8 +396,7 @@ pub(super) async fn handle(
     match verdict {
         Verdict::Settled(outcome) => outcome,
         Verdict::GaveUp(failure) => {
-            let records = spare.restored(&claim.topic);
-            give_up(service, records.as_slice(), &failure, stop)
+            give_up(service, spare.as_slice(), &failure, stop)
                 .instrument(span)
                 .await
         }
@@ -430,7 +429,7 @@ async fn give_up(
     };
     tracing::error!(
         service = &*service.name,
-        topic = first.topic,
+        topic = &*first.topic,
         partition = first.partition,
         offset = first.offset,
         last_offset = last.offset,
