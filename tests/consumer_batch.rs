@@ -35,7 +35,7 @@ async fn raw(ctx: Context, msgs: Vec<Message>) -> Result<(), HandlerError> {
     assert_eq!(ctx.raw().offset, msgs[0].offset);
     assert_eq!(ctx.raw().last_offset, msgs[msgs.len() - 1].offset);
     // Each message names where it came from, on a retry too (the engine
-    // restores the topic of its retry copies): a mismatch shows in the payload.
+    // hands retries its own copy): a mismatch shows in the payload.
     let payloads = msgs
         .iter()
         .map(|m| match (&m.topic, m.partition) {

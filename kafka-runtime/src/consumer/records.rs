@@ -4,9 +4,8 @@
 //! A handler takes its records by value, so every attempt needs records of
 //! its own while the engine must still be able to retry or dead-letter. The
 //! first attempt, usually the only one, gets the records themselves; the
-//! engine keeps a [`Records::spare`] copy, which copies no bytes: values
-//! are reference counts on the partition's arena and the topic on the
-//! claim's name.
+//! engine keeps a clone, which copies no bytes: values are reference counts
+//! on the partition's arena and the topic on the claim's name.
 
 use crate::Message;
 
@@ -26,11 +25,6 @@ impl Records {
             Records::One(msg) => std::slice::from_ref(msg),
             Records::Batch(msgs) => msgs,
         }
-    }
-
-    /// A copy for a later attempt or the dead-letter path.
-    pub(crate) fn spare(&self) -> Records {
-        self.clone()
     }
 
     /// The messages as a batch handler takes them.
@@ -65,9 +59,9 @@ mod tests {
     }
 
     #[test]
-    fn a_spare_equals_the_original_and_shares_its_bytes() {
+    fn a_clone_equals_the_original_and_shares_its_bytes() {
         let batch = Records::Batch(vec![msg(7), msg(8)]);
-        let spare = batch.spare();
+        let spare = batch.clone();
         assert_eq!(spare.as_slice(), batch.as_slice());
         for (copy, original) in spare.as_slice().iter().zip(batch.as_slice()) {
             assert!(std::sync::Arc::ptr_eq(&copy.topic, &original.topic));
@@ -75,7 +69,7 @@ mod tests {
             assert_eq!(c.map(|b| b.as_ptr()), o.map(|b| b.as_ptr()));
         }
         let one = Records::One(msg(9));
-        assert_eq!(one.spare().into_first(), Some(msg(9)));
+        assert_eq!(one.clone().into_first(), Some(msg(9)));
         assert_eq!(one.into_vec(), vec![msg(9)]);
     }
 }

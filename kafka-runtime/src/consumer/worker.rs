@@ -361,11 +361,11 @@ pub(super) async fn handle(
         parent_span_id = tracing::field::Empty,
     );
     let trace = crate::tracecontext::of_message(&msgs[0]);
-    // The first attempt takes `records`; any later one a copy of `spare`,
-    // which the dead-letter path reads (see `records`).
-    let spare = records.spare();
+    // The first attempt takes `records`; any later one a clone of `spare`,
+    // which the dead-letter path reads (clones copy no bytes, see `records`).
+    let spare = records.clone();
     let mut unused = Some(records);
-    let mut input = || unused.take().unwrap_or_else(|| spare.spare());
+    let mut input = || unused.take().unwrap_or_else(|| spare.clone());
     if let Some(tp) = trace {
         span.record("trace_id", tp.trace_id_hex());
         span.record("parent_span_id", tp.parent_id_hex());
