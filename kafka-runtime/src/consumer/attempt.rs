@@ -4,10 +4,11 @@ use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use futures::FutureExt;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RetryPolicy;
-use crate::handler::{ErrorKind, HandlerFuture};
+use crate::handler::{ErrorKind, HandlerFuture, HandlerResult};
 use crate::metrics::{record_attempt, AttemptResult};
 
 /// What became of a message (or batch) after its handler ran.
@@ -62,25 +63,64 @@ pub(crate) struct Origin<'a> {
     pub(crate) count: usize,
 }
 
-/// Runs `call` until it succeeds or `policy` gives up.
+/// One attempt in flight: the handler's future, with a panic caught as a
+/// failure of the attempt.
+pub(crate) type Attempt = futures::future::CatchUnwind<AssertUnwindSafe<HandlerFuture>>;
+
+/// What an attempt ended with; `Err` holds a panic's payload.
+pub(crate) type AttemptOutput = std::thread::Result<HandlerResult>;
+
+/// Starts an attempt on the handler's future.
+pub(crate) fn start(handler: HandlerFuture) -> Attempt {
+    AssertUnwindSafe(handler).catch_unwind()
+}
+
+/// A first attempt started before [`run`] (by the poll thread, which polls
+/// it once and hands what does not succeed on).
+pub(crate) enum First {
+    /// Still running.
+    Running { started: Instant, running: Attempt },
+    /// Already ended (with a failure; a success needs no [`run`]).
+    Finished {
+        started: Instant,
+        output: AttemptOutput,
+    },
+}
+
+/// Runs `call` until it succeeds or `policy` gives up; `first`, when given,
+/// is the first attempt, already started.
 ///
 /// A timeout (`timeout` from the YAML, the seed's handler deadline) drops the
 /// handler's future, which is how a Rust future is cancelled; a panic is
 /// caught and counted as a failed attempt so one bad message cannot take the
 /// process down. `stop` is honoured only between attempts: an attempt in
-/// flight is allowed to finish (the caller bounds how long it waits).
+/// flight is allowed to finish (the caller bounds how long it waits). Each
+/// attempt's number is recorded on `span`, the message's span.
 pub(crate) async fn run(
     policy: Policy,
     origin: Origin<'_>,
+    span: &tracing::Span,
     stop: &CancellationToken,
+    mut first: Option<First>,
     mut call: impl FnMut() -> HandlerFuture,
 ) -> Verdict {
     let mut attempts: u32 = 0;
     loop {
         attempts = attempts.saturating_add(1);
-        // The caller instruments this future with the message's span.
-        tracing::Span::current().record("attempt", attempts);
-        let started = tokio::time::Instant::now();
+        span.record("attempt", attempts);
+        let (started, result) = match first.take() {
+            Some(First::Finished { started, output }) => (started, output),
+            Some(First::Running { started, running }) => {
+                (started, settle(running, started, policy.timeout).await)
+            }
+            None => {
+                let started = Instant::now();
+                (
+                    started,
+                    settle(start(call()), started, policy.timeout).await,
+                )
+            }
+        };
         let record = |result| {
             record_attempt(
                 origin.service,
@@ -89,16 +129,6 @@ pub(crate) async fn run(
                 started.elapsed(),
                 result,
             )
-        };
-        let attempt = AssertUnwindSafe(call()).catch_unwind();
-        let result = match policy.timeout {
-            Some(limit) => match tokio::time::timeout(limit, attempt).await {
-                Ok(r) => r,
-                Err(_) => Ok(Err(crate::HandlerError::msg(format!(
-                    "handler timed out after {limit:?} (service `timeout`)"
-                )))),
-            },
-            None => attempt.await,
         };
         let failure = match result {
             Ok(Ok(())) => {
@@ -150,6 +180,20 @@ pub(crate) async fn run(
     }
 }
 
+/// Waits for an attempt started at `started` to end, or for its `timeout`
+/// (counted from `started`) to pass, which fails it.
+async fn settle(running: Attempt, started: Instant, timeout: Option<Duration>) -> AttemptOutput {
+    match timeout {
+        Some(limit) => match tokio::time::timeout_at(started + limit, running).await {
+            Ok(output) => output,
+            Err(_) => Ok(Err(crate::HandlerError::msg(format!(
+                "handler timed out after {limit:?} (service `timeout`)"
+            )))),
+        },
+        None => running.await,
+    }
+}
+
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
         (*s).to_owned()
@@ -179,6 +223,13 @@ mod tests {
         }
     }
 
+    /// `run` with no first attempt, a span that is off and a stop that
+    /// never fires.
+    async fn run_plain(policy: Policy, call: impl FnMut() -> HandlerFuture) -> Verdict {
+        let stop = CancellationToken::new();
+        run(policy, origin(), &tracing::Span::none(), &stop, None, call).await
+    }
+
     async fn runs_until(retry: RetryPolicy, succeed_on: u32) -> (Verdict, u32) {
         let runs = Arc::new(AtomicU32::new(0));
         let policy = Policy {
@@ -187,7 +238,7 @@ mod tests {
             timeout: Some(Duration::from_millis(500)),
         };
         let counter = runs.clone();
-        let outcome = run(policy, origin(), &CancellationToken::new(), move || {
+        let outcome = run_plain(policy, move || {
             let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
             Box::pin(async move {
                 if n == 2 {
@@ -244,7 +295,7 @@ mod tests {
             interval: Duration::from_millis(1),
             timeout: None,
         };
-        let verdict = run(policy, origin(), &CancellationToken::new(), move || {
+        let verdict = run_plain(policy, move || {
             counter.fetch_add(1, Ordering::SeqCst);
             Box::pin(async {
                 Err(HandlerError::undecodable(
@@ -273,10 +324,109 @@ mod tests {
             interval: Duration::from_secs(3600),
             timeout: None,
         };
-        let outcome = run(policy, origin(), &stop, || {
-            Box::pin(async { Err(HandlerError::msg("fails")) })
-        })
+        let outcome = run(
+            policy,
+            origin(),
+            &tracing::Span::none(),
+            &stop,
+            None,
+            || Box::pin(async { Err(HandlerError::msg("fails")) }),
+        )
         .await;
         assert_eq!(outcome, Verdict::Settled(Outcome::Stopped));
+    }
+
+    #[tokio::test]
+    async fn a_first_attempt_that_already_failed_counts_as_attempt_one() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let counter = calls.clone();
+        let failed = || First::Finished {
+            started: Instant::now(),
+            output: Ok(Err(HandlerError::msg("failed on the poll thread"))),
+        };
+        let policy = |retry| Policy {
+            retry,
+            interval: Duration::from_millis(1),
+            timeout: None,
+        };
+        let stop = CancellationToken::new();
+        let span = tracing::Span::none();
+        let verdict = run(
+            policy(RetryPolicy::Limited(1)),
+            origin(),
+            &span,
+            &stop,
+            Some(failed()),
+            || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                Box::pin(async { Ok(()) })
+            },
+        )
+        .await;
+        assert_eq!(verdict, Verdict::Settled(Outcome::Commit));
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "only the retry calls the handler"
+        );
+
+        let verdict = run(
+            policy(RetryPolicy::Never),
+            origin(),
+            &span,
+            &stop,
+            Some(failed()),
+            || unreachable!("maxRetry=-1 allows no second attempt"),
+        )
+        .await;
+        assert_eq!(
+            verdict,
+            Verdict::GaveUp(Failure {
+                error: "failed on the poll thread".to_owned(),
+                attempts: 1,
+                undecodable: false,
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_running_first_attempt_times_out_counted_from_its_start() {
+        let limit = Duration::from_secs(2);
+        // Started 3 s ago: its deadline has passed, where a deadline counted
+        // from when `run` took it over would still be 2 s away.
+        let started = Instant::now()
+            .checked_sub(Duration::from_secs(3))
+            .expect("the monotonic clock is more than 3 s past its origin");
+        let first = First::Running {
+            started,
+            running: start(Box::pin(std::future::pending())),
+        };
+        let policy = Policy {
+            retry: RetryPolicy::Never,
+            interval: Duration::from_millis(1),
+            timeout: Some(limit),
+        };
+        let stop = CancellationToken::new();
+        let verdict = tokio::time::timeout(
+            Duration::from_secs(1),
+            run(
+                policy,
+                origin(),
+                &tracing::Span::none(),
+                &stop,
+                Some(first),
+                || unreachable!("maxRetry=-1 allows no second attempt"),
+            ),
+        )
+        .await
+        .expect("the timeout counts from the attempt's start, so it has passed already");
+        assert_eq!(
+            verdict,
+            Verdict::GaveUp(Failure {
+                error: "handler timed out after 2s (service `timeout`)".to_owned(),
+                attempts: 1,
+                undecodable: false,
+            })
+        );
     }
 }

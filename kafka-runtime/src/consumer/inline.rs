@@ -24,8 +24,10 @@ use rdkafka::message::{BorrowedMessage, Message as _};
 
 use super::attempt::Outcome;
 use super::governor::Burst;
+use super::handling::{self, Begun, Handling};
 use super::rebalance::Slot;
-use super::worker::{self, Handling, Work};
+use super::records::Records;
+use super::worker::{self, Work};
 use super::Poller;
 use crate::Message;
 
@@ -55,18 +57,11 @@ impl Poller {
         let msg = Message::from_borrowed(record, &slot.claim.topic, &mut slot.arena);
         match self.service.batch {
             None => {
-                let handling = worker::handling(
-                    self.service.clone(),
-                    slot.claim.clone(),
-                    msg,
-                    slot.stop.clone(),
-                );
-                if let Some(outcome) = self.start(slot, handling, record.offset(), 1) {
-                    if outcome == Outcome::Commit {
-                        // The cheap way to store: the record knows its topic handle.
-                        if let Err(e) = self.consumer.store_offset_from_message(record) {
-                            worker::store_failed(&self.service, &slot.claim, record.offset(), &e);
-                        }
+                let offset = record.offset();
+                if self.run_here(slot, Records::One(msg), offset) == Some(Outcome::Commit) {
+                    // The cheap way to store: the record knows its topic handle.
+                    if let Err(e) = self.consumer.store_offset_from_message(record) {
+                        worker::store_failed(&self.service, &slot.claim, offset, &e);
                     }
                 }
             }
@@ -92,49 +87,61 @@ impl Poller {
     fn run_open_batch(&self, slot: &mut Slot) {
         let msgs = std::mem::take(&mut slot.open_batch);
         slot.batch_due = None;
-        let (Some(last), records) = (msgs.last().map(|m| m.offset), msgs.len()) else {
+        let Some(last) = msgs.last().map(|m| m.offset) else {
             return;
         };
-        let handling = worker::batch_handling(
-            self.service.clone(),
-            slot.claim.clone(),
-            msgs,
-            slot.stop.clone(),
-        );
-        if self.start(slot, handling, last, records) == Some(Outcome::Commit) {
+        if self.run_here(slot, Records::Batch(msgs), last) == Some(Outcome::Commit) {
             worker::store(&self.service, &self.consumer, &slot.claim, last);
         }
     }
 
-    /// Polls `handling` once here: its outcome when it finished (the caller
-    /// stores the offset), `None` when it waits and was handed to the worker,
-    /// which finishes it before anything queued after it.
-    fn start(
-        &self,
-        slot: &Slot,
-        mut handling: Handling,
-        offset: i64,
-        records: usize,
-    ) -> Option<Outcome> {
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match handling.as_mut().poll(&mut cx) {
-            Poll::Ready(outcome) => Some(outcome),
-            Poll::Pending => {
-                // The worker is idle and its channel empty (`busy` is zero),
-                // so this cannot find it full; a closed channel means the
-                // worker stopped, and the records stay uncommitted.
-                if let Some(busy) = &slot.busy {
-                    busy.fetch_add(records, Ordering::Relaxed);
-                    let started = Work::Started {
-                        offset,
-                        records,
-                        handling,
-                    };
-                    if slot.tx.try_send(started).is_err() {
-                        busy.fetch_sub(records, Ordering::Relaxed);
+    /// Starts handling `records` (whose last offset is `offset`) here: its
+    /// outcome when it finished (the caller stores the offset), `None` when
+    /// it waits and was handed to the worker, which finishes it before
+    /// anything queued after it.
+    fn run_here(&self, slot: &Slot, records: Records, offset: i64) -> Option<Outcome> {
+        let count = records.as_slice().len();
+        match handling::begin(&self.service, &slot.claim, records, &slot.stop) {
+            Begun::Handled => Some(Outcome::Commit),
+            Begun::Continues {
+                handling,
+                running: true,
+            } => {
+                self.hand_over(slot, handling, offset, count);
+                None
+            }
+            // Failed: the policy's next step (a retry waits, which hands it
+            // over; giving up without a dead-letter topic may end here).
+            Begun::Continues {
+                mut handling,
+                running: false,
+            } => {
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                match handling.as_mut().poll(&mut cx) {
+                    Poll::Ready(outcome) => Some(outcome),
+                    Poll::Pending => {
+                        self.hand_over(slot, handling, offset, count);
+                        None
                     }
                 }
-                None
+            }
+        }
+    }
+
+    /// Hands a handling started here, and waiting, to the partition's worker.
+    fn hand_over(&self, slot: &Slot, handling: Handling, offset: i64, records: usize) {
+        // The worker is idle and its channel empty (`busy` is zero), so this
+        // cannot find it full; a closed channel means the worker stopped,
+        // and the records stay uncommitted.
+        if let Some(busy) = &slot.busy {
+            busy.fetch_add(records, Ordering::Relaxed);
+            let started = Work::Started {
+                offset,
+                records,
+                handling,
+            };
+            if slot.tx.try_send(started).is_err() {
+                busy.fetch_sub(records, Ordering::Relaxed);
             }
         }
     }

@@ -28,6 +28,7 @@
 mod attempt;
 mod governor;
 mod group;
+mod handling;
 mod inline;
 mod limiter;
 mod ordered;

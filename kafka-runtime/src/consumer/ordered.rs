@@ -11,7 +11,7 @@
 //!   each record as its own key would silently drop that order.
 //! - At most N handlers of the partition run at once, each one message under
 //!   the same pause switch, limiter and retry/timeout/panic policy as the
-//!   sequential path ([`worker::admit`], [`worker::handle`]).
+//!   sequential path ([`worker::admit`], [`handling::handle`]).
 //! - Offsets: only the contiguous prefix of handled messages is stored, so a
 //!   crash or a rebalance never skips a message that was not handled. A
 //!   `continue_without_commit` message completes the prefix without being
@@ -36,6 +36,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::Outcome;
+use super::handling;
 use super::rebalance::EngineContext;
 use super::records::Records;
 use super::worker::{self, Claim, ServiceRuntime, Work};
@@ -133,7 +134,7 @@ async fn one(
 ) -> (i64, Key, Outcome) {
     let (offset, key) = (msg.offset, msg.key.clone());
     let outcome = if worker::admit(&service, &stop, 1).await {
-        worker::handle(&service, &claim, Records::One(msg), &stop).await
+        handling::handle(&service, &claim, Records::One(msg), &stop).await
     } else {
         Outcome::Stopped
     };

@@ -4,8 +4,6 @@
 //! One worker per assigned partition gives concurrency across partitions and
 //! order within one, as sarama's `ConsumeClaim` did in the seed.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,21 +12,20 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
-use super::attempt::{self, Failure, Origin, Outcome, Policy, Verdict};
+use super::attempt::{Outcome, Policy};
+use super::handling::{self, Handling};
 use super::limiter::Limiter;
 use super::rebalance::EngineContext;
 use super::records::Records;
-use crate::context::{Context, RawContext};
-use crate::deadletter::{self, DeadLetter};
+use crate::deadletter::DeadLetter;
 use crate::handler::Handler;
-use crate::{Message, Metadata};
+use crate::Message;
 
 /// What every worker of one service shares.
 pub(crate) struct ServiceRuntime {
     pub(crate) name: Arc<str>,
-    /// Shared with every handler's [`RawContext`] (a reference count per message).
+    /// Shared with every handler's [`RawContext`](crate::RawContext) (a reference count per message).
     pub(crate) group: Arc<str>,
     pub(crate) handler: Handler,
     pub(crate) policy: Policy,
@@ -73,31 +70,6 @@ pub(crate) enum Work {
     },
 }
 
-/// The handling of one record, owned, so that it can start on the poll
-/// thread and finish on the worker.
-pub(crate) type Handling = Pin<Box<dyn Future<Output = Outcome> + Send>>;
-
-/// Handling of `msg` for the sequential single-message path (admission,
-/// i.e. the pause switch, is the caller's business).
-pub(crate) fn handling(
-    service: Arc<ServiceRuntime>,
-    claim: Arc<Claim>,
-    msg: Message,
-    stop: Arc<CancellationToken>,
-) -> Handling {
-    Box::pin(async move { handle(&service, &claim, Records::One(msg), &stop).await })
-}
-
-/// Handling of a batch, as [`handling`] is of one message.
-pub(crate) fn batch_handling(
-    service: Arc<ServiceRuntime>,
-    claim: Arc<Claim>,
-    msgs: Vec<Message>,
-    stop: Arc<CancellationToken>,
-) -> Handling {
-    Box::pin(async move { handle(&service, &claim, Records::Batch(msgs), &stop).await })
-}
-
 /// Marks `records` records of the partition finished (see `Slot::busy`).
 fn finished(busy: Option<&AtomicUsize>, records: usize) {
     if let Some(busy) = busy {
@@ -123,7 +95,7 @@ pub(super) async fn next_record(rx: &mut mpsc::Receiver<Work>) -> Option<Message
 
 /// The claim a worker serves.
 ///
-/// Its names are shared with every message and [`RawContext`] of the claim:
+/// Its names are shared with every message and [`RawContext`](crate::RawContext) of the claim:
 /// a reference count per message, not a copy.
 pub(crate) struct Claim {
     pub(crate) topic: Arc<str>,
@@ -201,7 +173,7 @@ pub(crate) async fn run(
             return;
         }
         let last_offset = records.as_slice().last().map_or(0, |m| m.offset);
-        match handle(&service, &claim, records, &stop).await {
+        match handling::handle(&service, &claim, records, &stop).await {
             Outcome::Commit => store(&service, &consumer, &claim, last_offset),
             Outcome::SkipWithoutCommit => {}
             Outcome::Stopped => return,
@@ -300,170 +272,4 @@ async fn collect_batch(
         }
     }
     Some(batch)
-}
-
-/// Runs the handler on `records` (one message, or a batch) under the retry
-/// policy, in the message's `kafka_handle` span.
-pub(super) async fn handle(
-    service: &ServiceRuntime,
-    claim: &Claim,
-    records: Records,
-    stop: &CancellationToken,
-) -> Outcome {
-    let msgs = records.as_slice();
-    let (first, last) = match (msgs.first(), msgs.last()) {
-        (Some(f), Some(l)) => (f.offset, l.offset),
-        _ => return Outcome::Commit,
-    };
-    let metadata = if service.trpc_meta {
-        metadata_of(&msgs[0])
-    } else {
-        Metadata::new()
-    };
-    // Built for each attempt rather than cloned from one built up front:
-    // the first attempt, usually the only one, then builds it once.
-    let ctx = || Context {
-        service: service.name.clone(),
-        raw: RawContext {
-            topic: claim.topic.clone(),
-            partition: claim.partition,
-            offset: first,
-            last_offset: last,
-            group: service.group.clone(),
-            member_id: claim.member_id.clone(),
-            generation_id: claim.generation_id,
-            assignment: claim.assignment,
-            initial_offset: claim.initial_offset,
-        },
-        metadata: metadata.clone(),
-    };
-    let origin = Origin {
-        service: &service.name,
-        topic: &claim.topic,
-        partition: claim.partition,
-        offset: first,
-        last_offset: last,
-        count: msgs.len(),
-    };
-    let trpc_meta = service.trpc_meta;
-    // One span per message (or batch), so handler logs carry where it came from.
-    let span = tracing::info_span!(
-        "kafka_handle",
-        service = &*service.name,
-        topic = &*claim.topic,
-        partition = claim.partition,
-        offset = first,
-        last_offset = last,
-        // Recorded by attempt::run: 1 for the first run, 2 for the first retry...
-        attempt = tracing::field::Empty,
-        // From the first record's W3C `traceparent` header, when valid.
-        trace_id = tracing::field::Empty,
-        parent_span_id = tracing::field::Empty,
-    );
-    let trace = crate::tracecontext::of_message(&msgs[0]);
-    // The first attempt takes `records`; any later one a clone of `spare`,
-    // which the dead-letter path reads (clones copy no bytes, see `records`).
-    let spare = records.clone();
-    let mut unused = Some(records);
-    let mut input = || unused.take().unwrap_or_else(|| spare.clone());
-    if let Some(tp) = trace {
-        span.record("trace_id", tp.trace_id_hex());
-        span.record("parent_span_id", tp.parent_id_hex());
-        #[cfg(feature = "opentelemetry")]
-        crate::otel::set_remote_parent(&span, tp);
-    }
-    let verdict = match &service.handler {
-        Handler::Single(f) => {
-            attempt::run(service.policy, origin, stop, || {
-                let fut = match input().into_first() {
-                    Some(msg) => f(ctx(), msg),
-                    None => Box::pin(std::future::ready(Ok(()))),
-                };
-                scoped(trpc_meta, metadata.clone(), trace, fut)
-            })
-            .instrument(span.clone())
-            .await
-        }
-        Handler::Batch(f) => {
-            attempt::run(service.policy, origin, stop, || {
-                let fut = f(ctx(), input().into_vec());
-                scoped(trpc_meta, metadata.clone(), trace, fut)
-            })
-            .instrument(span.clone())
-            .await
-        }
-    };
-    match verdict {
-        Verdict::Settled(outcome) => outcome,
-        Verdict::GaveUp(failure) => {
-            give_up(service, spare.as_slice(), &failure, stop)
-                .instrument(span)
-                .await
-        }
-    }
-}
-
-/// A message (batch) the handler gave up on: to the dead-letter topic when
-/// the service has one, else skipped; logged either way.
-async fn give_up(
-    service: &ServiceRuntime,
-    msgs: &[Message],
-    failure: &Failure,
-    stop: &CancellationToken,
-) -> Outcome {
-    let (Some(first), Some(last)) = (msgs.first(), msgs.last()) else {
-        return Outcome::Commit;
-    };
-    let destination = match &service.dead_letter {
-        None => "no deadLetterTopic is configured, so it is skipped and its offset committed",
-        Some(dead_letter) => {
-            let source = deadletter::Source {
-                service: &service.name,
-                group: &service.group,
-            };
-            if !dead_letter.publish(&source, msgs, failure, stop).await {
-                return Outcome::Stopped;
-            }
-            "sent to the dead-letter topic, committing its offset"
-        }
-    };
-    tracing::error!(
-        service = &*service.name,
-        topic = &*first.topic,
-        partition = first.partition,
-        offset = first.offset,
-        last_offset = last.offset,
-        attempts = failure.attempts,
-        error = %failure.error,
-        dead_letter_topic = service.dead_letter.as_ref().map(DeadLetter::topic),
-        "giving up on the record as maxRetry says (or its payload does not decode); {destination}"
-    );
-    Outcome::Commit
-}
-
-/// With `trpcMeta=true` the handler runs inside [`Metadata::scope`], so a
-/// producer it calls writes the same metadata back as headers; with a trace
-/// context, inside its scope, so a producer it calls forwards it.
-fn scoped(
-    trpc_meta: bool,
-    metadata: Metadata,
-    trace: Option<crate::TraceParent>,
-    fut: crate::handler::HandlerFuture,
-) -> crate::handler::HandlerFuture {
-    let fut = if trpc_meta {
-        Box::pin(metadata.scope(fut))
-    } else {
-        fut
-    };
-    match trace {
-        Some(tp) => Box::pin(crate::tracecontext::scope(tp, fut)),
-        None => fut,
-    }
-}
-
-fn metadata_of(msg: &Message) -> Metadata {
-    msg.headers
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
-        .collect()
 }
