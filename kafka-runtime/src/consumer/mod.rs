@@ -16,9 +16,9 @@
 //! When a partition's worker is idle (nothing queued, nothing running), the
 //! poll thread starts the next record's handler itself and finishes it there
 //! if it completes in its first poll; a handler that waits continues on the
-//! worker (`inline.rs`; a batch service collects its batch there too). This
-//! saves the hand-off, which costs more than a cheap handler; `governor.rs`
-//! decides when handlers are too costly for it.
+//! worker (`inline.rs`, `handling.rs`; a batch service collects its batch
+//! there too). This saves the hand-off, which costs more than a cheap
+//! handler; `governor.rs` decides when handlers are too costly for it.
 //!
 //! A worker handles its partition one message (or batch) at a time, unless
 //! the service sets `keyOrderedConcurrency=N`: then up to N handlers run at
