@@ -25,7 +25,8 @@ use crate::Message;
 /// What every worker of one service shares.
 pub(crate) struct ServiceRuntime {
     pub(crate) name: Arc<str>,
-    /// Shared with every handler's [`RawContext`](crate::RawContext) (a reference count per message).
+    /// Shared with every handler's [`RawContext`](crate::RawContext) (a
+    /// reference count per message).
     pub(crate) group: Arc<str>,
     pub(crate) handler: Handler,
     pub(crate) policy: Policy,
@@ -95,8 +96,9 @@ pub(super) async fn next_record(rx: &mut mpsc::Receiver<Work>) -> Option<Message
 
 /// The claim a worker serves.
 ///
-/// Its names are shared with every message and [`RawContext`](crate::RawContext) of the claim:
-/// a reference count per message, not a copy.
+/// Its names are shared with every message and
+/// [`RawContext`](crate::RawContext) of the claim: a reference count per
+/// message, not a copy.
 pub(crate) struct Claim {
     pub(crate) topic: Arc<str>,
     pub(crate) partition: i32,
