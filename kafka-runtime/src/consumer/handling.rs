@@ -61,11 +61,11 @@ pub(crate) fn begin(
     // Kept for retries and the dead-letter path (reference counts, no bytes).
     let spare = records.clone();
     let started = Instant::now();
-    let mut running = attempt::start(prepared.call(service, claim, records));
+    let mut attempt = attempt::start(prepared.call(service, claim, records));
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     let polled = prepared.span.in_scope(|| {
         prepared.span.record("attempt", 1);
-        running.poll_unpin(&mut cx)
+        attempt.poll_unpin(&mut cx)
     });
     let first = match polled {
         Poll::Ready(Ok(Ok(()))) => {
@@ -80,7 +80,10 @@ pub(crate) fn begin(
             return Begun::Handled;
         }
         Poll::Ready(output) => First::Finished { started, output },
-        Poll::Pending => First::Running { started, running },
+        Poll::Pending => First::Running {
+            started,
+            running: attempt,
+        },
     };
     let running = matches!(first, First::Running { .. });
     let (service, claim, stop) = (service.clone(), claim.clone(), stop.clone());

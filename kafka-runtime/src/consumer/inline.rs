@@ -101,31 +101,21 @@ impl Poller {
     /// anything queued after it.
     fn run_here(&self, slot: &Slot, records: Records, offset: i64) -> Option<Outcome> {
         let count = records.as_slice().len();
-        match handling::begin(&self.service, &slot.claim, records, &slot.stop) {
-            Begun::Handled => Some(Outcome::Commit),
-            Begun::Continues {
-                handling,
-                running: true,
-            } => {
-                self.hand_over(slot, handling, offset, count);
-                None
-            }
-            // Failed: the policy's next step (a retry waits, which hands it
-            // over; giving up without a dead-letter topic may end here).
-            Begun::Continues {
-                mut handling,
-                running: false,
-            } => {
-                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-                match handling.as_mut().poll(&mut cx) {
-                    Poll::Ready(outcome) => Some(outcome),
-                    Poll::Pending => {
-                        self.hand_over(slot, handling, offset, count);
-                        None
-                    }
-                }
+        let (mut handling, running) =
+            match handling::begin(&self.service, &slot.claim, records, &slot.stop) {
+                Begun::Handled => return Some(Outcome::Commit),
+                Begun::Continues { handling, running } => (handling, running),
+            };
+        if !running {
+            // Failed: the policy's next step runs here (a retry waits, which
+            // hands it over; giving up without a dead-letter topic may end here).
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            if let Poll::Ready(outcome) = handling.as_mut().poll(&mut cx) {
+                return Some(outcome);
             }
         }
+        self.hand_over(slot, handling, offset, count);
+        None
     }
 
     /// Hands a handling started here, and waiting, to the partition's worker.
