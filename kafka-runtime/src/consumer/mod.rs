@@ -354,29 +354,34 @@ impl Poller {
     fn dispatch(&self, record: &BorrowedMessage<'_>, burst: Option<&mut governor::Burst>) {
         let ctx = self.consumer.context();
         let mut table = ctx.table();
-        let table = &mut *table;
-        let (topic, partition) = (record.topic(), record.partition());
+        let Table {
+            slots,
+            assignments,
+            assigned,
+            topic_names,
+        } = &mut *table;
+        let (topic, partition) = (topic_names.of(record), record.partition());
         let key = PartitionRef(topic, partition);
-        if !table.assigned.contains(&key) {
-            tracing::debug!(
-                service = &*self.service.name,
-                topic,
-                partition,
-                offset = record.offset(),
-                "dropping a record of a partition no longer assigned"
-            );
-            return;
-        }
-        let budget = (PENDING_BUDGET / table.assigned.len().max(1))
+        let budget = (PENDING_BUDGET / assigned.len().max(1))
             .clamp(*PENDING_PER_PARTITION.start(), *PENDING_PER_PARTITION.end());
-        let assignment = table.assignments;
-        let slot = match table.slots.get_mut(&key) {
+        // A partition with a worker is assigned (revocations remove both),
+        // so the usual case takes one lookup.
+        let slot = match slots.get_mut(&key) {
             Some(slot) => slot,
-            None => table
-                .slots
+            None if !assigned.contains(&key) => {
+                tracing::debug!(
+                    service = &*self.service.name,
+                    topic,
+                    partition,
+                    offset = record.offset(),
+                    "dropping a record of a partition no longer assigned"
+                );
+                return;
+            }
+            None => slots
                 .entry((topic.to_owned(), partition))
                 .or_insert_with(|| {
-                    self.start_worker(topic, partition, record.offset(), assignment)
+                    self.start_worker(topic, partition, record.offset(), *assignments)
                 }),
         };
         if let Some(burst) = burst {
