@@ -76,14 +76,14 @@ pub fn raw(
                 RawWork::Noop => {
                     PROBE.hit(1);
                     consumer
-                        .store_offset(m.topic(), m.partition(), m.offset())
+                        .store_offset_from_message(&m)
                         .map_err(|e| e.to_string())?;
                 }
                 RawWork::Latency => {
                     record_latency(m.payload());
                     PROBE.hit(1);
                     consumer
-                        .store_offset(m.topic(), m.partition(), m.offset())
+                        .store_offset_from_message(&m)
                         .map_err(|e| e.to_string())?;
                 }
                 RawWork::Batch(size) => {
