@@ -1,7 +1,8 @@
 //! `kafka-bench`: kafka-rs against hand-written rdkafka code doing the same
-//! work, on the embedded mock cluster or a real broker (tansu). See
+//! work, on the embedded mock cluster or Apache Kafka. See
 //! `kafka-bench/README.md`.
 
+mod apache;
 mod broker;
 mod consume;
 mod handlers;
@@ -25,15 +26,18 @@ use report::Report;
 #[derive(Parser, Debug, Clone)]
 #[command(name = "kafka-bench", version)]
 pub struct Args {
-    /// The broker: the in-process mock cluster or a running tansu.
+    /// The broker: the in-process mock cluster, or Apache Kafka (started
+    /// with scripts/kafka.sh, or the one at --bootstrap).
     #[arg(long, value_enum, default_value_t = BrokerKind::Embedded)]
     pub broker: BrokerKind,
-    /// host:port of the broker (with --broker tansu).
+    /// host:port of a running Apache Kafka (with --broker kafka); without
+    /// it the bench starts one of its own and stops it at the end.
     #[arg(long)]
     pub bootstrap: Option<String>,
-    /// The broker's storage, as named in the report (with --broker tansu).
-    #[arg(long, default_value = "sqlite")]
-    pub storage: String,
+    /// The Apache Kafka version: the one to start, or (with --bootstrap) the
+    /// one the report names [default: $KAFKA_RS_TEST_KAFKA_VERSION, else 4.1.1].
+    #[arg(long)]
+    pub kafka_version: Option<String>,
     /// Scenarios to run (comma-separated).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
     pub scenario: Vec<ScenarioName>,
@@ -107,7 +111,7 @@ pub enum Child {
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BrokerKind {
     Embedded,
-    Tansu,
+    Kafka,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,6 +229,16 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         return Err("--rounds must be at least 1".into());
     }
     let load_before = load();
+    let kafka_version = args
+        .kafka_version
+        .clone()
+        .or_else(|| std::env::var("KAFKA_RS_TEST_KAFKA_VERSION").ok())
+        .unwrap_or_else(|| "4.1.1".to_owned());
+    // Stopped when `run` returns, whatever the outcome.
+    let started_kafka = match (args.broker, &args.bootstrap) {
+        (BrokerKind::Kafka, None) => Some(apache::StartedKafka::start(&kafka_version)?),
+        _ => None,
+    };
     let (broker, broker_name, storage) = match args.broker {
         BrokerKind::Embedded => (
             Broker::Embedded(
@@ -234,15 +248,16 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             "embedded (librdkafka mock cluster, in process)".to_owned(),
             "memory (mock cluster, about 5 MB per partition)".to_owned(),
         ),
-        BrokerKind::Tansu => {
-            let bootstrap = args
-                .bootstrap
-                .clone()
-                .ok_or("--broker tansu needs --bootstrap host:port")?;
+        BrokerKind::Kafka => {
+            let (bootstrap, version) = match (&started_kafka, args.bootstrap.clone()) {
+                (Some(kafka), _) => (kafka.bootstrap.clone(), kafka.version().to_owned()),
+                (None, Some(bootstrap)) => (bootstrap, kafka_version),
+                (None, None) => unreachable!("started above when --bootstrap is missing"),
+            };
             (
                 Broker::External { bootstrap },
-                "tansu".to_owned(),
-                args.storage.clone(),
+                format!("Apache Kafka {version} (KRaft, single node, separate process)"),
+                "log segments on local disk".to_owned(),
             )
         }
     };
@@ -329,7 +344,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     };
     let name = match args.broker {
         BrokerKind::Embedded => "embedded",
-        BrokerKind::Tansu => "tansu",
+        BrokerKind::Kafka => "kafka",
     };
     let markdown = args
         .markdown
