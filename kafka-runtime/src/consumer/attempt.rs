@@ -31,7 +31,7 @@ use super::shared::{Claim, Continuation, Outcome, Records, Service};
 use crate::context::{Context, RawContext};
 use crate::deadletter::{self, Failure};
 use crate::handler::{ErrorKind, Handler, HandlerFuture, HandlerResult};
-use crate::metrics::{record_attempt, AttemptResult};
+use crate::metrics::{record_attempt, AttemptResult, HandledMetrics};
 use crate::tracecontext::TraceParent;
 use crate::{Message, Metadata};
 
@@ -50,16 +50,18 @@ pub(crate) enum Begun {
 /// Calls the handler on `records` and polls it once, on this thread.
 /// `clock` is when it starts (the caller's last clock read); on return it
 /// holds when it ended, so that back-to-back handlings read the clock
-/// once each.
+/// once each; the time the poll took comes back with the outcome.
+/// `handled` records a success (looked up once per run by the caller).
 pub(crate) fn begin(
     service: &Arc<Service>,
     claim: &Arc<Claim>,
     records: Records,
     stop: &Arc<CancellationToken>,
     clock: &mut Instant,
-) -> Begun {
+    handled: &HandledMetrics,
+) -> (Begun, Duration) {
     let Some(prepared) = Prepared::new(service, claim, records.as_slice()) else {
-        return Begun::Done(Outcome::Commit);
+        return (Begun::Done(Outcome::Commit), Duration::ZERO);
     };
     // Kept for retries and the dead-letter stage (reference counts, no bytes).
     let spare = records.clone();
@@ -71,14 +73,15 @@ pub(crate) fn begin(
         attempt.poll_unpin(&mut cx)
     });
     *clock = Instant::now();
+    let elapsed = clock.saturating_duration_since(started);
     let first = match polled {
         Poll::Ready(Ok(Ok(()))) => {
-            prepared.record(service, claim, *clock - started, AttemptResult::Handled);
-            return Begun::Done(Outcome::Commit);
+            handled.record(prepared.count, elapsed);
+            return (Begun::Done(Outcome::Commit), elapsed);
         }
         Poll::Ready(Ok(Err(e))) if e.is_continue_without_commit() => {
-            prepared.record(service, claim, *clock - started, AttemptResult::Handled);
-            return Begun::Done(Outcome::SkipWithoutCommit);
+            handled.record(prepared.count, elapsed);
+            return (Begun::Done(Outcome::SkipWithoutCommit), elapsed);
         }
         Poll::Ready(output) => First::Finished { started, output },
         Poll::Pending => First::Running {
@@ -91,10 +94,11 @@ pub(crate) fn begin(
     let continuation = Box::pin(async move {
         finish(&service, &claim, prepared, spare, None, Some(first), &stop).await
     });
-    Begun::Continues {
+    let begun = Begun::Continues {
         continuation,
         running,
-    }
+    };
+    (begun, elapsed)
 }
 
 /// Runs the handler on `records` under the retry policy, in the
@@ -214,10 +218,6 @@ impl Prepared {
             last_offset: self.last,
             count: self.count,
         }
-    }
-
-    fn record(&self, service: &Service, claim: &Claim, elapsed: Duration, result: AttemptResult) {
-        record_attempt(&service.name, &claim.topic, self.count, elapsed, result);
     }
 
     /// One attempt: the handler called on `records` with a context of its

@@ -49,6 +49,7 @@ use super::partition::{work_bytes, Partition};
 use super::rebalance::EngineContext;
 use super::shared::{Claim, Outcome, Records, Service, Work};
 use super::table::{PartitionRef, Queued, Slot, Table};
+use crate::metrics::HandledMetrics;
 use crate::{Error, Message};
 
 /// How long one `poll` blocks; bounds how fast the poll thread notices
@@ -200,10 +201,11 @@ impl Poller {
         let mut units = units.into_iter();
         let mut left: Vec<Work> = Vec::new();
         let governor = self.governor.as_ref();
+        let handled = HandledMetrics::of(&self.service.name, &claim.topic);
         for unit in units.by_ref() {
             let (count, last) = (unit.as_slice().len(), last_offset(&unit));
-            let started = *now;
-            let outcome = match attempt::begin(&self.service, &claim, unit, &stop, now) {
+            let (begun, took) = attempt::begin(&self.service, &claim, unit, &stop, now, &handled);
+            let outcome = match begun {
                 Begun::Done(outcome) => Some(outcome),
                 Begun::Continues {
                     mut continuation,
@@ -230,7 +232,7 @@ impl Poller {
                 }
             };
             if let Some(governor) = governor {
-                governor.add(count as u32, *now - started, now.into_std());
+                governor.add(count as u32, took, now.into_std());
             }
             match outcome {
                 Some(Outcome::Commit) => tracker.complete(last, true),
