@@ -143,14 +143,15 @@
 //! long blocking work belongs in `tokio::task::spawn_blocking`.
 //!
 //! Offsets are stored after handling, for the contiguous prefix of handled
-//! records only, and per chunk: at most 64 records of a partition are
-//! handled and not yet stored at any moment. librdkafka commits what is
-//! stored every 3 s (`auto.commit.interval.ms`), and the engine commits
-//! synchronously when partitions are revoked and at shutdown, after their
-//! handlers finished. Delivery is at least once: after a crash, the records
-//! handled since the last commit are delivered again, which is at most
-//! those of the last commit interval (plus the commit's round trip) and 64
-//! per partition (`CONFIGURATION.md`, "Redelivery after a crash").
+//! records only, and per chunk: at most 64 records of a partition (or one
+//! batch) are handled and not yet stored at any moment. librdkafka commits
+//! what is stored every 3 s (`auto.commit.interval.ms`), and the engine
+//! commits synchronously when partitions are revoked and at shutdown, after
+//! their handlers finished. Delivery is at least once: after a crash, the
+//! records handled since the last commit are delivered again, which is at
+//! most those of the last commit interval (plus the commit's round trip)
+//! and 64 per partition, or one batch (`CONFIGURATION.md`, "Redelivery
+//! after a crash").
 //!
 //! ## RuntimeHandle
 //!

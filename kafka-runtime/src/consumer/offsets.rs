@@ -189,6 +189,31 @@ mod tests {
     }
 
     #[test]
+    fn at_most_store_every_records_wait_to_be_stored() {
+        // The redelivery bound of CONFIGURATION.md ("Redelivery after a
+        // crash") rests on this: an owner flushes once this says so.
+        let mut t = Tracker::default();
+        for o in 0..STORE_EVERY as i64 - 1 {
+            t.complete(o, true);
+            assert!(!t.flush_due(), "due after {} records", o + 1);
+        }
+        t.complete(STORE_EVERY as i64 - 1, true);
+        assert!(t.flush_due());
+        struct Ignore;
+        impl OffsetSink for Ignore {
+            fn store(&self, _: &str, _: i32, _: i64) -> Result<(), KafkaError> {
+                Ok(())
+            }
+        }
+        t.flush(&Ignore, "s", "t", 0);
+        assert!(!t.flush_due(), "a flush starts the count again");
+        assert_eq!(
+            STORE_EVERY, 64,
+            "the bound the docs and the crash test state"
+        );
+    }
+
+    #[test]
     fn a_flush_stores_once_per_chunk() {
         struct Count(std::sync::Mutex<Vec<i64>>);
         impl OffsetSink for Count {
