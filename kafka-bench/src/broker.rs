@@ -215,7 +215,7 @@ pub fn consumer_properties(yaml: &str, name: &str) -> Result<ClientConfig, Strin
 /// `fetch.queue.backoff.ms` and `queued.max.messages.kbytes`.
 pub const ENGINE_DEFAULTS: [(&str, &str); 2] = [
     ("fetch.queue.backoff.ms", "10"),
-    ("queued.max.messages.kbytes", "8192"),
+    ("queued.max.messages.kbytes", "4096"),
 ];
 
 /// The librdkafka properties our mapping layer gives producer `name` of `yaml`.
