@@ -20,8 +20,10 @@ const PARTITIONS: i32 = 4;
 const COMMIT_INTERVAL_MS: u64 = 1_000;
 /// Slack for the commit request's round trip after the interval fires.
 const COMMIT_ROUND_TRIP_MS: u64 = 1_000;
-/// Records a partition's worker may hold besides the one being handled
-/// (the engine's per-partition channel).
+/// Records of a partition the engine may have handled without storing
+/// their offsets yet (it stores per chunk of at most 64 records; see
+/// CONFIGURATION.md, "Redelivery after a crash"): a commit taken meanwhile
+/// leaves them out.
 const PREFETCH_PER_PARTITION: usize = 64;
 /// How long a restarted consumer may take to get partitions: the killed
 /// member's session (6 s) must expire, then the group rebalances.

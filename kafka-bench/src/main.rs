@@ -106,6 +106,21 @@ pub enum Child {
         #[arg(long)]
         timeout: u64,
     },
+    /// Creates `topic` and fills it as the consume scenarios do, for a
+    /// consumer profiled on its own (`__backlog-consumer` under valgrind).
+    #[command(hide = true, name = "__fill")]
+    Fill {
+        #[arg(long)]
+        bootstrap: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long, default_value_t = 8)]
+        partitions: i32,
+        #[arg(long)]
+        messages: u64,
+        #[arg(long, default_value_t = 100)]
+        size: usize,
+    },
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,6 +202,40 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(Child::Fill {
+        bootstrap,
+        topic,
+        partitions,
+        messages,
+        size,
+    }) = args.child.clone()
+    {
+        let broker = Broker::External { bootstrap };
+        let filled = runtime.block_on(async {
+            broker.create_topic(&topic, partitions).await?;
+            let bootstrap = broker.bootstrap();
+            tokio::task::spawn_blocking(move || {
+                broker::fill(
+                    &bootstrap,
+                    &topic,
+                    partitions,
+                    messages,
+                    size,
+                    broker::Layout::RoundRobin,
+                    |_| {},
+                )
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        });
+        return match filled {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("kafka-bench: fill: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(Child::BacklogConsumer {
         side,
         bootstrap,

@@ -4,7 +4,7 @@
 //!
 //! Each [`KeySpec`] says which side accepts the key, what values it takes,
 //! its default and which librdkafka property (if any) it becomes. The
-//! mapping itself lives in [`super::mapping`]; the `librdkafka` text here is
+//! mapping itself lives in the mapping module (`mapping.rs`); the `librdkafka` text here is
 //! what documentation and tools print.
 
 use std::fmt;

@@ -11,6 +11,14 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The scheme a producer target starts with.
+///
+/// ```
+/// use kafka_runtime::config::KAFKA_SCHEME;
+/// assert!("kafka://127.0.0.1:9092?topic=orders".starts_with(KAFKA_SCHEME));
+/// ```
+pub const KAFKA_SCHEME: &str = "kafka://";
+
 use super::secret::Secret;
 use super::values::{
     Compression, InitialOffset, IsolationLevel, Partitioner, RequiredAcks, SaslMechanism,
