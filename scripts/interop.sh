@@ -12,7 +12,8 @@
 #    directories of its own (target/interop/kafka-*), stopped however the
 #    phase ends;
 # 3. runs the interop tests (tests/interop_*.rs, feature `interop-tests`),
-#    which spawn the Go binaries whose paths it exports;
+#    which spawn the Go binaries and kafka-rs's examples whose paths it
+#    exports (several tests at once: they mostly wait on brokers);
 # 4. prints the figures the tests reported.
 #
 # Exits non-zero when a step fails. Never reads stdin.
@@ -28,10 +29,11 @@ bin="$work/bin"
 state4="$work/kafka-4.1.1"
 state3="$work/kafka-3.9.1"
 report="$repo_root/target/tmp/interop-report.txt"
-# The plugin's examples that come with a trpc_go.yaml (producer_ex has none:
-# its address is written into its code).
-go_examples=(consumer batchconsumer consumer_with_mulit_service producer)
-interop_tests=(interop_hash interop_metadata interop_mixed_group interop_stop_and_swap)
+# The plugin's examples that tests/interop_examples.rs runs beside kafka-rs's
+# examples of the same name, on the plugin example's own trpc_go.yaml.
+go_examples=(consumer consumer_with_mulit_service)
+interop_tests=(interop_hash interop_metadata interop_mixed_group interop_stop_and_swap
+    interop_produce_latency)
 
 log() { printf '\n==== interop: %s\n' "$*" >&2; }
 started=$SECONDS
@@ -66,8 +68,10 @@ mkdir -p "$bin/examples"
     cd interop
     go vet ./...
     go build -o "$bin/plugin-peer" ./cmd/plugin-peer
+    plugin_dir="$(go list -m -f '{{.Dir}}' trpc.group/trpc-go/trpc-database/kafka)"
     for example in "${go_examples[@]}"; do
         go build -o "$bin/examples/$example" "trpc.group/trpc-go/trpc-database/kafka/examples/$example"
+        cp "$plugin_dir/examples/$example/trpc_go.yaml" "$bin/examples/$example.yaml"
     done
 ) </dev/null
 go_secs=$((SECONDS - t))
@@ -93,12 +97,17 @@ export KAFKA_RS_INTEROP_PEER="$bin/plugin-peer"
 export KAFKA_RS_INTEROP_GO_EXAMPLES="$bin/examples"
 kafka_secs=$((SECONDS - t))
 
+log "building kafka-rs's examples"
+cargo build -p kafka-rs --examples </dev/null
+export KAFKA_RS_INTEROP_RS_EXAMPLES="$repo_root/target/debug/examples"
+
 log "cargo test --features interop-tests  [Apache Kafka 4.1.1 at $KAFKA_RS_INTEROP_KAFKA4, 3.9.1 at $KAFKA_RS_INTEROP_KAFKA3]"
 t=$SECONDS
 rm -f "$report"
 targets=()
 for test in "${interop_tests[@]}"; do targets+=(--test "$test"); done
 status=0
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-8}"
 timeout "$phase_timeout" cargo test -p kafka-rs --features interop-tests "${targets[@]}" </dev/null || status=$?
 test_secs=$((SECONDS - t))
 
