@@ -32,6 +32,7 @@ mod handling;
 mod inline;
 mod limiter;
 mod ordered;
+mod protocol;
 mod rebalance;
 mod records;
 mod worker;
@@ -180,6 +181,7 @@ pub(crate) fn start(
     let capacity = batch.map_or(64, |(n, _)| (2 * n).max(64));
     let (done_tx, done) = oneshot::channel();
     let consumer = Arc::new(consumer);
+    let protocol = protocol::ProtocolConflict::new(&service.name, config);
     let thread_name = format!("kafka-consumer-{}", service.name);
     std::thread::Builder::new()
         .name(thread_name)
@@ -189,6 +191,7 @@ pub(crate) fn start(
             let handle = consumer.context().runtime.clone();
             let _entered = handle.enter();
             let poller = Poller {
+                protocol,
                 inline: runtime.may_inline().then(governor::Governor::default),
                 consumer,
                 service: runtime,
@@ -199,6 +202,8 @@ pub(crate) fn start(
             let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 poller.run(&shutdown, shutdown_timeout)
             }));
+            let service = poller.service.name.clone();
+            leave_group(poller.consumer, &service, shutdown_timeout);
             let _ = done_tx.send(ended);
         })
         .map_err(|e| Error::Wiring(format!("could not start a consumer thread: {e}")))?;
@@ -221,6 +226,8 @@ struct Poller {
     /// The earliest flush deadline of a batch collected on this thread
     /// (`Slot::open_batch`), if any.
     next_flush: std::cell::Cell<Option<Instant>>,
+    /// Whether, and since when, the group refuses this member's protocol.
+    protocol: protocol::ProtocolConflict,
 }
 
 impl Poller {
@@ -249,6 +256,17 @@ impl Poller {
                     Some(Ok(record)) => self.dispatch(&record, burst.as_mut()),
                     // librdkafka retries transient errors itself and reports them
                     // for information; only a fatal error ends the member.
+                    Some(Err(e))
+                        if e.rdkafka_error_code()
+                            == Some(RDKafkaErrorCode::InconsistentGroupProtocol) =>
+                    {
+                        let assignments = self.consumer.context().table().assignments;
+                        if let Some(error) = self.protocol.refused(&self.consumer, assignments) {
+                            tracing::error!(service = &*self.service.name, %error, "leaving the group");
+                            outcome = Err(error);
+                            break 'polling;
+                        }
+                    }
                     Some(Err(e)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) => {
                         tracing::error!(service = &*self.service.name, error = %e, "fatal consumer error");
                         outcome = Err(Error::Kafka {
@@ -284,23 +302,6 @@ impl Poller {
         let ctx = self.consumer.context();
         ctx.stop_and_commit(&self.consumer, None, shutdown_timeout);
         rebalance::commit_stored(&self.service.name, &self.consumer);
-        // Leave the group now rather than when the last reference drops:
-        // close the queue and serve it until librdkafka reports it closed
-        // (the final revocation runs our callback, with nothing left to wait for).
-        match self.consumer.close_queue() {
-            Ok(()) => {
-                let deadline =
-                    std::time::Instant::now() + shutdown_timeout.max(Duration::from_secs(1));
-                while !self.consumer.closed() && std::time::Instant::now() < deadline {
-                    // Records polled now are not handled and not committed.
-                    let _ = self.consumer.poll(POLL_INTERVAL);
-                }
-            }
-            Err(e) => {
-                tracing::warn!(service = &*self.service.name, error = %e, "could not close the consumer")
-            }
-        }
-        tracing::info!(service = &*self.service.name, "stopped");
         outcome
     }
 
@@ -508,6 +509,49 @@ impl Poller {
         self.any_pending.set(!drained);
         drained
     }
+}
+
+/// Leaves the group now rather than whenever the last reference drops: the
+/// consumer is dropped on this thread once the workers, stopped by now,
+/// released theirs; its `Drop` closes the queue and serves it until
+/// librdkafka reports the consumer closed (the final revocation runs our
+/// callback, with nothing left to wait for; records polled then are neither
+/// handled nor committed). Closing it here first would make that `Drop`
+/// close it a second time and log an error (`BrokerDestroy`). Only when a
+/// worker still holds the consumer after `wait` (a handler that overran the
+/// shutdown deadline) is it closed here and left to that worker.
+fn leave_group(consumer: Arc<BaseConsumer<EngineContext>>, service: &str, wait: Duration) {
+    let deadline = Instant::now() + wait.max(Duration::from_secs(1));
+    let mut consumer = consumer;
+    loop {
+        match Arc::try_unwrap(consumer) {
+            Ok(last) => {
+                drop(last);
+                break;
+            }
+            Err(shared) if Instant::now() < deadline => {
+                consumer = shared;
+                std::thread::sleep(FEED_INTERVAL);
+            }
+            Err(shared) => {
+                tracing::warn!(
+                    service,
+                    "a handler still holds the consumer after the shutdown deadline; \
+                     leaving the group without it"
+                );
+                match shared.close_queue() {
+                    Ok(()) => {
+                        while !shared.closed() && Instant::now() < deadline + wait {
+                            let _ = shared.poll(POLL_INTERVAL);
+                        }
+                    }
+                    Err(e) => tracing::warn!(service, error = %e, "could not close the consumer"),
+                }
+                break;
+            }
+        }
+    }
+    tracing::info!(service, "stopped");
 }
 
 /// What a held-back record counts against [`PENDING_BUDGET`].
