@@ -3,36 +3,44 @@
 #
 #   bash scripts/test.sh
 #
-# Phase 1: every test of the workspace (unit, doc, UI and integration tests)
-#          against the embedded broker (librdkafka's mock cluster, in process),
-#          then the quick start example (the README's other command).
-# Phase 2: installs tansu once per machine (~8 min on 2 cores), starts it on a
-#          free loopback port and runs the integration tests of the top-level
-#          package again against it (KAFKA_RS_TEST_BOOTSTRAP=127.0.0.1:PORT).
-#          tansu is stopped however the phase ends.
-# Security phase: scripts/tansu-secure.sh test: tansu with SASL/SCRAM and the
-#          TLS set-up, then the security test targets (test = false in
-#          Cargo.toml, so phase 1 leaves them out).
+# Embedded phase:  every test of the workspace (unit, doc, UI and integration
+#                  tests) against the embedded broker (librdkafka's mock
+#                  cluster, in process), every example, and a kafka-bench
+#                  smoke run.
+# Apache Kafka phase: fetches Apache Kafka's jars once per machine
+#                  (scripts/kafka.sh install: Maven Central, ~55 MB), starts a
+#                  single node with PLAINTEXT, SASL, SSL, mTLS and SASL_SSL
+#                  listeners, then runs the integration tests of the top-level
+#                  package, the security tests and every example against it
+#                  (KAFKA_RS_TEST_BOOTSTRAP and friends exported). The broker
+#                  is stopped however the phase ends; its logs stay in
+#                  target/kafka-VERSION/.
 #
+# Needs: a Rust toolchain with a C compiler (librdkafka is built from
+# source), a JDK 17+ and Maven (Apache Kafka), openssl (test certificates).
 # Exits non-zero as soon as a phase fails. Never reads stdin.
 # Environment: KAFKA_RS_PHASE_TIMEOUT (seconds per cargo test phase, default
-# 3600), plus the TANSU_* variables of scripts/tansu.sh.
+# 3600), KAFKA_RS_SKIP_EMBEDDED=1 (start at the Apache Kafka phase, for
+# iterating on it), plus the variables of scripts/kafka.sh (KAFKA_VERSION...).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 phase_timeout="${KAFKA_RS_PHASE_TIMEOUT:-3600}"
-# Phase 1 must use the embedded broker even if the caller exported this.
-unset KAFKA_RS_TEST_BOOTSTRAP
+# The embedded phase must use the embedded broker even if the caller
+# exported these.
+unset KAFKA_RS_TEST_BOOTSTRAP KAFKA_RS_TEST_KAFKA_STATE KAFKA_STATE_DIR
 
 banner() { printf '\n==== %s\n' "$*" >&2; }
 started=$SECONDS
 timings=()
+kafka_started=0
 
 on_exit() {
     local status=$?
-    bash scripts/tansu.sh stop </dev/null || true
-    bash scripts/tansu-secure.sh stop </dev/null || true
+    if ((kafka_started)); then
+        bash scripts/kafka.sh stop </dev/null || true
+    fi
     if ((${#timings[@]} > 0)); then
         printf '\n==== timings\n' >&2
         printf '  %s\n' "${timings[@]}" >&2
@@ -60,56 +68,66 @@ print_reliability() {
 }
 rm -f "$reliability_report"
 
-banner "phase 1/2: cargo test --workspace --all-features  [broker: embedded mock cluster, in process]"
-t=$SECONDS
-timeout "$phase_timeout" cargo test --workspace --all-features </dev/null
-timings+=("phase 1 (embedded): $((SECONDS - t))s")
-print_reliability "embedded mock cluster"
-
-# The README's first command must keep working, and so must every example
-# (the seed's five and the quick start): each runs to completion and exits 0.
-for example in quickstart consumer batchconsumer consumer_with_mulit_service producer producer_ex metrics; do
-    banner "phase 1/2: cargo run --example $example  [broker: embedded mock cluster, in process]"
-    t=$SECONDS
-    env -u KAFKA_RS_TEST_BOOTSTRAP timeout 300 cargo run --example "$example" </dev/null
-    timings+=("example $example (embedded): $((SECONDS - t))s")
-done
-
-# The benchmark binary must keep working: its scenarios at tiny counts (all
-# but latency, whose paths the others cover, to stay near 40 s: each consumer
-# run waits about 3 s for the mock cluster's group join). Performance targets
-# are informational here (tiny runs cannot meet them); a scenario that errors
-# fails the run. See kafka-bench/README.md.
-banner "phase 1/2: kafka-bench smoke run, tiny counts  [broker: embedded mock cluster, in process]"
-t=$SECONDS
-env -u KAFKA_RS_TEST_BOOTSTRAP timeout 240 cargo run -p kafka-bench -- --broker embedded \
-    --scenario consume-noop,consume-batch,produce-async,produce-awaited,slow-handler,backlog \
-    --messages 20000 --rounds 1 --slow-messages 200 --backlog-messages 5000 \
-    --quiet --markdown target/bench/smoke.md --json target/bench/smoke.json </dev/null
-timings+=("kafka-bench smoke (embedded): $((SECONDS - t))s")
-
-banner "phase 2/2: install tansu if needed and start it"
-t=$SECONDS
-bash scripts/tansu.sh install </dev/null
-timings+=("tansu install check/install: $((SECONDS - t))s")
-# A tansu left behind by an interrupted run of this checkout would block start.
-bash scripts/tansu.sh stop </dev/null
-# An assignment, not `eval "$(...)"`, so that a failed start stops the run.
-start_output="$(bash scripts/tansu.sh start </dev/null)"
-eval "$start_output"
-[[ -n "${KAFKA_RS_TEST_BOOTSTRAP:-}" ]] || {
-    echo "scripts/test.sh: tansu started but printed no bootstrap" >&2
-    exit 1
+# Every example (the seed's five and metrics) runs to completion and exits 0
+# on the broker the environment selects. The quick start, the README's first
+# command, always embeds its broker: it runs in the embedded phase only.
+examples=(consumer batchconsumer consumer_with_mulit_service producer producer_ex metrics)
+run_examples() {
+    local where=$1 example t
+    shift
+    for example in "$@"; do
+        banner "cargo run --example $example  [broker: $where]"
+        t=$SECONDS
+        timeout 300 cargo run --example "$example" </dev/null
+        timings+=("example $example ($where): $((SECONDS - t))s")
+    done
 }
-export KAFKA_RS_TEST_BOOTSTRAP
 
-banner "phase 2/2: cargo test -p kafka-rs --tests  [broker: tansu 0.6.0 at $KAFKA_RS_TEST_BOOTSTRAP, KAFKA_RS_TEST_BOOTSTRAP set]"
+if [[ "${KAFKA_RS_SKIP_EMBEDDED:-}" != 1 ]]; then
+    banner "embedded phase: cargo test --workspace --all-features  [broker: embedded mock cluster, in process]"
+    t=$SECONDS
+    timeout "$phase_timeout" cargo test --workspace --all-features </dev/null
+    timings+=("embedded phase, cargo test: $((SECONDS - t))s")
+    print_reliability "embedded mock cluster"
+
+    run_examples "embedded mock cluster" quickstart "${examples[@]}"
+
+    # The benchmark binary must keep working: its scenarios at tiny counts
+    # (all but latency, whose paths the others cover). Performance targets
+    # are informational here (tiny runs cannot meet them); a scenario that
+    # errors fails the run. See kafka-bench/README.md.
+    banner "kafka-bench smoke run, tiny counts  [broker: embedded mock cluster, in process]"
+    t=$SECONDS
+    timeout 240 cargo run -p kafka-bench -- --broker embedded \
+        --scenario consume-noop,consume-batch,produce-async,produce-awaited,slow-handler,backlog \
+        --messages 20000 --rounds 1 --slow-messages 200 --backlog-messages 5000 \
+        --quiet --markdown target/bench/smoke.md --json target/bench/smoke.json </dev/null
+    timings+=("kafka-bench smoke (embedded): $((SECONDS - t))s")
+fi
+
+banner "Apache Kafka phase: install (once per machine) and start"
+t=$SECONDS
+bash scripts/kafka.sh install </dev/null
+timings+=("Apache Kafka install check/fetch: $((SECONDS - t))s")
+t=$SECONDS
+kafka_started=1
+# An assignment, not `eval "$(...)"`, so that a failed start stops the run.
+start_output="$(bash scripts/kafka.sh start </dev/null)"
+eval "$start_output"
+export KAFKA_RS_TEST_BOOTSTRAP KAFKA_RS_TEST_KAFKA_STATE
+timings+=("Apache Kafka format and start: $((SECONDS - t))s")
+where="Apache Kafka $KAFKA_RS_TEST_KAFKA_VERSION at $KAFKA_RS_TEST_BOOTSTRAP"
+
+banner "Apache Kafka phase: cargo test -p kafka-rs --tests  [broker: $where]"
 t=$SECONDS
 timeout "$phase_timeout" cargo test -p kafka-rs --tests </dev/null
-timings+=("phase 2 (tansu): $((SECONDS - t))s")
-print_reliability "tansu"
+timings+=("Apache Kafka phase, integration tests: $((SECONDS - t))s")
+print_reliability "Apache Kafka $KAFKA_RS_TEST_KAFKA_VERSION"
 
-banner "security phase: scripts/tansu-secure.sh test  [brokers: tansu with SASL/SCRAM, and tansu behind a TLS terminator]"
+banner "Apache Kafka phase: security tests (SASL_PLAINTEXT, SSL, mTLS, SASL_SSL listeners)  [broker: $where]"
 t=$SECONDS
-timeout "$phase_timeout" bash scripts/tansu-secure.sh test </dev/null
-timings+=("security phase (tansu SCRAM/TLS): $((SECONDS - t))s")
+timeout "$phase_timeout" cargo test -p kafka-rs --features kafka-secure-tests \
+    --test security_scram --test security_tls --test security_logs </dev/null
+timings+=("Apache Kafka phase, security tests: $((SECONDS - t))s")
+
+run_examples "$where" "${examples[@]}"

@@ -4,39 +4,22 @@
 //! By default every [`TestBroker`] is a fresh in-process mock cluster
 //! ([`kafka_runtime::testing::EmbeddedBroker`]). With
 //! `KAFKA_RS_TEST_BOOTSTRAP=host:port` set (as `scripts/test.sh` does after
-//! starting tansu), the same tests run against that external broker instead.
+//! `scripts/kafka.sh start`), the same tests run against that Apache Kafka
+//! instead.
 //!
 //! Tests written against this module pass on both brokers when they create
-//! every topic through [`TestBroker::create_topic`] (tansu does not
-//! auto-create topics), wait with [`wait_until`] or bounded timeouts rather
-//! than sleeps, and use [`TEST_SESSION_TIMEOUT`] for consumer groups whose
-//! members are closed and reopened (see
-//! [`kafka_runtime::testing`] for the mock cluster's group timings).
+//! every topic through [`TestBroker::create_topic`] (topics are never left
+//! to auto-creation, which brokers and clients handle differently), wait
+//! with [`wait_until`] or bounded timeouts rather than sleeps, and use
+//! [`TEST_SESSION_TIMEOUT`] for consumer groups whose members are closed and
+//! reopened (see [`kafka_runtime::testing`] for the mock cluster's group
+//! timings).
 //!
-//! # tansu 0.6.0 with `rdkafka` 0.39's librdkafka
-//!
-//! What the test suite relies on and was checked against tansu 0.6.0 on
-//! sqlite storage, and for which no support code had to change: CreateTopics
-//! through the admin API (metadata shows the topic at once; a second create
-//! fails with `TopicAlreadyExists`); produce
-//! with every codec (gzip, snappy, lz4, zstd), `acks` 0/1/-1 and the
-//! idempotent producer; keys, payloads and headers (null and empty values
-//! kept); record timestamps; consumer groups with the eager and
-//! `cooperative-sticky` assignors (a second member gets its share in about
-//! 3 s); synchronous and automatic commits, OffsetFetch, and a restarted group
-//! resuming at its committed offset; a closed member leaves at once; correct
-//! watermarks; pause, resume, seek and `offsets_for_times`. Differences from
-//! Apache Kafka:
-//!
-//! - no topic auto-creation: a produce to an unknown topic times out,
-//!   whatever the client asks for;
-//! - listing and describing groups (`fetch_group_list`: ListGroups then
-//!   DescribeGroups) fails with a transport error: on sqlite storage tansu
-//!   cannot read back the group state it stored (it logs a `SerdeJson`
-//!   error) and drops the connection. It keeps serving everything else;
-//!   derive lag from committed offsets and watermarks instead;
-//! - memory storage reports wrong high watermarks, which is why
-//!   `scripts/tansu.sh` uses sqlite.
+//! An Apache Kafka started by `scripts/kafka.sh` also exports its state
+//! directory (`KAFKA_RS_TEST_KAFKA_STATE`), through which
+//! [`TestBroker::kafka_script`] stops, kills and starts its nodes, and the
+//! replication factor its topics need (`KAFKA_RS_TEST_REPLICATION`: 1 on a
+//! single node, 3 on the three-node cluster).
 #![deny(missing_docs)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,12 +44,19 @@ pub const TEST_SESSION_TIMEOUT: Duration = Duration::from_secs(6);
 /// How long topic creation may take before a test fails.
 const TOPIC_READY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The environment variable `scripts/kafka.sh` sets to its state directory.
+pub const KAFKA_STATE_ENV: &str = "KAFKA_RS_TEST_KAFKA_STATE";
+
+/// The environment variable `scripts/kafka.sh` sets to the replication
+/// factor of the cluster it started.
+pub const REPLICATION_ENV: &str = "KAFKA_RS_TEST_REPLICATION";
+
 /// A broker a test runs against.
 #[derive(Debug)]
 pub enum TestBroker {
     /// A mock cluster owned by this value.
     Embedded(EmbeddedBroker),
-    /// An external broker (tansu in this project's test runs).
+    /// An external broker (Apache Kafka in this project's test runs).
     External {
         /// Its bootstrap list.
         bootstrap: String,
@@ -118,7 +108,11 @@ impl TestBroker {
                 let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
                     .set("bootstrap.servers", bootstrap)
                     .create()?;
-                let topic_spec = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+                let topic_spec = NewTopic::new(
+                    topic,
+                    partitions,
+                    TopicReplication::Fixed(replication_factor()),
+                );
                 let options = AdminOptions::new().operation_timeout(Some(TOPIC_READY_TIMEOUT));
                 for result in admin.create_topics([&topic_spec], &options).await? {
                     result.map_err(|(_, code)| KafkaError::AdminOp(code))?;
@@ -126,6 +120,50 @@ impl TestBroker {
             }
         }
         self.wait_for_topic(topic, partitions).await
+    }
+
+    /// Runs `bash scripts/kafka.sh ARGS` on the Apache Kafka this test runs
+    /// against (the one whose state directory `KAFKA_RS_TEST_KAFKA_STATE`
+    /// names, checked to serve this broker's bootstrap address), e.g.
+    /// `["restart"]` or `["kill-node", "2"]`; returns what it printed on
+    /// stdout. Blocks: call it from `spawn_blocking` or `block_in_place`.
+    pub fn kafka_script(&self, args: &[&str]) -> Result<String, String> {
+        let TestBroker::External { bootstrap } = self else {
+            return Err(
+                "the embedded broker has no scripts/kafka.sh; use its fault injection".into(),
+            );
+        };
+        let state = std::env::var(KAFKA_STATE_ENV).map_err(|_| {
+            format!(
+                "{KAFKA_STATE_ENV} is not set: this test controls the broker through \
+                 scripts/kafka.sh; start it with `eval \"$(bash scripts/kafka.sh start)\"`"
+            )
+        })?;
+        let env = std::fs::read_to_string(std::path::Path::new(&state).join("env"))
+            .map_err(|e| format!("{state}/env: {e}: not a state directory of scripts/kafka.sh"))?;
+        if !env.contains(&format!("KAFKA_RS_TEST_BOOTSTRAP={bootstrap}\n")) {
+            return Err(format!(
+                "{BOOTSTRAP_ENV}={bootstrap} is not the Apache Kafka of {state}; \
+                 export the variables `scripts/kafka.sh start` printed for it"
+            ));
+        }
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/kafka.sh");
+        let output = std::process::Command::new("bash")
+            .arg(script)
+            .args(args)
+            .env("KAFKA_STATE_DIR", &state)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .map_err(|e| format!("cannot run {script}: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "scripts/kafka.sh {} failed ({})",
+                args.join(" "),
+                output.status
+            ));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
     async fn wait_for_topic(&self, topic: &str, partitions: i32) -> Result<(), KafkaError> {
@@ -144,6 +182,7 @@ impl TestBroker {
                         t.name() == topic
                             && t.error().is_none()
                             && t.partitions().len() == partitions as usize
+                            && t.partitions().iter().all(|p| p.leader() >= 0)
                     });
                     if ready {
                         return Ok(());
@@ -160,6 +199,16 @@ impl TestBroker {
         .await
         .expect("the metadata probe does not panic")
     }
+}
+
+/// The replication factor of the topics tests create on an external broker:
+/// `KAFKA_RS_TEST_REPLICATION`, else 1.
+pub fn replication_factor() -> i32 {
+    std::env::var(REPLICATION_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(1)
 }
 
 /// Starts the broker the environment selects, creates `topics` (keeping

@@ -1,6 +1,6 @@
 //! Produce and consume through plain `rdkafka` clients configured by the
 //! configuration mapping layer, on the broker [`TestBroker`] selects: the
-//! embedded mock cluster by default, tansu under `scripts/test.sh`.
+//! embedded mock cluster by default, Apache Kafka under `scripts/test.sh`.
 //!
 //! Both clients come from a `trpc_go.yaml` text through
 //! `kafka_runtime::config` (`Config::from_yaml_str`, then

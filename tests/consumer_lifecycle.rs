@@ -241,7 +241,7 @@ async fn trpc_meta_maps_headers_and_the_raw_context_is_filled() {
         assert!(raw.assignment >= 1);
         let member_id = raw.member_id.as_deref().unwrap_or_default();
         assert!(!member_id.is_empty(), "member id from the group: {raw:?}");
-        // Kafka numbers generations from 1, tansu from 0; -1 means "not joined".
+        // -1 means "not joined".
         assert!(raw.generation_id.unwrap_or(-1) >= 0, "generation: {raw:?}");
     }
 }
@@ -329,7 +329,7 @@ async fn second_member_joins(strategy: &str) {
         *counts.entry(payload).or_insert(0) += 1;
     }
     let twice: Vec<_> = counts.into_iter().filter(|(_, n)| *n > 1).collect();
-    // Kafka (and tansu) accept the offsets a member commits while its
+    // Apache Kafka accepts the offsets a member commits while its
     // partitions are being revoked, so a rebalance repeats nothing. The mock
     // cluster refuses every commit while a rebalance is in progress
     // (REBALANCE_IN_PROGRESS, visible in the logs), so there whoever owns a

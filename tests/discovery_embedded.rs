@@ -1,6 +1,6 @@
 //! Discovery end to end: a resolver registered by the test, and the
 //! built-in `dns` and `env` resolvers, turn the service name of an address
-//! into the brokers of a real broker (the embedded one, or tansu when
+//! into the brokers of a real broker (the embedded one, or Apache Kafka when
 //! `KAFKA_RS_TEST_BOOTSTRAP` is set); a consumer and a producer configured
 //! from the resolved `trpc_go.yaml` then exchange a record. Every discovery
 //! error is checked as a loaded configuration reports it.

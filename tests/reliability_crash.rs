@@ -5,7 +5,7 @@
 //! Size: `RELIABILITY_MESSAGES` (default 5,000) and `RELIABILITY_KILLS`
 //! (default 10); the full run is
 //! `RELIABILITY_MESSAGES=50000 RELIABILITY_KILLS=10 cargo test -p kafka-rs --test reliability_crash -- --nocapture`
-//! (with `KAFKA_RS_TEST_BOOTSTRAP` pointing at tansu, or on the mock cluster).
+//! (with `KAFKA_RS_TEST_BOOTSTRAP` pointing at Apache Kafka, or on the mock cluster).
 //! `RELIABILITY_SEED` repeats a run's kill moments.
 
 mod reliability_support;

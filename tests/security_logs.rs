@@ -14,7 +14,7 @@ use kafka_runtime::config::{parse_consumer_address, parse_producer_target};
 use kafka_runtime::rdkafka::consumer::{Consumer, StreamConsumer};
 use kafka_runtime::rdkafka::producer::{FutureProducer, FutureRecord};
 use kafka_runtime::security::probe_authentication_async;
-use secure_support::{consumer_address, create_topic, encode, producer_target, round_trip, Scram};
+use secure_support::{consumer_address, create_topic, encode, producer_target, round_trip, Sasl};
 
 #[derive(Clone, Default)]
 struct Buffer(Arc<Mutex<Vec<u8>>>);
@@ -52,7 +52,7 @@ fn capture() -> Buffer {
 #[tokio::test]
 async fn passwords_are_absent_from_all_logs() {
     let logs = capture();
-    let broker = Scram::from_env();
+    let broker = Sasl::from_env();
     let wrong = format!("{}-wrong", broker.password);
     let debug = "&netDailTimeout=5000";
 

@@ -151,7 +151,7 @@
 //!
 //! [`config`] is the tRPC-Go plugin's configuration language: the YAML
 //! loader ([`config::Config`]), the address parser, the key table
-//! ([`config::keys::KEYS`], source of the README's reference), the mapping
+//! ([`config::keys::KEYS`], source of CONFIGURATION.md's reference), the mapping
 //! to librdkafka properties, and overrides in code
 //! ([`config::register_consumer_addr_config`], the seed's
 //! `RegisterAddrConfig`). [`discovery`] resolves `discover=` service names.

@@ -15,13 +15,14 @@
 //! # Differences from a real broker
 //!
 //! Measured with the librdkafka that `rdkafka` 0.39 builds; tests that must
-//! pass on both this broker and tansu have to allow for them:
+//! pass on both this broker and Apache Kafka have to allow for them:
 //!
 //! - The log per partition is bounded (about 5 MB); older records are
 //!   dropped, so large backlogs need a real broker.
 //! - Topics are created on first use (a produce to an unknown topic
-//!   succeeds). Real brokers such as tansu do not auto-create: create every
-//!   topic explicitly.
+//!   succeeds). Whether a real broker does depends on its
+//!   `auto.create.topics.enable` and on the client: create every topic
+//!   explicitly.
 //! - A consumer group's first join takes about 3 s (the mock's initial
 //!   rebalance delay); a second member joining a `cooperative-sticky` group
 //!   gets its partitions after about 10 s, with eager strategies about 5 s.

@@ -28,7 +28,7 @@ impl Fixture {
     }
 
     /// On the embedded broker whatever the environment selects, for what an
-    /// external broker cannot do (fault injection, codecs tansu cannot serve).
+    /// external broker cannot do (fault injection).
     pub async fn embedded(prefix: &str, partitions: i32) -> Fixture {
         let broker = kafka_runtime::testing::EmbeddedBroker::start().expect("embedded broker");
         Self::on(TestBroker::Embedded(broker), prefix, partitions).await

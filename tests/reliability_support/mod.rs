@@ -229,9 +229,8 @@ fn send_all(
                 let payload = format!("message-{i}");
                 let mut result = Err(String::new());
                 // The feed must be complete whatever the broker does: a
-                // delivery the broker failed for good (tansu answers
-                // in-flight produce requests with an unknown error while it
-                // shuts down) is sent again and counted.
+                // delivery the broker failed for good (a request timed out
+                // while the broker was away) is sent again and counted.
                 for attempt in 0..30 {
                     if attempt == 1 {
                         RESENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -1,5 +1,5 @@
-//! Shared by the tests that run against the authenticating and TLS tansu
-//! brokers of `scripts/tansu-secure.sh` (run through `scripts/test.sh`).
+//! Shared by the tests that run against the SASL and TLS listeners of the
+//! Apache Kafka `scripts/kafka.sh start` runs (through `scripts/test.sh`).
 #![allow(dead_code)]
 
 pub mod tls;
@@ -15,43 +15,48 @@ use kafka_runtime::rdkafka::producer::{FutureProducer, FutureRecord};
 use kafka_runtime::rdkafka::ClientConfig;
 use kafka_runtime::rdkafka::Message;
 
-/// The value of `name`, which `scripts/tansu-secure.sh` exports. A test that
+/// The value of `name`, which `scripts/kafka.sh start` exports. A test that
 /// needs it fails (never skips) when it is missing.
 pub fn required_env(name: &str) -> String {
     match std::env::var(name) {
         Ok(value) if !value.trim().is_empty() => value.trim().to_owned(),
         _ => panic!(
-            "{name} is not set: these tests need the authenticating/TLS tansu brokers that \
-             scripts/tansu-secure.sh starts; run them with scripts/test.sh \
-             (or scripts/tansu-secure.sh test)"
+            "{name} is not set: these tests need the SASL and TLS listeners of the Apache Kafka \
+             that `scripts/kafka.sh start` runs; run them with scripts/test.sh, or \
+             `eval \"$(bash scripts/kafka.sh start)\"` then \
+             `cargo test -p kafka-rs --features kafka-secure-tests --test security_scram`"
         ),
     }
 }
 
-/// The SCRAM broker of `scripts/tansu-secure.sh`.
-pub struct Scram {
+/// The SASL_PLAINTEXT listener and its users (`scripts/kafka.sh`): one
+/// user per SCRAM mechanism (each has a credential for that mechanism only)
+/// and a PLAIN user, all with the same password.
+pub struct Sasl {
     pub bootstrap: String,
     pub user_256: String,
     pub user_512: String,
+    pub plain_user: String,
     pub password: String,
 }
 
-impl Scram {
+impl Sasl {
     pub fn from_env() -> Self {
-        Scram {
-            bootstrap: required_env("KAFKA_RS_TEST_SCRAM_BOOTSTRAP"),
+        Sasl {
+            bootstrap: required_env("KAFKA_RS_TEST_SASL_BOOTSTRAP"),
             user_256: required_env("KAFKA_RS_TEST_SCRAM_USER_256"),
             user_512: required_env("KAFKA_RS_TEST_SCRAM_USER_512"),
-            password: required_env("KAFKA_RS_TEST_SCRAM_PASSWORD"),
+            plain_user: required_env("KAFKA_RS_TEST_PLAIN_USER"),
+            password: required_env("KAFKA_RS_TEST_SASL_PASSWORD"),
         }
     }
 
     /// The user that has a credential for `mechanism`.
     pub fn user_for(&self, mechanism: &str) -> &str {
-        if mechanism == "SCRAM-SHA-256" {
-            &self.user_256
-        } else {
-            &self.user_512
+        match mechanism {
+            "SCRAM-SHA-256" => &self.user_256,
+            "PLAIN" => &self.plain_user,
+            _ => &self.user_512,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The address keys: one table that drives the parser, its error messages,
-//! the key tables of `README.md` and `CONFIGURATION.md` (generated from it,
+//! the key tables of `CONFIGURATION.md` (generated from it,
 //! see `config/tests/docs.rs`) and the config-check output.
 //!
 //! Each [`KeySpec`] says which side accepts the key, what values it takes,
@@ -596,8 +596,8 @@ pub fn suggest(name: &str, side: Side) -> Option<&'static str> {
 }
 
 /// The Markdown reference table of the keys whose side is exactly `side`
-/// (`Side::Both` gives the shared keys), as `README.md` and
-/// `CONFIGURATION.md` show it between their generation markers.
+/// (`Side::Both` gives the shared keys), as `CONFIGURATION.md` shows it
+/// between its generation markers.
 ///
 /// ```
 /// use kafka_runtime::config::keys::{markdown_table, Side};

@@ -3,8 +3,7 @@
 //! A consumer service is a `server.service[]` entry with `protocol: kafka`; a
 //! producer is a `client.service[]` entry whose `target` starts with
 //! `kafka://`. Everything else in the file is left to whoever owns it.
-//! The README's Configuration section and `CONFIGURATION.md` at the
-//! workspace root are the full reference; the key
+//! `CONFIGURATION.md` at the workspace root is the full reference; the key
 //! table ([`keys::KEYS`]) and the property mapping ([`mapping`]) are its
 //! sources.
 //!

@@ -1,6 +1,6 @@
-//! `README.md` and `CONFIGURATION.md` stay in step with the key table.
+//! `CONFIGURATION.md` stays in step with the key table.
 //!
-//! Both files carry the key tables between generation markers:
+//! It carries the key tables between generation markers:
 //!
 //! ```text
 //! <!-- generated: keys shared -->
@@ -19,7 +19,7 @@
 use super::super::keys::{markdown_table, Side, KEYS};
 
 /// The files that carry generated key tables, relative to the workspace root.
-const FILES: &[&str] = &["README.md", "CONFIGURATION.md"];
+const FILES: &[&str] = &["CONFIGURATION.md"];
 
 /// The environment variable that turns the check into a rewrite.
 const BLESS_ENV: &str = "KAFKA_RS_BLESS_DOCS";
@@ -122,11 +122,11 @@ fn every_key_is_documented() {
     }
 }
 
-/// The YAML-level keys the loader reads (`yaml.rs`) are in the README's
-/// table of them.
+/// The YAML-level keys the loader reads (`yaml.rs`) are in
+/// CONFIGURATION.md's table of them.
 #[test]
 fn yaml_keys_are_documented() {
-    let doc = read("README.md");
+    let doc = read("CONFIGURATION.md");
     for key in [
         "server.service[].name",
         "server.service[].address",
@@ -142,7 +142,7 @@ fn yaml_keys_are_documented() {
     ] {
         assert!(
             doc.contains(&format!("| `{key}` |")),
-            "`{key}` missing from README.md's YAML key table"
+            "`{key}` missing from CONFIGURATION.md's YAML key table"
         );
     }
 }
