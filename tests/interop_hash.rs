@@ -3,6 +3,8 @@
 //! 5, 7, 12, 16 and 64, each produced for real by the plugin (`SendMessage`,
 //! which reports the partition the broker stored it in) and by kafka-rs
 //! (`send_message`, which reports `Delivered`), on Apache Kafka 4.1.1.
+//! Records without a key differ, and the test pins how: the plugin puts them
+//! all in the empty key's partition, kafka-rs spreads them at random.
 
 mod interop_support;
 
@@ -17,6 +19,8 @@ use kafka_runtime::RuntimeHandle;
 const KEYS: usize = 10_000;
 const PARTITION_COUNTS: [i32; 8] = [1, 2, 3, 5, 7, 12, 16, 64];
 const PRODUCER: &str = "interop.hash.producer";
+/// Records without a key each side sends (`partitioner=hash`, 16 partitions).
+const KEYLESS: usize = 200;
 
 /// 10,000 distinct keys: the empty key, ASCII, multi-byte UTF-8 and binary
 /// bytes (every byte value, from a fixed xorshift sequence).
@@ -71,6 +75,21 @@ async fn both_sides_put_every_key_in_the_same_partition() {
         topics.push((count, go_topic, rs_topic));
     }
 
+    // Records without a key, on the 16-partition topics: the plugin wraps a
+    // nil key in a non-nil sarama encoder, so it hashes it as the empty key.
+    let (go16, rs16) = topics
+        .iter()
+        .find(|(count, _, _)| *count == 16)
+        .map(|(_, go, rs)| (go.clone(), rs.clone()))
+        .unwrap();
+    let keyless_from = plugin_records.len();
+    plugin_records.extend((0..KEYLESS).map(|_| Outgoing {
+        topic: Some(go16.clone()),
+        key: None,
+        value: b"no key".to_vec(),
+        ..Outgoing::default()
+    }));
+
     let started = Instant::now();
     let plugin_sent = tokio::task::spawn_blocking({
         let yaml = yaml.clone();
@@ -113,6 +132,14 @@ async fn both_sides_put_every_key_in_the_same_partition() {
         ours.push(partitions);
     }
     let ours_secs = started.elapsed().as_secs_f64();
+    let mut ours_keyless = std::collections::BTreeSet::new();
+    for _ in 0..KEYLESS {
+        let d = producer
+            .send_message(&rs16, None::<&[u8]>, b"no key", Headers::new())
+            .await
+            .unwrap_or_else(|e| panic!("kafka-rs send: {e}"));
+        ours_keyless.insert(d.partition);
+    }
     runtime
         .shutdown(std::time::Duration::from_secs(10))
         .await
@@ -131,6 +158,23 @@ async fn both_sides_put_every_key_in_the_same_partition() {
             }
         }
     }
+    let empty_key = PARTITION_COUNTS.iter().position(|c| *c == 16).unwrap() * keys.len();
+    let plugin_keyless: std::collections::BTreeSet<i32> = plugin_sent[keyless_from..]
+        .iter()
+        .map(|s| s.partition)
+        .collect();
+    assert!(keys[0].is_empty());
+    assert_eq!(
+        plugin_keyless.into_iter().collect::<Vec<_>>(),
+        vec![plugin_sent[empty_key].partition],
+        "the plugin puts keyless records in the empty key's partition"
+    );
+    assert!(ours_keyless.len() > 1, "kafka-rs spreads keyless records");
+    report(&format!(
+        "keyless records with partitioner=hash, 16 partitions: the plugin put {KEYLESS} of {KEYLESS} in partition {} (the empty key's), kafka-rs spread {KEYLESS} over {} partitions",
+        plugin_sent[empty_key].partition,
+        ours_keyless.len()
+    ));
     report(&format!(
         "hash parity: {} keys x {} partition counts = {compared} records per side, {} in different partitions (plugin SendMessage x256 goroutines {plugin_secs:.1} s, kafka-rs send_message x256 tasks {ours_secs:.1} s)",
         keys.len(),

@@ -445,7 +445,7 @@ pub const KEYS: &[KeySpec] = &[
         "Consumer group id.",
         "group.id"),
     key!("strategy", Consumer, Kind::Choice(Strategy::ALLOWED), default "sticky",
-        "Partition assignment strategy; all members of a group must agree (seed Q5).",
+        "Partition assignment strategy; all members of a group must agree (seed Q5). sticky is librdkafka's cooperative-sticky, which cannot share a group with the Go plugin's (sarama's) sticky: see MIGRATING.md.",
         "partition.assignment.strategy (sticky becomes cooperative-sticky)"),
     key!("fetchDefault", Consumer, int(1, 1_000_000_000, Unit::Bytes), default "524288",
         "Bytes requested per partition per fetch.",
