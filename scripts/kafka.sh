@@ -368,7 +368,10 @@ wait_ready() {
         pending=()
         for n in "$@"; do
             pid=$(node_pid "$n")
-            if ! is_our_broker "$pid" "$n"; then
+            # This run launched the pid just now, so liveness is the test:
+            # until the launching subshell has exec'ed java, its command
+            # line is not yet the broker's (is_our_broker would say no).
+            if ! kill -0 "$pid" 2>/dev/null; then
                 log "node $n exited during start-up; the end of its log ($state/node$n/server.log):"
                 tail -n 40 "$state/node$n/server.log" >&2 2>/dev/null || true
                 tail -n 20 "$state/node$n/stdout.log" >&2 2>/dev/null || true

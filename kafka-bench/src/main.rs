@@ -6,6 +6,7 @@ mod apache;
 mod broker;
 mod consume;
 mod handlers;
+mod plugin;
 mod probe;
 mod produce;
 mod report;
@@ -83,6 +84,11 @@ pub struct Args {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Adds a third side to consume-noop, consume-batch, produce-async and
+    /// produce-awaited: the tRPC-Go plugin itself (interop/cmd/plugin-peer,
+    /// built with `go build`), in a child process on the same YAML.
+    #[arg(long)]
+    pub plugin: bool,
     #[command(subcommand)]
     pub child: Option<Child>,
 }
@@ -157,6 +163,8 @@ impl ScenarioName {
 pub struct Ctx {
     pub args: Args,
     pub broker: Broker,
+    /// The plugin's side (`--plugin`): its program.
+    pub plugin: Option<PathBuf>,
     pub progress: ProgressBar,
     run_id: String,
     next: AtomicU32,
@@ -343,8 +351,14 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis())
     );
+    let plugin = if args.plugin {
+        Some(plugin::build()?)
+    } else {
+        None
+    };
     let ctx = Ctx {
         broker,
+        plugin,
         progress,
         run_id,
         next: AtomicU32::new(0),

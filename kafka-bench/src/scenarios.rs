@@ -14,6 +14,7 @@ use crate::broker::{
 };
 use crate::consume::{self, RawWork};
 use crate::handlers;
+use crate::plugin::{self, ProduceRun};
 use crate::probe::{self, Span, KEY_ORDER};
 use crate::produce;
 use crate::report::{Run, Scenario, Target};
@@ -138,8 +139,19 @@ async fn consume_runs(
         run.set_cpu(probe::cpu_seconds().zip(cpu0).map(|(b, a)| b - a));
         s.runs.push(run);
         ctx.done_step();
+
+        if let Some(peer) = &ctx.plugin {
+            let group = ctx.unique("g");
+            let yaml = consumer_yaml(service, &ctx.broker.bootstrap(), &topic, &group, &extra);
+            ctx.step(format!("{name} round {round}: plugin"));
+            let child = plugin::consume(peer, &yaml, n, batch, ctx.deadline()).await?;
+            s.runs.push(plugin_run(round, child));
+        }
     }
     s.summarise("ours", "raw");
+    if ctx.plugin.is_some() {
+        s.notes.push(PLUGIN_NOTE.into());
+    }
     if batch {
         s.cpu_ratio_target("batch consume CPU/record <= 1.1x raw", 1.1);
     } else {
@@ -215,20 +227,32 @@ async fn produce_runs(ctx: &Ctx, s: &mut Scenario, n: u64, awaited: bool) -> Res
             run.peak_rss_kib = probe::peak_rss_kib();
             run.set_cpu(probe::cpu_seconds().zip(cpu0).map(|(b, a)| b - a));
             s.runs.push(run);
-            let b = bootstrap.clone();
-            let t = topic.clone();
-            let held = tokio::task::spawn_blocking(move || records_in(&b, &t, PARTITIONS))
-                .await
-                .map_err(|e| e.to_string())??;
-            if held != n as i64 && ctx.broker.is_embedded() {
-                return Err(format!(
-                    "{side} round {round}: the broker holds {held} records, {n} were produced"
-                ));
-            }
+            check_held(ctx, &bootstrap, &topic, side, round, n).await?;
             ctx.done_step();
+        }
+        if let Some(peer) = &ctx.plugin {
+            let topic = ctx.unique("p");
+            ctx.create_topic(&topic, PARTITIONS).await?;
+            let yaml = producer_yaml(produce::PRODUCER, &bootstrap, &topic, extra);
+            ctx.step(format!("{name} round {round}: plugin"));
+            let spec = ProduceRun {
+                service: produce::PRODUCER,
+                messages: n,
+                value_size: VALUE,
+                // The plugin's synchronous Produce from as many goroutines as
+                // our awaiting tasks; asynchronous Produce from one loop, as ours.
+                concurrency: if awaited { produce::TASKS } else { 1 },
+                asynchronous: !awaited,
+            };
+            let child = plugin::produce(peer, &yaml, &spec, ctx.deadline()).await?;
+            s.runs.push(plugin_run(round, child));
+            check_held(ctx, &bootstrap, &topic, "plugin", round, n).await?;
         }
     }
     s.summarise("ours", "raw");
+    if ctx.plugin.is_some() {
+        s.notes.push(PLUGIN_NOTE.into());
+    }
     if awaited {
         s.ratio_target("awaited send_message >= 0.9x raw msg/s", 0.9);
     } else {
@@ -236,6 +260,38 @@ async fn produce_runs(ctx: &Ctx, s: &mut Scenario, n: u64, awaited: bool) -> Res
         s.cpu_ratio_target("async produce CPU/record <= 1.2x raw", 1.2);
     }
     s.notes.push("rate = records over the time from the first send to the end of the flush (ours: + all delivery tasks done); a fresh topic per run".into());
+    Ok(())
+}
+
+/// What the plugin's side notes in a scenario.
+const PLUGIN_NOTE: &str = "plugin = the tRPC-Go plugin v1.2.0 (sarama 1.40.1) in a child process on the same YAML (interop/cmd/plugin-peer); its CPU and peak RSS are the child's own (/proc/PID/stat, VmHWM), read before it exits";
+
+fn plugin_run(round: u32, child: plugin::ChildRun) -> Run {
+    let mut run = Run::new("plugin", round, child.messages, child.seconds, VALUE);
+    run.set_cpu(child.cpu_seconds);
+    run.peak_rss_kib = child.peak_rss_kib;
+    run
+}
+
+/// Fails on the embedded broker unless `topic` holds the `n` records `side` produced.
+async fn check_held(
+    ctx: &Ctx,
+    bootstrap: &str,
+    topic: &str,
+    side: &str,
+    round: u32,
+    n: u64,
+) -> Result<(), String> {
+    let b = bootstrap.to_owned();
+    let t = topic.to_owned();
+    let held = tokio::task::spawn_blocking(move || records_in(&b, &t, PARTITIONS))
+        .await
+        .map_err(|e| e.to_string())??;
+    if held != n as i64 && ctx.broker.is_embedded() {
+        return Err(format!(
+            "{side} round {round}: the broker holds {held} records, {n} were produced"
+        ));
+    }
     Ok(())
 }
 

@@ -224,7 +224,7 @@ mod serve;
 pub mod testing;
 mod tracecontext;
 
-pub use error::{Error, Result};
+pub use error::{Error, GroupProtocolConflict, Result};
 pub use inject::{Inject, RuntimeHandle};
 pub use metadata::Metadata;
 pub use producer::{ProduceError, Producer, RawProducer};

@@ -1,9 +1,10 @@
 //! The commit stage: librdkafka commits stored offsets every
 //! `auto.commit.interval.ms` on its own; the engine commits synchronously
 //! where it must not lose what was handled: on revocation, and when the
-//! service stops ([`close`], which also leaves the group in the order
-//! librdkafka documents).
+//! service stops; [`leave_group`] then leaves the group in the order
+//! librdkafka documents.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
@@ -11,6 +12,9 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 /// How long one `poll` blocks while the consumer closes.
 const CLOSE_POLL: Duration = Duration::from_millis(50);
+
+/// How often [`leave_group`] looks whether the tasks released the consumer.
+const RELEASE_POLL: Duration = Duration::from_millis(1);
 
 /// Commits the stored offsets now. "No offset" just means nothing was
 /// handled since the last commit.
@@ -22,21 +26,51 @@ pub(crate) fn commit_stored<C: ConsumerContext>(service: &str, consumer: &BaseCo
     }
 }
 
-/// Leaves the group, once every handler is done and the stored offsets are
-/// committed: closes the consumer's queue and serves it until librdkafka
-/// reports the consumer closed (the final revocation runs the engine's
-/// callback, with nothing left to wait for), at most `wait`. Records
-/// polled meanwhile are neither handled nor committed. The caller drops
-/// the consumer afterwards, on the same thread.
-pub(crate) fn close<C: ConsumerContext>(service: &str, consumer: &BaseConsumer<C>, wait: Duration) {
-    commit_stored(service, consumer);
-    match consumer.close_queue() {
-        Ok(()) => {
-            let deadline = Instant::now() + wait.max(Duration::from_secs(1));
-            while !consumer.closed() && Instant::now() < deadline {
-                let _ = consumer.poll(CLOSE_POLL);
+/// Leaves the group now rather than whenever the last reference drops,
+/// once every handler is done and the stored offsets are committed: the
+/// consumer is dropped on the calling (poll) thread as soon as the stopped
+/// tasks released their references. Its `Drop` closes the queue and serves
+/// it until librdkafka reports the consumer closed (the final revocation
+/// runs the engine's callback, with nothing left to wait for; records polled
+/// then are neither handled nor committed). Closing the queue here first
+/// would make that `Drop` close it a second time and log an error
+/// (`BrokerDestroy`). Only when a task still holds the consumer after
+/// `wait` (a handler that overran the shutdown deadline) is the queue closed
+/// here, and the consumer left to that task.
+pub(crate) fn leave_group<C: ConsumerContext>(
+    consumer: Arc<BaseConsumer<C>>,
+    service: &str,
+    wait: Duration,
+) {
+    let deadline = Instant::now() + wait.max(Duration::from_secs(1));
+    let mut consumer = consumer;
+    loop {
+        match Arc::try_unwrap(consumer) {
+            Ok(last) => {
+                drop(last);
+                break;
+            }
+            Err(shared) if Instant::now() < deadline => {
+                consumer = shared;
+                std::thread::sleep(RELEASE_POLL);
+            }
+            Err(shared) => {
+                tracing::warn!(
+                    service,
+                    "a handler still holds the consumer after the shutdown deadline; \
+                     leaving the group without it"
+                );
+                match shared.close_queue() {
+                    Ok(()) => {
+                        while !shared.closed() && Instant::now() < deadline + wait {
+                            let _ = shared.poll(CLOSE_POLL);
+                        }
+                    }
+                    Err(e) => tracing::warn!(service, error = %e, "could not close the consumer"),
+                }
+                break;
             }
         }
-        Err(e) => tracing::warn!(service, error = %e, "could not close the consumer"),
     }
+    tracing::info!(service, "stopped");
 }

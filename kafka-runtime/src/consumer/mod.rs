@@ -49,10 +49,11 @@
 //!
 //! On shutdown the poll thread stops polling, stops every task (each
 //! finishes its handling in flight, at most `shutdown_timeout`, and stores
-//! its offsets), commits synchronously, then closes the consumer (leaving
-//! the group) before dropping it on the same thread ([`commit::close`]). A
-//! consumer error that ends the member (`poll.rs`, `ends_the_member`) takes
-//! the same path and `serve()` returns it.
+//! its offsets), commits synchronously, then drops the consumer on the same
+//! thread, which leaves the group ([`commit::leave_group`]). A consumer
+//! error that ends the member (`poll.rs`, `ends_the_member`), or a group
+//! that keeps refusing the member's assignment protocol (`protocol.rs`),
+//! takes the same path and `serve()` returns it.
 
 mod attempt;
 mod batch;
@@ -64,6 +65,7 @@ mod offsets;
 mod ordered;
 mod partition;
 mod poll;
+mod protocol;
 mod rebalance;
 mod retry;
 mod shared;
@@ -186,6 +188,7 @@ pub(crate) fn start(
         dead_letter: crate::deadletter::DeadLetter::create(config).map_err(kafka_err)?,
     });
     let (done_tx, done) = oneshot::channel();
+    let protocol = protocol::ProtocolConflict::new(&service.name, config);
     let thread_name = format!("kafka-consumer-{}", service.name);
     std::thread::Builder::new()
         .name(thread_name)
@@ -194,10 +197,11 @@ pub(crate) fn start(
             // would on a task: spawn, timers, I/O.
             let handle = consumer.context().runtime.clone();
             let _entered = handle.enter();
-            let poller = Poller::new(Arc::new(consumer), engine_service);
+            let poller = Poller::new(Arc::new(consumer), engine_service, protocol);
             let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 poller.run(&shutdown, shutdown_timeout)
             }));
+            commit::leave_group(poller.consumer, &poller.service.name, shutdown_timeout);
             let _ = done_tx.send(ended);
         })
         .map_err(|e| Error::Wiring(format!("could not start a consumer thread: {e}")))?;

@@ -46,6 +46,7 @@ use super::governor::Governor;
 use super::group;
 use super::offsets::{OffsetSink, Tracker};
 use super::partition::{work_bytes, Partition};
+use super::protocol::ProtocolConflict;
 use super::rebalance::EngineContext;
 use super::shared::{Claim, Outcome, Records, Service, Work};
 use super::table::{PartitionRef, Queued, Slot, Table};
@@ -86,6 +87,8 @@ pub(crate) struct Poller {
     any_paused: Cell<bool>,
     /// The earliest due time of a batch being collected, if any.
     next_due: Cell<Option<Instant>>,
+    /// Whether, and since when, the group refuses this member's protocol.
+    protocol: ProtocolConflict,
 }
 
 /// Records of one partition this thread handles itself, and what it
@@ -97,13 +100,18 @@ struct Here {
 }
 
 impl Poller {
-    pub(crate) fn new(consumer: Arc<EngineConsumer>, service: Arc<Service>) -> Self {
+    pub(crate) fn new(
+        consumer: Arc<EngineConsumer>,
+        service: Arc<Service>,
+        protocol: ProtocolConflict,
+    ) -> Self {
         Poller {
             governor: service.may_start_on_poll_thread().then(Governor::default),
             consumer,
             service,
             any_paused: Cell::new(false),
             next_due: Cell::new(None),
+            protocol,
         }
     }
 
@@ -132,6 +140,17 @@ impl Poller {
                 match self.consumer.poll(timeout) {
                     None => break,
                     Some(Ok(record)) => burst.push(record),
+                    Some(Err(e))
+                        if e.rdkafka_error_code()
+                            == Some(RDKafkaErrorCode::InconsistentGroupProtocol) =>
+                    {
+                        let assignments = self.consumer.context().table().assignments;
+                        if let Some(error) = self.protocol.refused(&self.consumer, assignments) {
+                            tracing::error!(service = &*self.service.name, %error, "leaving the group");
+                            outcome = Err(error);
+                            break 'polling;
+                        }
+                    }
                     Some(Err(e)) if ends_the_member(&e) => {
                         tracing::error!(service = &*self.service.name, error = %e, "fatal consumer error");
                         outcome = Err(Error::Kafka {
@@ -163,8 +182,7 @@ impl Poller {
         );
         let ctx = self.consumer.context();
         ctx.stop_and_commit(&self.consumer, None, shutdown_timeout);
-        commit::close(&self.service.name, &self.consumer, shutdown_timeout);
-        tracing::info!(service = &*self.service.name, "stopped");
+        commit::commit_stored(&self.service.name, &self.consumer);
         outcome
     }
 
