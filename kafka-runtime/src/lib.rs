@@ -202,6 +202,8 @@
 //! (`metrics::install_prometheus`).
 #![deny(missing_docs)]
 
+mod batch_error;
+pub mod codec;
 pub mod config;
 mod consumer;
 mod context;
@@ -209,6 +211,7 @@ mod control;
 pub mod deadletter;
 pub mod discovery;
 mod error;
+mod forward;
 pub mod handler;
 mod inject;
 mod logging;
@@ -218,6 +221,7 @@ pub mod metrics;
 #[cfg(feature = "opentelemetry")]
 pub mod otel;
 pub mod producer;
+pub mod retrytopic;
 pub mod security;
 mod serve;
 #[cfg(feature = "testing")]
@@ -229,6 +233,7 @@ pub use inject::{Inject, RuntimeHandle};
 pub use metadata::Metadata;
 pub use producer::{ProduceError, Producer, RawProducer};
 
+pub use batch_error::BatchError;
 pub use context::{Context, RawContext};
 pub use control::{PartitionsEvent, ServiceControl, UnknownService};
 pub use handler::{HandlerError, HandlerResult};
@@ -340,6 +345,7 @@ pub use rdkafka;
 /// Not public API: paths the macros' generated code refers to.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::codec::{Json, Protobuf, Raw};
     pub use crate::handler::{
         assert_send, decode, into_handler_result, Handler, HandlerFuture, Registration,
     };

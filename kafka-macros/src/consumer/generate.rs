@@ -45,6 +45,20 @@ pub fn registration(func: &syn::ItemFn, args: &Args, sig: &Signature) -> TokenSt
         Payload::Vec => quote!(#rt::decode::vec),
         Payload::String => quote!(#rt::decode::string),
         Payload::Json(ty) => quote!(#rt::decode::json::<#ty>),
+        Payload::Codec(ty) => {
+            let codec = args
+                .codec
+                .as_ref()
+                .map(super::args::Codec::tokens)
+                .unwrap_or_else(|| quote!(#rt::Json));
+            // Spanned at the codec the user named, so a codec that cannot
+            // decode the type is reported there.
+            let span = args
+                .codec
+                .as_ref()
+                .map_or(sig.output_span, super::args::Codec::span);
+            quote_spanned!(span=> #rt::decode::with::<#codec, #ty>)
+        }
     };
     let out = sig.output_span;
     // The runtime runs handlers on a multi-threaded runtime, so the future
@@ -56,9 +70,17 @@ pub fn registration(func: &syn::ItemFn, args: &Args, sig: &Signature) -> TokenSt
     };
     // Spanned at the return type, so a wrong `Result` is reported there.
     let result = quote_spanned! {out=> __result };
-    let call = quote! {
-        let #result = #future.await;
-        #rt::into_handler_result(#result)
+    let typed_batch = batch && !matches!(sig.payload, Payload::Message);
+    let call = if typed_batch {
+        quote! {
+            let #result = #future.await;
+            __decoded.outcome(#rt::into_handler_result(#result))
+        }
+    } else {
+        quote! {
+            let #result = #future.await;
+            #rt::into_handler_result(#result)
+        }
     };
     let (variant, input_ty, decode) = if batch && matches!(sig.payload, Payload::Message) {
         // `Vec<Message>` is what the runtime hands over: no per-record pass
@@ -73,11 +95,10 @@ pub fn registration(func: &syn::ItemFn, args: &Args, sig: &Signature) -> TokenSt
             quote!(Batch),
             quote!(::std::vec::Vec<#rt::Message>),
             quote! {
-                let __count = __input.len();
-                let __payload = #rt::decode::batch(__input, #decoder);
-                if __payload.is_empty() && __count > 0 {
-                    // Nothing in the batch decoded; each was logged.
-                    return ::core::result::Result::Ok(());
+                let (__payload, __decoded) = #rt::decode::typed_batch(__input, #decoder);
+                if __decoded.nothing_decoded() {
+                    // Every record failed to decode: each is given up on.
+                    return __decoded.outcome(::core::result::Result::Ok(()));
                 }
             },
         )

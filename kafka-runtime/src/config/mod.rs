@@ -40,8 +40,8 @@ pub use mapping::Properties;
 pub use registry::{register_consumer_addr_config, register_producer_addr_config};
 pub use secret::Secret;
 pub use types::{
-    CommonConfig, ConsumerConfig, ProducerConfig, RetryPolicy, TlsConfig, DEFAULT_CLIENT_ID,
-    DEFAULT_VERSION, KAFKA_SCHEME,
+    CommonConfig, ConsumerConfig, ProducerConfig, RetryBackoff, RetryPolicy, TlsConfig,
+    DEFAULT_CLIENT_ID, DEFAULT_VERSION, KAFKA_SCHEME,
 };
 pub use values::{
     Compression, InitialOffset, IsolationLevel, NotAllowed, Partitioner, RequiredAcks,
