@@ -76,7 +76,7 @@ rm -f "$reliability_report"
 # Every example (the seed's five, metrics and those of #22) runs to completion and exits 0
 # on the broker the environment selects. The quick start, the README's first
 # command, always embeds its broker: it runs in the embedded phase only.
-examples=(consumer batchconsumer consumer_with_mulit_service producer producer_ex metrics backoff batch_outcomes codecs)
+examples=(consumer batchconsumer consumer_with_mulit_service producer producer_ex metrics backoff batch_outcomes codecs retry_topics)
 run_examples() {
     local where=$1 example t
     shift
