@@ -658,5 +658,8 @@ pub async fn produce_async_child(
         }
         other => return Err(format!("--side {other}: use ours or raw")),
     };
-    Ok(format!("{side}: {n} records in {:.3} s", elapsed.as_secs_f64()))
+    Ok(format!(
+        "{side}: {n} records in {:.3} s",
+        elapsed.as_secs_f64()
+    ))
 }
