@@ -24,7 +24,8 @@ const SECRET_FRAGMENTS: &[&str] = &["pass", "pwd", "secret", "token", "cred"];
 /// Whether the value of the unknown key `key` may be a secret, so that it
 /// must not be shown: the key contains a secret word or fragment, or a
 /// misspelling of a secret word (up to one slip in words of up to six
-/// letters, two in longer ones: an extra, missing, wrong or swapped letter).
+/// letters, two in longer ones: an extra, missing, wrong or swapped letter,
+/// in any combination).
 ///
 /// Hiding the value of an ordinary unknown key by mistake costs little (the
 /// error is about the key, not the value); showing a password costs a lot.
@@ -61,15 +62,15 @@ fn allowed_slips(word: &str) -> usize {
     }
 }
 
-/// Whether some stretch of `text` is within `slips` edits (optimal string
-/// alignment: insert, delete, replace, swap neighbours) of `word`.
+/// Whether some stretch of `text` is within `slips` edits (insert, delete,
+/// replace, swap neighbours: Damerau-Levenshtein) of `word`.
 fn contains_near(text: &str, word: &str, slips: usize) -> bool {
     let n = word.len();
     let shortest = n.saturating_sub(slips).max(1);
     (shortest..=n + slips).any(|len| {
         len <= text.len()
             && (0..=text.len() - len)
-                .any(|start| strsim::osa_distance(&text[start..start + len], word) <= slips)
+                .any(|start| strsim::damerau_levenshtein(&text[start..start + len], word) <= slips)
     })
 }
 
@@ -85,7 +86,7 @@ fn is_near_a_key_name(key: &str) -> bool {
     let folded = fold(key);
     KEYS.iter()
         .flat_map(|k| std::iter::once(k.name).chain(k.aliases.iter().copied()))
-        .any(|name| strsim::osa_distance(&folded, &fold(name)) <= 2)
+        .any(|name| strsim::damerau_levenshtein(&folded, &fold(name)) <= 2)
 }
 
 #[cfg(test)]
@@ -99,6 +100,7 @@ mod tests {
             "Password",
             "pasword",
             "passwrod",
+            "pasosrd",
             "pssword",
             "passsword",
             "paswrd",
