@@ -4,6 +4,20 @@
 //! (nothing lost, nothing committed that was not handled, duplicates).
 #![allow(dead_code)]
 
+mod commit_watch;
+mod crash_loop;
+mod follow;
+mod repeats;
+
+#[allow(unused_imports)]
+pub use commit_watch::{CommitSamples, CommitWatch};
+#[allow(unused_imports)]
+pub use crash_loop::{CrashLoop, CrashOutcome, Kill, KillCheck, Production};
+#[allow(unused_imports)]
+pub use follow::Follow;
+#[allow(unused_imports)]
+pub use repeats::{assert_repeats_explained, repeats, unexplained, Exposure, Repeat};
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -29,24 +43,54 @@ pub struct Line {
     pub at_ms: u128,
 }
 
-/// Reads every whole line of the record file at `path` (missing: none).
+/// A partition given to (`A`) or taken from a process, from its record file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assignment {
+    pub assigned: bool,
+    pub run: String,
+    pub partition: i32,
+    pub at_ms: u128,
+}
+
+/// One `A` or `R` record file line, `None` if it is another kind.
+fn parse_assignment(line: &str) -> Option<Assignment> {
+    let f: Vec<&str> = line.split(' ').collect();
+    if f.len() != 6 || !matches!(f[0], "A" | "R") {
+        return None;
+    }
+    Some(Assignment {
+        assigned: f[0] == "A",
+        run: f[1].to_owned(),
+        partition: f[3].parse().ok()?,
+        at_ms: f[5].parse().ok()?,
+    })
+}
+
+/// Every partition assignment and revocation in the record file at `path`.
+pub fn read_assignments(path: &Path) -> Vec<Assignment> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines().filter_map(parse_assignment).collect()
+}
+
+/// Reads every whole `S`/`D` line of the record file at `path` (missing: none).
 pub fn read_record(path: &Path) -> Vec<Line> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split(' ').collect();
-            if f.len() != 6 {
-                return None;
-            }
-            Some(Line {
-                done: f[0] == "D",
-                run: f[1].to_owned(),
-                partition: f[3].parse().ok()?,
-                offset: f[4].parse().ok()?,
-                at_ms: f[5].parse().ok()?,
-            })
-        })
-        .collect()
+    text.lines().filter_map(parse_line).collect()
+}
+
+/// One `S` or `D` record file line, `None` if it is another kind or not whole.
+fn parse_line(line: &str) -> Option<Line> {
+    let f: Vec<&str> = line.split(' ').collect();
+    if f.len() != 6 || !matches!(f[0], "S" | "D") {
+        return None;
+    }
+    Some(Line {
+        done: f[0] == "D",
+        run: f[1].to_owned(),
+        partition: f[3].parse().ok()?,
+        offset: f[4].parse().ok()?,
+        at_ms: f[5].parse().ok()?,
+    })
 }
 
 /// How many distinct (partition, offset) pairs were handled to the end.
@@ -57,6 +101,14 @@ pub fn handled_unique(lines: &[Line]) -> usize {
         .map(|l| (l.partition, l.offset))
         .collect::<BTreeSet<_>>()
         .len()
+}
+
+/// Now, as the record file writes times (unix ms).
+pub fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default()
 }
 
 /// One consumer process and its record file.
@@ -193,11 +245,22 @@ pub fn produce_paced(
     total: usize,
     slices: usize,
 ) -> tokio::task::JoinHandle<usize> {
+    produce_paced_range(producer, topic, 0..total, slices)
+}
+
+/// [`produce_paced`] for messages `range`.
+pub fn produce_paced_range(
+    producer: FutureProducer,
+    topic: String,
+    range: std::ops::Range<usize>,
+    slices: usize,
+) -> tokio::task::JoinHandle<usize> {
     tokio::spawn(async move {
         let mut acked = 0;
+        let (start, total) = (range.start, range.len());
         for s in 0..slices {
-            let range = (total * s / slices)..(total * (s + 1) / slices);
-            acked += produce_range(&producer, &topic, range).await;
+            let slice = (start + total * s / slices)..(start + total * (s + 1) / slices);
+            acked += produce_range(&producer, &topic, slice).await;
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         acked
