@@ -395,8 +395,9 @@ async fn a_batch_given_up_on_is_dead_lettered_whole() {
 }
 
 /// A dead-letter write refused by the broker is tried again: the record's
-/// offset is committed only after the copy is acknowledged. On the mock
-/// cluster, the broker that injects errors, whatever the environment says.
+/// offset stays put while the copy is refused and is committed only after
+/// the copy is acknowledged. On the mock cluster, the broker that injects
+/// errors, whatever the environment says.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn refused_dead_letter_writes_are_retried_before_the_commit() {
     let Setup {
@@ -411,9 +412,10 @@ async fn refused_dead_letter_writes_are_retried_before_the_commit() {
     )
     .await;
     send(&p, &topic, 0, "k-cursed", &order(9, true), &[]).await;
-    // Every following Produce request is refused five times.
+    // The following Produce requests are refused: the copy is retried every
+    // 100 ms (retryInterval's floor), so the refusals last about 3 s.
     let embedded: &EmbeddedBroker = dlt.broker.embedded().expect("embedded broker");
-    const REFUSALS: usize = 5;
+    const REFUSALS: usize = 30;
     embedded.with_cluster(|c| {
         c.request_errors(
             RDKafkaApiKey::Produce,
@@ -426,6 +428,51 @@ async fn refused_dead_letter_writes_are_retried_before_the_commit() {
         .key("deadLetterTopic", &dlt.topic);
     let group = service.group.clone();
     let running = start(config(&bootstrap, &[service]), &["dlt.faulty"]);
+    // While the copy is refused the record's offset stays put: sampled as
+    // (committed offset, then the dead-letter topic's size) until the copy
+    // lands; every sample taken while the topic was still empty must find
+    // nothing committed.
+    let (b, g, t, d) = (
+        bootstrap.clone(),
+        group.clone(),
+        topic.clone(),
+        dlt.topic.clone(),
+    );
+    let refused_samples = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + WAIT;
+        let mut while_refused = 0;
+        loop {
+            let committed = reliability_support::committed(&b, &g, &t, 1);
+            let copies = reliability_support::high_watermarks(&b, &d, 1)[&0];
+            if copies > 0 {
+                return while_refused;
+            }
+            let attempted = CURSED_ATTEMPTS
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(topic, _)| *topic == t);
+            assert!(
+                committed.get(&0).is_none_or(|o| *o == 0),
+                "offset committed past the record while its dead-letter copy was refused: {committed:?}"
+            );
+            if attempted {
+                while_refused += 1;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the dead-letter copy never landed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        refused_samples >= 3,
+        "only {refused_samples} samples while the copy was refused: the check saw too little"
+    );
+    eprintln!("{refused_samples} samples while the copy was refused: offset stayed put in each");
     let copies = dlt.read_all(1, 1).await;
     let committed = committed_to(&bootstrap, &group, &topic, 1).await;
     running.stop().await.expect("serve() stops cleanly");
