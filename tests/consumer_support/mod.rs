@@ -43,6 +43,13 @@ impl Service {
         self
     }
 
+    /// Leaves `key` out of the address (e.g. `initial`, which [`Service::new`]
+    /// sets to `oldest`), so its default applies.
+    pub fn without(mut self, key: &str) -> Self {
+        self.extra.retain(|(k, _)| *k != key);
+        self
+    }
+
     pub fn group(mut self, group: &str) -> Self {
         self.group = group.to_owned();
         self
