@@ -33,6 +33,9 @@ pub use kafka_rs::{unique_name, wait_until, TestBroker};
 /// The consumer binary cargo built for these tests.
 pub const CONSUMER_BIN: &str = env!("CARGO_BIN_EXE_reliability_consumer");
 
+/// The relaying service (`src/bin/reliability_relay.rs`).
+pub const RELAY_BIN: &str = env!("CARGO_BIN_EXE_reliability_relay");
+
 /// A record file line: a handler started (`S`) or finished (`D`) a record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Line {
@@ -148,6 +151,27 @@ impl ConsumerSpec {
             .stdin(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {CONSUMER_BIN}: {e}"));
+        ConsumerProcess {
+            run: run.to_owned(),
+            child,
+        }
+    }
+}
+
+impl ConsumerSpec {
+    /// Starts the relaying service named `run`, which hands every record it
+    /// consumes to an asynchronous producer writing to `relay_topic`.
+    pub fn spawn_relay(&self, run: &str, relay_topic: &str) -> ConsumerProcess {
+        let child = Command::new(RELAY_BIN)
+            .env("RELIABILITY_BOOTSTRAP", &self.bootstrap)
+            .env("RELIABILITY_TOPIC", &self.topic)
+            .env("RELIABILITY_RELAY_TOPIC", relay_topic)
+            .env("RELIABILITY_GROUP", &self.group)
+            .env("RELIABILITY_RECORD", &self.record)
+            .env("RELIABILITY_RUN", run)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {RELAY_BIN}: {e}"));
         ConsumerProcess {
             run: run.to_owned(),
             child,
