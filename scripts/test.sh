@@ -15,6 +15,11 @@
 #                  (KAFKA_RS_TEST_BOOTSTRAP and friends exported). The broker
 #                  is stopped however the phase ends; its logs stay in
 #                  target/kafka-VERSION/.
+# Cluster phase:   scripts/cluster-tests.sh: a three-node Apache Kafka
+#                  (replication factor 3, min.insync.replicas 2) and the
+#                  reliability tests that kill, stop and restart its nodes
+#                  (tests/cluster_*.rs) at CI size; it stops the cluster
+#                  however it ends and prints the figures.
 #
 # Needs: a Rust toolchain with a C compiler (librdkafka is built from
 # source), a JDK 17+ and Maven (Apache Kafka), openssl (test certificates).
@@ -131,3 +136,11 @@ timeout "$phase_timeout" cargo test -p kafka-rs --features kafka-secure-tests \
 timings+=("Apache Kafka phase, security tests: $((SECONDS - t))s")
 
 run_examples "$where" "${examples[@]}"
+
+# The single node's heap is given back before three more nodes start.
+bash scripts/kafka.sh stop </dev/null
+kafka_started=0
+banner "cluster phase: scripts/cluster-tests.sh  [broker: three-node Apache Kafka]"
+t=$SECONDS
+timeout "$phase_timeout" bash scripts/cluster-tests.sh </dev/null
+timings+=("cluster phase (start, tests, stop): $((SECONDS - t))s")

@@ -523,3 +523,23 @@ pub fn redone_later(lines: &[Line], order: &[String], run: &str) -> usize {
         .filter(|l| l.done && l.run == run && later.contains(&(l.partition, l.offset)))
         .count()
 }
+
+/// The longest time (ms) in which no record was handled to the end, within
+/// `from_ms..=until_ms` (unix ms), on `partition` or on any: how long the
+/// consumer stalled while records kept arriving.
+pub fn longest_gap(lines: &[Line], partition: Option<i32>, from_ms: u128, until_ms: u128) -> u128 {
+    let mut times: Vec<u128> = lines
+        .iter()
+        .filter(|l| l.done && partition.is_none_or(|p| l.partition == p))
+        .map(|l| l.at_ms)
+        .filter(|at| (from_ms..=until_ms).contains(at))
+        .collect();
+    times.sort_unstable();
+    let mut longest = 0;
+    let mut previous = from_ms;
+    for at in times {
+        longest = longest.max(at - previous);
+        previous = at;
+    }
+    longest.max(until_ms.saturating_sub(previous))
+}
