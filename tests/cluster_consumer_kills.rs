@@ -1,7 +1,8 @@
 //! 20 SIGKILLs of consumer processes over 50,000 keyed records in one group
-//! on the three-node cluster: three members run at once; a member that is
-//! working is killed at a random moment and replaced at once, twenty times,
-//! while the stream flows.
+//! on the three-node cluster: three members run at once; once the group has
+//! settled (no partition changed hands for a commit window), a member that
+//! is working is killed at a random moment and replaced at once, twenty
+//! times, while the stream flows.
 //!
 //! Nothing is lost. Each SIGKILL costs at most its uncommitted tail (the
 //! group's committed offsets read right after it: nothing below them is
@@ -11,9 +12,12 @@
 //! many rebalances, since Apache Kafka accepts the commits a member makes
 //! while its partitions are revoked.
 //!
-//! Size: `CLUSTER_KILL_RECORDS` (default 50,000) records produced over
-//! `CLUSTER_KILL_SECONDS` (default 60) seconds, `CLUSTER_KILLS` (default
-//! 20) SIGKILLs; `RELIABILITY_SEED` repeats a run's choices.
+//! Size: `CLUSTER_KILL_RECORDS` (default 50,000) records, `CLUSTER_KILLS`
+//! (default 20) SIGKILLs; the stream is cut into one chunk per kill plus
+//! one, each flowing over `CLUSTER_CHUNK_S` (default 3) seconds, the first
+//! from the start and one after each kill, so records flow until the last
+//! kill however long the group's rebalances take. `RELIABILITY_SEED`
+//! repeats a run's choices.
 
 mod cluster_support;
 mod reliability_support;
@@ -39,7 +43,7 @@ const PREFETCH_PER_PARTITION: usize = 64;
 async fn twenty_consumer_sigkills_lose_nothing_and_repeat_only_killed_members_tails() {
     let messages = env_size("KILL_RECORDS", 50_000);
     let kills = env_size("KILLS", 20);
-    let seconds = env_size("KILL_SECONDS", 60) as u64;
+    let seconds = env_size("CHUNK_S", 3) as u64;
     let cluster = Cluster::connect().await;
     cluster.heal().await;
     let outcome = CrashLoop {
@@ -50,7 +54,10 @@ async fn twenty_consumer_sigkills_lose_nothing_and_repeat_only_killed_members_ta
         commit_interval_ms: COMMIT_INTERVAL_MS,
         handler_delay_ms: 0,
         work_before_kill: Duration::from_millis(500)..Duration::from_millis(2_500),
-        production: Production::Paced { seconds },
+        production: Production::ChunkPerKill {
+            seconds,
+            settled_ms: WINDOW_MS,
+        },
         rejoin: Duration::from_secs(120),
     }
     .run(&cluster.broker, "cluster-kills")
@@ -88,13 +95,14 @@ async fn twenty_consumer_sigkills_lose_nothing_and_repeat_only_killed_members_ta
     );
     report(&format!(
         "consumer SIGKILLs [Apache Kafka, 3 nodes, seed {}]: {messages} keyed records over \
-         {PARTITIONS} partitions produced in {seconds} s, {MEMBERS} members in one group, {kills} \
+         {PARTITIONS} partitions ({} chunks of {seconds} s), {MEMBERS} members in one group, {kills} \
          SIGKILLs (each victim replaced at once); handled {handled} ({distinct} distinct), lost \
          0, duplicates {duplicates} (all the killed members' uncommitted tails: {tails} records \
          in all, {redone} of them redone; survivors' records repeated 0); per kill \
          redone/uncommitted tail/bound (its records in the {WINDOW_MS} ms before the kill + \
          prefetch {prefetch}): {}; {:.0} s in all",
         outcome.seed,
+        kills + 1,
         checks
             .iter()
             .map(KillCheck::figure)

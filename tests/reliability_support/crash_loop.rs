@@ -20,21 +20,30 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
-/// How records are fed to the group.
+/// How records are fed to the group: the stream is cut into one chunk per
+/// kill plus one, each flowing over `seconds`, so that records keep
+/// arriving until the last kill whatever the group's rebalances cost.
 #[derive(Clone, Copy, Debug)]
 pub enum Production {
-    /// One member at a time, one chunk of the stream per process: produced
-    /// over `seconds` from the moment the group gives the process its
-    /// partitions, so the SIGKILL finds it working on a flowing stream.
+    /// One member at a time: a process's chunk flows from the moment the
+    /// group gives it its partitions, and the process is killed while it
+    /// flows.
     ChunkPerProcess {
         /// How long each chunk flows.
         seconds: u64,
     },
-    /// The whole stream spread evenly over about `seconds`, in slices; the
-    /// victim is a member that handled a record in the last two seconds.
-    Paced {
-        /// How long the stream flows.
+    /// Several members: once the group is settled (every live process has
+    /// had partitions and none was given or deprived of any for
+    /// `settled_ms`), the next chunk flows and a member handling it is
+    /// killed. librdkafka does not auto-commit while its group rebalances,
+    /// so a kill during a rebalance could cost more than a commit window
+    /// (see the delivery guarantees in CONFIGURATION.md); this loop measures
+    /// the settled case.
+    ChunkPerKill {
+        /// How long each chunk flows.
         seconds: u64,
+        /// How long the group must go without a partition changing hands.
+        settled_ms: u64,
     },
 }
 
@@ -157,19 +166,17 @@ impl CrashLoop {
                 "a chunk per process is for one member at a time"
             );
         }
-        let chunks = self.kills + self.members;
+        let chunks = self.kills + 1;
         let chunk = |k: usize| (self.messages * k / chunks)..(self.messages * (k + 1) / chunks);
-        let mut producing = Vec::new();
-        if let Production::Paced { seconds } = self.production {
-            // Slices half a second apart (produce_paced's pause).
-            let slices = (seconds as usize * 2).max(1);
-            producing.push(produce_paced(
+        let flow = |k: usize, seconds: u64| {
+            produce_paced_range(
                 producer.clone(),
                 topic.clone(),
-                self.messages,
-                slices,
-            ));
-        }
+                chunk(k),
+                (seconds as usize * 2).max(1),
+            )
+        };
+        let mut producing = Vec::new();
 
         let mut runs: Vec<String> = Vec::new();
         let mut live: Vec<ConsumerProcess> = Vec::new();
@@ -190,15 +197,17 @@ impl CrashLoop {
                     .await;
                     live[0].assert_running();
                     assert!(assigned, "{run} got no partitions within {:?}", self.rejoin);
-                    producing.push(produce_paced_range(
-                        producer.clone(),
-                        topic.clone(),
-                        chunk(runs.len() - 1),
-                        (seconds as usize * 2).max(1),
-                    ));
+                    producing.push(flow(k, seconds));
                     0
                 }
-                Production::Paced { .. } => {
+                Production::ChunkPerKill {
+                    seconds,
+                    settled_ms,
+                } => {
+                    // Settled, then the chunk flows, and the victim is
+                    // killed while it does.
+                    self.wait_settled(&mut follow, &mut live, settled_ms).await;
+                    producing.push(flow(k, seconds));
                     if k == self.kills {
                         break;
                     }
@@ -278,8 +287,39 @@ impl CrashLoop {
 }
 
 impl CrashLoop {
-    /// A live member that handled a record in the last two seconds (waits
-    /// for one, bounded by `rejoin`), chosen at random; its index in `live`.
+    /// Waits (bounded by `rejoin`) until every live process has had
+    /// partitions and none was given or deprived of any for `settled_ms`.
+    async fn wait_settled(
+        &self,
+        follow: &mut Follow,
+        live: &mut [ConsumerProcess],
+        settled_ms: u64,
+    ) {
+        let deadline = Instant::now() + self.rejoin;
+        loop {
+            follow.update();
+            let settled = live.iter().all(|p| follow.first_assigned(&p.run).is_some())
+                && follow
+                    .last_change()
+                    .is_some_and(|at| now_ms().saturating_sub(at) >= settled_ms as u128);
+            if settled {
+                return;
+            }
+            for p in live.iter_mut() {
+                p.assert_running();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the group did not settle within {:?} (live: {:?})",
+                self.rejoin,
+                live.iter().map(|p| p.run.clone()).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A live member that handled a record in the last second (waits for
+    /// one, bounded by `rejoin`), chosen at random; its index in `live`.
     async fn working_member(
         &self,
         follow: &mut Follow,
@@ -289,7 +329,7 @@ impl CrashLoop {
         let deadline = Instant::now() + self.rejoin;
         loop {
             follow.update();
-            let recent = now_ms().saturating_sub(2_000);
+            let recent = now_ms().saturating_sub(1_000);
             let working: Vec<usize> = (0..live.len())
                 .filter(|&i| {
                     follow
@@ -309,7 +349,7 @@ impl CrashLoop {
                 self.rejoin,
                 live.iter().map(|p| p.run.clone()).collect::<Vec<_>>()
             );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }

@@ -19,6 +19,8 @@ pub struct Follow {
     runs: HashMap<String, (usize, u128)>,
     /// Per run: when it was first given partitions.
     assigned: HashMap<String, u128>,
+    /// When any process was last given or deprived of partitions.
+    last_change: Option<u128>,
 }
 
 impl Follow {
@@ -31,6 +33,7 @@ impl Follow {
             handled: BTreeSet::new(),
             runs: HashMap::new(),
             assigned: HashMap::new(),
+            last_change: None,
         }
     }
 
@@ -52,8 +55,11 @@ impl Follow {
         };
         self.position += end as u64 + 1;
         for text in String::from_utf8_lossy(&bytes[..end]).lines() {
-            if let Some(a) = parse_assignment(text).filter(|a| a.assigned) {
-                self.assigned.entry(a.run).or_insert(a.at_ms);
+            if let Some(a) = parse_assignment(text) {
+                self.last_change = self.last_change.max(Some(a.at_ms));
+                if a.assigned {
+                    self.assigned.entry(a.run).or_insert(a.at_ms);
+                }
             }
             if let Some(line) = parse_line(text) {
                 if line.done {
@@ -86,6 +92,11 @@ impl Follow {
     /// When `run` was first given partitions (unix ms), if ever.
     pub fn first_assigned(&self, run: &str) -> Option<u128> {
         self.assigned.get(run).copied()
+    }
+
+    /// When any process was last given or deprived of partitions (unix ms).
+    pub fn last_change(&self) -> Option<u128> {
+        self.last_change
     }
 
     /// When `run` last handled a record (unix ms), if ever.
