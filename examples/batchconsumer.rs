@@ -41,6 +41,9 @@ async fn handle(ctx: Context, orders: Vec<Order>) -> Result<(), HandlerError> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(served) = support::serve_external().await {
+        return served;
+    }
     let payloads: Vec<String> = (1..=10)
         .map(|i| format!(r#"{{"id":{i},"item":"book {i}"}}"#))
         .collect();

@@ -3,7 +3,9 @@
 //! groups read the same topic, so every record is handled twice, once per
 //! service.
 //!
-//! `cargo run --example consumer_with_mulit_service`.
+//! `cargo run --example consumer_with_mulit_service`; with
+//! `KAFKA_RS_EXAMPLE_CONFIG=path/trpc_go.yaml` it serves that file until
+//! SIGINT/SIGTERM instead, as a real service does.
 
 #[path = "consumer_support/mod.rs"]
 mod support;
@@ -28,6 +30,9 @@ async fn consumer2(ctx: Context, text: String) -> Result<(), HandlerError> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(served) = support::serve_external().await {
+        return served;
+    }
     let payloads: Vec<String> = (1..=3).map(|i| format!("message {i}")).collect();
     let broker = support::broker_with_records("test_topic", &payloads).await?;
     let config = support::config(

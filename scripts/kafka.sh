@@ -108,7 +108,28 @@ existing_state() {
     printf '%s\n' "$(state_for single)"
 }
 
+# Commands on a running instance use the version it was started with (its
+# jars, its tools), unless KAFKA_VERSION says otherwise.
+adopt_state_version() {
+    if [[ -z "${KAFKA_VERSION:-}" && -f "$state/version" ]]; then
+        version=$(cat "$state/version")
+        major=${version%%.*}
+        libs="$cache_dir/kafka-$version/libs"
+    fi
+}
+
 # --- prerequisites ------------------------------------------------------------
+
+# On CI (CI=true) a missing JDK or Maven is installed from Debian's packages
+# when this runs as root with apt-get; elsewhere the error says what to
+# install, since a test script has no business changing a developer's system.
+ci_install() {
+    local package=$1
+    [[ "${CI:-}" == true && $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1 || return 1
+    log "CI: installing Debian's $package"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$package" </dev/null >&2 ||
+        { apt-get update -q </dev/null >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$package" </dev/null >&2; }
+}
 
 java_bin() {
     if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then
@@ -123,7 +144,7 @@ java_bin() {
 require_java() {
     local java feature needed=17
     [[ $major == 3 ]] && needed=11
-    java="$(java_bin)" || die "no Java found: Apache Kafka $version needs a JDK $needed or newer \
+    java="$(java_bin)" || { ci_install openjdk-17-jdk-headless && java="$(java_bin)"; } || die "no Java found: Apache Kafka $version needs a JDK $needed or newer \
 (install one, e.g. Debian's openjdk-17-jdk-headless, or set JAVA_HOME)"
     # `java -version` prints e.g. `openjdk version "17.0.15" 2025-04-15`.
     feature="$("$java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1)"
@@ -140,7 +161,7 @@ cmd_install() {
         log "Apache Kafka $version already installed: $libs"
         return
     fi
-    command -v mvn >/dev/null 2>&1 || die "Maven (mvn) is missing: it fetches Apache Kafka's jars \
+    command -v mvn >/dev/null 2>&1 || ci_install maven || die "Maven (mvn) is missing: it fetches Apache Kafka's jars \
 from Maven Central once per machine (install Debian's maven package)"
     require_java >/dev/null
     mkdir -p "$cache_dir"
@@ -349,7 +370,10 @@ wait_ready() {
         pending=()
         for n in "$@"; do
             pid=$(node_pid "$n")
-            if ! is_our_broker "$pid" "$n"; then
+            # This run launched the pid just now, so liveness is the test:
+            # until the launching subshell has exec'ed java, its command
+            # line is not yet the broker's (is_our_broker would say no).
+            if ! kill -0 "$pid" 2>/dev/null; then
                 log "node $n exited during start-up; the end of its log ($state/node$n/server.log):"
                 tail -n 40 "$state/node$n/server.log" >&2 2>/dev/null || true
                 tail -n 20 "$state/node$n/stdout.log" >&2 2>/dev/null || true
@@ -375,9 +399,15 @@ wait_ready() {
     done
 }
 
-# Graceful stop of the given nodes at once (SIGTERM, then SIGKILL after 30 s).
+# Graceful stop of nodes at once: SIGTERM, then SIGKILL after GRACE seconds.
+# stop_nodes GRACE NODE...
+# Stopping every node of the cluster at once, the last ones lose their
+# controller quorum and cannot finish a controlled shutdown: there a short
+# grace is all a graceful stop can get.
 stop_nodes() {
-    local n pid deadline=$((SECONDS + 30)) alive
+    local grace=$1 n pid deadline alive
+    shift
+    deadline=$((SECONDS + grace))
     for n in "$@"; do
         pid=$(node_pid "$n")
         if is_our_broker "$pid" "$n"; then kill -TERM "$pid" 2>/dev/null || true; fi
@@ -391,16 +421,23 @@ stop_nodes() {
         ((${#alive[@]} == 0)) && break
         if ((SECONDS >= deadline)); then
             for n in "${alive[@]}"; do
-                log "node $n did not stop within 30 s; killing it"
+                log "node $n did not stop within ${grace}s; killing it"
                 kill -KILL "$(node_pid "$n")" 2>/dev/null || true
             done
-            sleep 0.2
+            for n in "${alive[@]}"; do
+                pid=$(node_pid "$n")
+                while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+            done
             break
         fi
         sleep 0.1
     done
     for n in "$@"; do rm -f "$state/node$n/pid"; done
 }
+
+# The grace of a stop of every node: a single node shuts down in seconds;
+# a whole cluster cannot finish (see stop_nodes).
+full_stop_grace() { if (($(node_count) > 1)); then echo 10; else echo 30; fi; }
 
 node_count() { cat "$state/nodes" 2>/dev/null || echo 0; }
 all_nodes() { seq 1 "$(node_count)"; }
@@ -421,7 +458,7 @@ cmd_start() {
     state="$(state_for "$mode")"
     if [[ -f "$state/nodes" ]]; then
         log "stopping the instance left in $state"
-        stop_nodes $(all_nodes)
+        stop_nodes "$(full_stop_grace)" $(all_nodes)
     fi
     cmd_install
     require_java >/dev/null
@@ -515,7 +552,7 @@ cmd_stop() {
         state=$dir
         [[ -f "$state/nodes" ]] || continue
         any=1
-        stop_nodes $(all_nodes)
+        stop_nodes "$(full_stop_grace)" $(all_nodes)
         log "stopped Apache Kafka in $state (logs kept there)"
     done
     ((any)) || log "nothing to stop (no instance of Apache Kafka $version started by this script)"
@@ -526,6 +563,7 @@ cmd_node() {
     shift
     (($# > 0)) || die "$action needs a node number"
     state="$(existing_state)"
+    adopt_state_version
     for n in "$@"; do check_node "$n"; done
     case $action in
         kill-node)
@@ -541,7 +579,7 @@ cmd_node() {
                 rm -f "$state/node$n/pid"
             done
             ;;
-        stop-node) stop_nodes "$@" && log "node(s) $* stopped" ;;
+        stop-node) stop_nodes 30 "$@" && log "node(s) $* stopped" ;;
         start-node)
             local launched=()
             for n in "$@"; do
@@ -566,9 +604,10 @@ cmd_node() {
 
 cmd_restart() {
     state="$(existing_state)"
+    adopt_state_version
     local n
     check_node 1
-    stop_nodes $(all_nodes)
+    stop_nodes "$(full_stop_grace)" $(all_nodes)
     for n in $(all_nodes); do
         [[ -f "$state/node$n/server.log" ]] && mv "$state/node$n/server.log" "$state/node$n/server.log.$(date +%s%N)"
         launch_node "$n"
@@ -579,6 +618,7 @@ cmd_restart() {
 
 cmd_topic() {
     state="$(existing_state)"
+    adopt_state_version
     check_node 1
     local bootstrap sub=${1:-}
     bootstrap=$(sed -n 's/^export KAFKA_RS_TEST_BOOTSTRAP=//p' "$state/env")
@@ -607,6 +647,7 @@ cmd_topic() {
 
 cmd_status() {
     state="$(existing_state)"
+    adopt_state_version
     local n pid
     if [[ ! -f "$state/nodes" ]]; then
         log "no instance in $state"
@@ -631,6 +672,7 @@ cmd_env() {
 
 cmd_logs() {
     state="$(existing_state)"
+    adopt_state_version
     local n=${1:-1}
     check_node "$n"
     cat "$state/node$n/server.log"

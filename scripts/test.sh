@@ -15,6 +15,11 @@
 #                  (KAFKA_RS_TEST_BOOTSTRAP and friends exported). The broker
 #                  is stopped however the phase ends; its logs stay in
 #                  target/kafka-VERSION/.
+#
+# Interop phase:   scripts/interop.sh: the tRPC-Go plugin itself beside
+#                  kafka-rs (Go module proxy once per machine, Apache Kafka
+#                  4.1.1 and 3.9.1 brokers of its own).
+#
 # Cluster phase:   scripts/cluster-tests.sh: a three-node Apache Kafka
 #                  (replication factor 3, min.insync.replicas 2) and the
 #                  reliability tests that kill, stop and restart its nodes
@@ -22,7 +27,8 @@
 #                  however it ends and prints the figures.
 #
 # Needs: a Rust toolchain with a C compiler (librdkafka is built from
-# source), a JDK 17+ and Maven (Apache Kafka), openssl (test certificates).
+# source), a JDK 17+ and Maven (Apache Kafka), openssl (test certificates),
+# Go 1.21+ (the interop phase).
 # Exits non-zero as soon as a phase fails. Never reads stdin.
 # Environment: KAFKA_RS_PHASE_TIMEOUT (seconds per cargo test phase, default
 # 3600), KAFKA_RS_SKIP_EMBEDDED=1 (start at the Apache Kafka phase, for
@@ -137,10 +143,19 @@ timings+=("Apache Kafka phase, security tests: $((SECONDS - t))s")
 
 run_examples "$where" "${examples[@]}"
 
-# The single node's heap is given back before three more nodes start.
-bash scripts/kafka.sh stop </dev/null
+# The interop phase: kafka-rs beside the tRPC-Go plugin itself, on Apache
+# Kafka 4.1.1 and 3.9.1 brokers of its own (scripts/interop.sh starts and
+# stops them); this phase's broker is no longer needed.
+bash scripts/kafka.sh stop </dev/null || true
 kafka_started=0
-banner "cluster phase: scripts/cluster-tests.sh  [broker: three-node Apache Kafka]"
+banner "interop phase: bash scripts/interop.sh  [the tRPC-Go plugin v1.2.0 beside kafka-rs; Apache Kafka 4.1.1 and 3.9.1]"
+t=$SECONDS
+timeout "$phase_timeout" bash scripts/interop.sh </dev/null
+timings+=("interop phase: $((SECONDS - t))s")
+
+# The cluster phase: a three-node Apache Kafka of its own, started and
+# stopped by scripts/cluster-tests.sh.
+banner "cluster phase: bash scripts/cluster-tests.sh  [broker: three-node Apache Kafka]"
 t=$SECONDS
 timeout "$phase_timeout" bash scripts/cluster-tests.sh </dev/null
 timings+=("cluster phase (start, tests, stop): $((SECONDS - t))s")

@@ -30,8 +30,10 @@ const COMMIT_INTERVAL_MS: u64 = 500;
 const COMMIT_ROUND_TRIP_MS: u64 = 1_000;
 /// The commit window: what a SIGKILL may find handled but not committed.
 const WINDOW_MS: u64 = COMMIT_INTERVAL_MS + COMMIT_ROUND_TRIP_MS;
-/// Records a partition's worker may hold besides the one being handled
-/// (the engine's per-partition channel): slack on top of the window.
+/// Records of a partition the engine may have handled without storing
+/// their offsets yet (it stores per chunk of at most 64 records; see
+/// CONFIGURATION.md, "Redelivery after a crash"): a commit taken meanwhile
+/// leaves them out.
 const PREFETCH_PER_PARTITION: usize = 64;
 
 /// The loop both tests run: one process at a time, a chunk of the stream

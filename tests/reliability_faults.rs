@@ -220,8 +220,17 @@ async fn produce_errors_and_a_broker_down_lose_no_acknowledged_message() {
     let topic = unique_name("reliability-produce");
     broker.create_topic(&topic, PARTITIONS).unwrap();
     let bootstrap = broker.bootstrap_servers();
+    // flushFrequency=5 (librdkafka's linger, not the default 0): the mock
+    // cluster checks no sequence numbers of a non-transactional idempotent
+    // producer (rd_kafka_mock_validate_records), so when an injected timeout
+    // or transport error fails request R1 (not written) and R2 behind it
+    // succeeds, librdkafka acknowledges R1's records as persisted (its
+    // implicit ack, rdkafka_request.c), which a real broker would have made
+    // impossible by refusing R2 (OUT_OF_ORDER_SEQUENCE_NUMBER). With
+    // linger.ms=0 more small requests are in flight and that happened in 2
+    // of 8 runs; the linger keeps this test about the producer, not the mock.
     let yaml = format!(
-        "client:\n  service:\n    - name: reliability.producer\n      target: kafka://{bootstrap}?topic={topic}&maxRetry=1000&retryInterval=100&idempotent=true\n      timeout: 60000\n"
+        "client:\n  service:\n    - name: reliability.producer\n      target: kafka://{bootstrap}?topic={topic}&maxRetry=1000&retryInterval=100&idempotent=true&flushFrequency=5\n      timeout: 60000\n"
     );
     let config = Config::from_yaml_str(&yaml).unwrap();
     let runtime = RuntimeHandle::start(Arc::new(config)).await.unwrap();
@@ -308,7 +317,20 @@ async fn produce_errors_and_a_broker_down_lose_no_acknowledged_message() {
         &twice[..twice.len().min(10)]
     );
     assert_eq!(total, SENT as i64, "each message in the log exactly once");
+    let logged: std::collections::BTreeSet<&String> = log.values().collect();
+    let mut without_offset = 0;
     for (partition, offset, value) in &acked {
+        if *offset < 0 {
+            // librdkafka acknowledges a retried idempotent batch the broker
+            // had already written (DUPLICATE_SEQUENCE_NUMBER) without its
+            // offset: the record must still be in the log.
+            without_offset += 1;
+            assert!(
+                logged.contains(value),
+                "acknowledged {value} (no offset) is in the log"
+            );
+            continue;
+        }
         assert_eq!(
             log.get(&(*partition, *offset)),
             Some(value),
@@ -324,7 +346,8 @@ async fn produce_errors_and_a_broker_down_lose_no_acknowledged_message() {
     report(&format!(
         "produce faults [embedded, 3 brokers]: {injected} Produce errors injected (not leader, \
          timed out, transport, not enough replicas) and broker 2 down during sends; sent {SENT}, \
-         acknowledged {}, failed {}, acknowledged but missing from the log 0, records in the log {total}, \
+         acknowledged {} ({without_offset} of them without an offset: a retried batch the broker \
+         had written), failed {}, acknowledged but missing from the log 0, records in the log {total}, \
          written twice 0 (idempotent)",
         acked.len(),
         failed.len()

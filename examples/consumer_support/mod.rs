@@ -16,6 +16,19 @@ pub static HANDLED: AtomicUsize = AtomicUsize::new(0);
 /// How long an example waits for its records before giving up.
 const DEADLINE: Duration = Duration::from_secs(60);
 
+/// With `KAFKA_RS_EXAMPLE_CONFIG` set: serves that `trpc_go.yaml` until
+/// SIGINT/SIGTERM, as the real service would (`serve()` alone), and returns
+/// how that ended; `None` without it.
+pub async fn serve_external() -> Option<Result<(), Box<dyn std::error::Error>>> {
+    let path = std::env::var_os("KAFKA_RS_EXAMPLE_CONFIG")?;
+    Some(
+        kafka_runtime::serve()
+            .config_path(path)
+            .await
+            .map_err(Into::into),
+    )
+}
+
 /// Starts an embedded broker, creates `topic` and writes `payloads` to it.
 pub async fn broker_with_records(
     topic: &str,

@@ -202,15 +202,21 @@ pub fn consumer_properties(yaml: &str, name: &str) -> Result<ClientConfig, Strin
     let mut props = service.config.client_config();
     // What the runtime's consumer engine adds to the mapping (besides its
     // statistics interval and log routing): the raw baseline gets it too.
-    if props.get("fetch.queue.backoff.ms").is_none() {
-        props.set("fetch.queue.backoff.ms", ENGINE_FETCH_QUEUE_BACKOFF_MS);
+    for (key, value) in ENGINE_DEFAULTS {
+        if props.get(key).is_none() {
+            props.set(key, value);
+        }
     }
     Ok(props)
 }
 
-/// The runtime's default `fetch.queue.backoff.ms` (kafka-runtime
-/// `consumer::FETCH_QUEUE_BACKOFF`).
-pub const ENGINE_FETCH_QUEUE_BACKOFF_MS: &str = "10";
+/// The librdkafka properties the runtime's consumer engine sets unless the
+/// configuration does (kafka-runtime `consumer::engine_defaults`):
+/// `fetch.queue.backoff.ms` and `queued.max.messages.kbytes`.
+pub const ENGINE_DEFAULTS: [(&str, &str); 2] = [
+    ("fetch.queue.backoff.ms", "10"),
+    ("queued.max.messages.kbytes", "4096"),
+];
 
 /// The librdkafka properties our mapping layer gives producer `name` of `yaml`.
 pub fn producer_properties(yaml: &str, name: &str) -> Result<ClientConfig, String> {

@@ -6,6 +6,7 @@ mod apache;
 mod broker;
 mod consume;
 mod handlers;
+mod plugin;
 mod probe;
 mod produce;
 mod report;
@@ -83,6 +84,11 @@ pub struct Args {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Adds a third side to consume-noop, consume-batch, produce-async and
+    /// produce-awaited: the tRPC-Go plugin itself (interop/cmd/plugin-peer,
+    /// built with `go build`), in a child process on the same YAML.
+    #[arg(long)]
+    pub plugin: bool,
     #[command(subcommand)]
     pub child: Option<Child>,
 }
@@ -105,6 +111,21 @@ pub enum Child {
         messages: u64,
         #[arg(long)]
         timeout: u64,
+    },
+    /// Creates `topic` and fills it as the consume scenarios do, for a
+    /// consumer profiled on its own (`__backlog-consumer` under valgrind).
+    #[command(hide = true, name = "__fill")]
+    Fill {
+        #[arg(long)]
+        bootstrap: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long, default_value_t = 8)]
+        partitions: i32,
+        #[arg(long)]
+        messages: u64,
+        #[arg(long, default_value_t = 100)]
+        size: usize,
     },
 }
 
@@ -142,6 +163,8 @@ impl ScenarioName {
 pub struct Ctx {
     pub args: Args,
     pub broker: Broker,
+    /// The plugin's side (`--plugin`): its program.
+    pub plugin: Option<PathBuf>,
     pub progress: ProgressBar,
     run_id: String,
     next: AtomicU32,
@@ -187,6 +210,40 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(Child::Fill {
+        bootstrap,
+        topic,
+        partitions,
+        messages,
+        size,
+    }) = args.child.clone()
+    {
+        let broker = Broker::External { bootstrap };
+        let filled = runtime.block_on(async {
+            broker.create_topic(&topic, partitions).await?;
+            let bootstrap = broker.bootstrap();
+            tokio::task::spawn_blocking(move || {
+                broker::fill(
+                    &bootstrap,
+                    &topic,
+                    partitions,
+                    messages,
+                    size,
+                    broker::Layout::RoundRobin,
+                    |_| {},
+                )
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        });
+        return match filled {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("kafka-bench: fill: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(Child::BacklogConsumer {
         side,
         bootstrap,
@@ -294,8 +351,14 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis())
     );
+    let plugin = if args.plugin {
+        Some(plugin::build()?)
+    } else {
+        None
+    };
     let ctx = Ctx {
         broker,
+        plugin,
         progress,
         run_id,
         next: AtomicU32::new(0),

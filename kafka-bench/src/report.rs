@@ -1,5 +1,9 @@
-//! Results, their summary per scenario, the targets of issue #7, and the
-//! Markdown and JSON reports.
+//! Results, their summary per scenario, the targets, and the Markdown and
+//! JSON reports. CPU per record (the client process's CPU time over the
+//! records of the run) and its ours/raw ratio are reported beside the
+//! message rates: on a broker in its own process the rate is often the
+//! broker's or the fetcher's pace, while the CPU per record is what the
+//! client costs.
 
 use serde::Serialize;
 
@@ -21,6 +25,8 @@ pub struct Run {
     /// CPU time the whole process used during the run (the embedded broker
     /// included), in seconds.
     pub cpu_seconds: Option<f64>,
+    /// `cpu_seconds` per record, in microseconds.
+    pub cpu_us_per_record: Option<f64>,
 }
 
 impl Run {
@@ -37,7 +43,16 @@ impl Run {
             p99_us: None,
             peak_rss_kib: None,
             cpu_seconds: None,
+            cpu_us_per_record: None,
         }
+    }
+
+    /// Sets the process CPU time of the run, and with it the CPU per record.
+    pub fn set_cpu(&mut self, seconds: Option<f64>) {
+        self.cpu_seconds = seconds;
+        self.cpu_us_per_record = seconds
+            .filter(|_| self.messages > 0)
+            .map(|s| s * 1e6 / self.messages as f64);
     }
 }
 
@@ -52,6 +67,8 @@ pub struct SideSummary {
     pub p99_us: Option<u64>,
     /// The largest peak over the rounds.
     pub peak_rss_kib: Option<u64>,
+    /// Median over the rounds of the process CPU per record (µs).
+    pub cpu_us_per_record: Option<f64>,
 }
 
 /// A target of issue #7 and whether this run met it.
@@ -72,6 +89,8 @@ pub struct Scenario {
     pub sides: Vec<SideSummary>,
     /// Median over rounds of (first side / second side) message rates.
     pub ratio: Option<f64>,
+    /// Median over rounds of (first side / second side) CPU per record.
+    pub cpu_ratio: Option<f64>,
     pub targets: Vec<Target>,
     pub notes: Vec<String>,
     pub error: Option<String>,
@@ -85,6 +104,7 @@ impl Scenario {
             runs: Vec::new(),
             sides: Vec::new(),
             ratio: None,
+            cpu_ratio: None,
             targets: Vec::new(),
             notes: Vec::new(),
             error: None,
@@ -111,6 +131,11 @@ impl Scenario {
                     p50_us: median_u64(runs.iter().filter_map(|r| r.p50_us).collect()),
                     p99_us: median_u64(runs.iter().filter_map(|r| r.p99_us).collect()),
                     peak_rss_kib: runs.iter().filter_map(|r| r.peak_rss_kib).max(),
+                    cpu_us_per_record: {
+                        let cpu: Vec<f64> =
+                            runs.iter().filter_map(|r| r.cpu_us_per_record).collect();
+                        (!cpu.is_empty()).then(|| median(cpu))
+                    },
                 }
             })
             .collect();
@@ -128,10 +153,37 @@ impl Scenario {
         if !ratios.is_empty() {
             self.ratio = Some(median(ratios));
         }
+        let cpu_ratios: Vec<f64> = self
+            .runs
+            .iter()
+            .filter(|r| r.side == a)
+            .filter_map(|ra| {
+                let rb = self
+                    .runs
+                    .iter()
+                    .find(|rb| rb.side == b && rb.round == ra.round)?;
+                Some(ra.cpu_us_per_record? / rb.cpu_us_per_record?.max(1e-9))
+            })
+            .collect();
+        if !cpu_ratios.is_empty() {
+            self.cpu_ratio = Some(median(cpu_ratios));
+        }
     }
 
     pub fn side(&self, name: &str) -> Option<&SideSummary> {
         self.sides.iter().find(|s| s.side == name)
+    }
+
+    /// Adds a "CPU per record at most `max` times the other side's" target.
+    pub fn cpu_ratio_target(&mut self, name: &str, max: f64) {
+        if let Some(ratio) = self.cpu_ratio {
+            self.targets.push(Target {
+                name: name.to_owned(),
+                wanted: format!("<= {max:.2}x"),
+                measured: format!("{ratio:.3}x"),
+                met: ratio <= max,
+            });
+        }
     }
 
     /// Adds a "ratio at least `min`" target.
@@ -185,30 +237,32 @@ impl Report {
             self.broker, self.storage, self.bootstrap, self.command, self.profile, self.rounds, self.cpus,
             self.load_before, self.load_after
         ));
-        out.push_str("| scenario | side | msg/s | MB/s | ratio | p50 | p99 | peak RSS |\n");
-        out.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
+        out.push_str("| scenario | side | msg/s | MB/s | ratio | CPU/record | CPU ratio | p50 | p99 | peak RSS |\n");
+        out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for s in &self.scenarios {
             if let Some(e) = &s.error {
                 out.push_str(&format!(
-                    "| {} | error | {} | | | | | |\n",
+                    "| {} | error | {} | | | | | | | |\n",
                     s.name,
                     e.replace('|', "/")
                 ));
                 continue;
             }
             for (i, side) in s.sides.iter().enumerate() {
-                let ratio = if i == 0 {
-                    s.ratio.map_or(String::new(), |r| format!("{r:.3}x"))
-                } else {
-                    String::new()
+                let first = |r: Option<f64>| match (i, r) {
+                    (0, Some(r)) => format!("{r:.3}x"),
+                    _ => String::new(),
                 };
                 out.push_str(&format!(
-                    "| {} | {} | {:.0} | {:.2} | {} | {} | {} | {} |\n",
+                    "| {} | {} | {:.0} | {:.2} | {} | {} | {} | {} | {} | {} |\n",
                     if i == 0 { s.name.as_str() } else { "" },
                     side.side,
                     side.msgs_per_sec,
                     side.mb_per_sec,
-                    ratio,
+                    first(s.ratio),
+                    side.cpu_us_per_record
+                        .map_or(String::new(), |c| format!("{c:.2} µs")),
+                    first(s.cpu_ratio),
                     micros(side.p50_us),
                     micros(side.p99_us),
                     side.peak_rss_kib
@@ -236,11 +290,11 @@ impl Report {
                 out.push_str(&format!("  - {n}\n"));
             }
         }
-        out.push_str("\n## Rounds\n\n| scenario | round | side | messages | seconds | msg/s | p50 | p99 | peak RSS | process CPU s |\n|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        out.push_str("\n## Rounds\n\n| scenario | round | side | messages | seconds | msg/s | p50 | p99 | peak RSS | process CPU s | CPU/record |\n|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for s in &self.scenarios {
             for r in &s.runs {
                 out.push_str(&format!(
-                    "| {} | {} | {} | {} | {:.3} | {:.0} | {} | {} | {} | {} |\n",
+                    "| {} | {} | {} | {} | {:.3} | {:.0} | {} | {} | {} | {} | {} |\n",
                     s.name,
                     r.round,
                     r.side,
@@ -252,6 +306,8 @@ impl Report {
                     r.peak_rss_kib
                         .map_or(String::new(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
                     r.cpu_seconds.map_or(String::new(), |c| format!("{c:.2}")),
+                    r.cpu_us_per_record
+                        .map_or(String::new(), |c| format!("{c:.2} µs")),
                 ));
             }
         }

@@ -75,7 +75,6 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ConsumerConfig, ProducerConfig};
-use crate::consumer::Failure;
 use crate::Message;
 
 /// The last error of the handler, or why the payload did not decode.
@@ -175,6 +174,59 @@ pub const GROUP_HEADER: &str = "dlt-group";
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// The shortest wait between two rounds of failed sends.
 const MIN_RETRY_WAIT: Duration = Duration::from_millis(100);
+
+/// Why a message (or batch) was given up on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    /// The last attempt's error (a timeout and a panic are errors too).
+    pub(crate) error: String,
+    /// How many times the handler ran.
+    pub(crate) attempts: u32,
+    /// Whether the payload did not decode (no handler ran at all).
+    pub(crate) undecodable: bool,
+}
+
+/// The dead-letter stage of the consumer engine: a message (batch) the
+/// retry policy gave up on goes to the dead-letter topic when the service
+/// has one, else it is skipped; logged either way. `Ok` when its offset
+/// may be stored; `Err` when `stop` fired before the dead-letter topic
+/// took it (its offset stays unstored, so it is read again).
+pub(crate) async fn give_up(
+    dead_letter: Option<&DeadLetter>,
+    source: &Source<'_>,
+    msgs: &[Message],
+    failure: &Failure,
+    stop: &CancellationToken,
+) -> Result<(), Stopped> {
+    let (Some(first), Some(last)) = (msgs.first(), msgs.last()) else {
+        return Ok(());
+    };
+    let destination = match dead_letter {
+        None => "no deadLetterTopic is configured, so it is skipped and its offset committed",
+        Some(dead_letter) => {
+            if !dead_letter.publish(source, msgs, failure, stop).await {
+                return Err(Stopped);
+            }
+            "sent to the dead-letter topic, committing its offset"
+        }
+    };
+    tracing::error!(
+        service = source.service,
+        topic = &*first.topic,
+        partition = first.partition,
+        offset = first.offset,
+        last_offset = last.offset,
+        attempts = failure.attempts,
+        error = %failure.error,
+        dead_letter_topic = dead_letter.map(DeadLetter::topic),
+        "giving up on the record as maxRetry says (or its payload does not decode); {destination}"
+    );
+    Ok(())
+}
+
+/// The service stopped before a given-up record reached the dead-letter topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stopped;
 
 /// A consumer service's dead-letter producer.
 pub(crate) struct DeadLetter {

@@ -44,6 +44,12 @@ pub enum Error {
         #[source]
         source: rdkafka::error::KafkaError,
     },
+    /// A consumer group refused this member's partition assignment protocol
+    /// for longer than its session timeout: the group's members use another
+    /// strategy, for example the tRPC-Go plugin's default `sticky`, which no
+    /// librdkafka assignor speaks (see MIGRATING.md).
+    #[error(transparent)]
+    GroupProtocol(Box<GroupProtocolConflict>),
     /// A producer could not finish its work (shutdown's flush deadline passed).
     #[error("producer error: {0}")]
     Produce(#[from] crate::producer::ProduceError),
@@ -60,3 +66,33 @@ pub enum Error {
 /// # }
 /// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The details of [`Error::GroupProtocol`]: which group refused which
+/// protocol, and the recipe.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "service `{service}`: consumer group `{group}` refused this member for {waited:.1?}: \
+     the group's members use the partition assignment protocol {}, this member offers \
+     `{offered}` (strategy={strategy}), and a group needs one protocol all its members offer. \
+     kafka-rs's strategy=sticky is librdkafka's `cooperative-sticky`; the tRPC-Go plugin's \
+     (sarama's) `sticky` is an eager protocol no librdkafka assignor speaks, so the two never \
+     share a group. Either stop every plugin member of `{group}` before kafka-rs members \
+     start (stop-and-swap), or first give every member of both services the same \
+     strategy=range or strategy=roundrobin; see MIGRATING.md",
+    group_protocol.as_deref().map_or_else(|| "another one (the group could not be described)".to_owned(), |p| format!("`{p}`"))
+    )]
+#[non_exhaustive]
+pub struct GroupProtocolConflict {
+    /// The service whose member gave up.
+    pub service: String,
+    /// The consumer group.
+    pub group: String,
+    /// The protocol the group's members agreed on, when it could be read.
+    pub group_protocol: Option<String>,
+    /// This member's `strategy` key.
+    pub strategy: String,
+    /// The librdkafka assignor it offered.
+    pub offered: String,
+    /// How long the group refused it.
+    pub waited: std::time::Duration,
+}

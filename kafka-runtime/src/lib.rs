@@ -125,19 +125,33 @@
 //! Each service has a thread polling its librdkafka consumer and a tokio task
 //! per assigned partition; a partition's records are handled one at a time,
 //! in offset order (or `batch=N` at a time, or with `keyOrderedConcurrency=N`
-//! up to N at once, one per key). When a partition has nothing queued or
-//! running, the poll thread runs the next record's handler itself up to its
-//! first `.await` that has to wait (a batch service collects the batch there
-//! and does the same with it): a handler that finishes there (a cheap one)
-//! costs no hand-off to another thread, and one that waits continues on the
-//! partition's task, before anything polled after it. Handlers that burn
-//! more than about 10 us of CPU per record before their first wait are sent
-//! to the partition tasks instead (measured per service over 20 ms windows,
-//! re-checked every second), so that they run in parallel across
-//! partitions. Either way a handler runs
-//! inside the tokio runtime (`tokio::spawn`, timers and I/O work), and, as
-//! in any async code, long blocking work belongs in
-//! `tokio::task::spawn_blocking`.
+//! up to N at once, one per key). The poll thread takes records in bursts
+//! and looks at them partition by partition. When a partition's task has
+//! nothing queued or running, the poll thread runs the handlers itself, up
+//! to each handler's first `.await` that has to wait: a handler that
+//! finishes there (a cheap one) costs no hand-off to another thread, and one
+//! that waits continues on the partition's task, before anything polled
+//! after it. Otherwise the records go to the task, a whole burst's worth
+//! in one hand-off. A batch service collects each partition's batch on the
+//! poll thread until it holds `batch=N` records or `batchFlush` has passed
+//! since its first record. Handlers that burn more than about 10 us of CPU
+//! per record before their first wait are sent to the partition tasks
+//! instead (measured per service over 20 ms windows, re-checked every
+//! second), so that they run in parallel across partitions. Either way a
+//! handler runs inside the tokio runtime (`tokio::spawn`, timers and I/O
+//! work), never while the engine holds a lock, and, as in any async code,
+//! long blocking work belongs in `tokio::task::spawn_blocking`.
+//!
+//! Offsets are stored after handling, for the contiguous prefix of handled
+//! records only, and per chunk: at most 64 records of a partition (or one
+//! batch) are handled and not yet stored at any moment. librdkafka commits
+//! what is stored every 3 s (`auto.commit.interval.ms`), and the engine
+//! commits synchronously when partitions are revoked and at shutdown, after
+//! their handlers finished. Delivery is at least once: after a crash, the
+//! records handled since the last commit are delivered again, which is at
+//! most those of the last commit interval (plus the commit's round trip)
+//! and 64 per partition, or one batch (`CONFIGURATION.md`, "Redelivery
+//! after a crash").
 //!
 //! ## RuntimeHandle
 //!
@@ -210,7 +224,7 @@ mod serve;
 pub mod testing;
 mod tracecontext;
 
-pub use error::{Error, Result};
+pub use error::{Error, GroupProtocolConflict, Result};
 pub use inject::{Inject, RuntimeHandle};
 pub use metadata::Metadata;
 pub use producer::{ProduceError, Producer, RawProducer};

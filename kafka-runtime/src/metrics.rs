@@ -226,6 +226,37 @@ pub(crate) fn record_attempt(
     });
 }
 
+/// The metrics of handler attempts that succeeded, for one (service,
+/// topic), looked up once for a run of handlings on one thread rather than
+/// per record (what [`record_attempt`] does with `Handled`).
+pub(crate) struct HandledMetrics {
+    duration: metrics::Histogram,
+    handled: metrics::Counter,
+}
+
+impl HandledMetrics {
+    /// The handles of `service` on `topic`, from this thread's cache.
+    pub(crate) fn of(service: &str, topic: &str) -> Self {
+        let mut handled = None;
+        with_handles(service, topic, |h| {
+            handled = Some(HandledMetrics {
+                duration: h.histogram(HANDLER_DURATION).clone(),
+                handled: h.counter(MESSAGES_HANDLED).clone(),
+            });
+        });
+        handled.unwrap_or_else(|| HandledMetrics {
+            duration: metrics::Histogram::noop(),
+            handled: metrics::Counter::noop(),
+        })
+    }
+
+    /// Records one successful attempt over `count` messages.
+    pub(crate) fn record(&self, count: usize, elapsed: Duration) {
+        self.duration.record(elapsed.as_secs_f64());
+        self.handled.increment(count as u64);
+    }
+}
+
 /// Records a message sent to a dead-letter topic (for the dead-letter
 /// support to call).
 ///

@@ -13,15 +13,7 @@ use super::keys::{self, KeySpec, Side, Value};
 use super::registry;
 use super::secret::Secret;
 use super::secret_like;
-use super::types::{CommonConfig, ConsumerConfig, ProducerConfig, RetryPolicy};
-
-/// The scheme a producer target starts with.
-///
-/// ```
-/// use kafka_runtime::config::KAFKA_SCHEME;
-/// assert!("kafka://127.0.0.1:9092?topic=orders".starts_with(KAFKA_SCHEME));
-/// ```
-pub const KAFKA_SCHEME: &str = "kafka://";
+use super::types::{CommonConfig, ConsumerConfig, ProducerConfig, RetryPolicy, KAFKA_SCHEME};
 
 /// Parses a consumer address (`server.service[].address`) for `service`.
 ///

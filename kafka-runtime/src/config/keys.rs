@@ -4,7 +4,7 @@
 //!
 //! Each [`KeySpec`] says which side accepts the key, what values it takes,
 //! its default and which librdkafka property (if any) it becomes. The
-//! mapping itself lives in [`super::mapping`]; the `librdkafka` text here is
+//! mapping itself lives in the mapping module (`mapping.rs`); the `librdkafka` text here is
 //! what documentation and tools print.
 
 use std::fmt;
@@ -110,7 +110,9 @@ pub enum Kind {
     Names,
     /// A boolean, spelled as Go's `strconv.ParseBool` accepts it.
     Bool,
-    /// `async`: `0`, `1`, `false`, `true`.
+    /// `async`: `1` is asynchronous; any other value is synchronous, as the
+    /// Go plugin reads it (its `parseAsync`), so one `trpc_go.yaml` means the
+    /// same on both sides.
     AsyncFlag,
     /// One of a fixed set of words.
     Choice(&'static [&'static str]),
@@ -148,7 +150,10 @@ impl Kind {
                 "true, false (Go spellings 1, 0, t, f, TRUE, FALSE, True, False also accepted)"
                     .to_owned()
             }
-            Kind::AsyncFlag => "0, 1, false, true".to_owned(),
+            Kind::AsyncFlag => {
+                "1 (asynchronous); any other value (0, false, true...) is synchronous, as the Go plugin reads it"
+                    .to_owned()
+            }
             Kind::Choice(values) => values.join(", "),
             Kind::Int { min, max, unit } => format!("{min}..={max}{}", unit.suffix()),
             Kind::Rate => {
@@ -182,11 +187,7 @@ impl Kind {
                     Err(format!("not a boolean; {}", allowed()))
                 }
             }
-            Kind::AsyncFlag => match raw {
-                "1" | "true" => Ok(Value::Bool(true)),
-                "0" | "false" => Ok(Value::Bool(false)),
-                _ => Err(format!("not an async flag; {}", allowed())),
-            },
+            Kind::AsyncFlag => Ok(Value::Bool(raw == "1")),
             Kind::Choice(values) => {
                 if values.contains(&raw) {
                     Ok(Value::Text(raw.to_owned()))
@@ -367,8 +368,8 @@ pub const KEYS: &[KeySpec] = &[
         "Kafka client id, shown in broker logs and quotas.",
         "client.id"),
     key!("version", Both, Kind::Version, default "1.1.1",
-        "Broker protocol version the Go plugin pins sarama to.",
-        "broker.version.fallback (librdkafka asks the broker for its versions; this is the fallback)"),
+        "Broker protocol version the Go plugin pins sarama to; checked, and used only for brokers older than 0.10.0, which cannot tell clients their versions.",
+        "none from 0.10.0 on: librdkafka asks each broker for its protocol versions (api.version.request=true); below 0.10.0: broker.version.fallback=version and api.version.request=false"),
     key!("compression", Both, Kind::Choice(Compression::ALLOWED), default "gzip",
         "Codec for produced record batches (accepted on consumers, where it has no effect).",
         "compression.type (producer only)"),
@@ -424,10 +425,10 @@ pub const KEYS: &[KeySpec] = &[
     key!("metadataRetryMax", Both, int(0, 2_147_483_647, Unit::Count), default "1",
         "sarama's metadata request retry budget.",
         "none: librdkafka retries metadata requests until they succeed; accepted for compatibility"),
-    key!("metadataRetryBackoff", Both, int(1, 60_000, Unit::Millis), default "librdkafka's (100)",
-        "Wait before re-requesting metadata after a failure or a lost leader.",
+    key!("metadataRetryBackoff", Both, int(1, 60_000, Unit::Millis), default "1000",
+        "Wait before re-requesting metadata after a failure or a lost leader; on producers at most retryInterval (librdkafka caps it at retry.backoff.max.ms).",
         "topic.metadata.refresh.fast.interval.ms"),
-    key!("metadataRefreshFrequency", Both, int(0, 3_600, Unit::Seconds), default "60",
+    key!("metadataRefreshFrequency", Both, int(0, 3_600, Unit::Seconds), default "120",
         "Periodic metadata refresh in seconds; 0 disables it.",
         "topic.metadata.refresh.interval.ms (seconds x 1000; 0 becomes -1)"),
     key!("metadataFull", Both, Kind::Bool, default "false",
@@ -444,7 +445,7 @@ pub const KEYS: &[KeySpec] = &[
         "Consumer group id.",
         "group.id"),
     key!("strategy", Consumer, Kind::Choice(Strategy::ALLOWED), default "sticky",
-        "Partition assignment strategy; all members of a group must agree (seed Q5).",
+        "Partition assignment strategy; all members of a group must agree (seed Q5). sticky is librdkafka's cooperative-sticky, which cannot share a group with the Go plugin's (sarama's) sticky: see MIGRATING.md.",
         "partition.assignment.strategy (sticky becomes cooperative-sticky)"),
     key!("fetchDefault", Consumer, int(1, 1_000_000_000, Unit::Bytes), default "524288",
         "Bytes requested per partition per fetch.",
@@ -514,7 +515,7 @@ pub const KEYS: &[KeySpec] = &[
         "Idempotent producer; requires requiredAcks=-1, maxRetry >= 1 and netMaxOpenRequests <= 5.",
         "enable.idempotence"),
     key!("async", Producer, Kind::AsyncFlag, default "0",
-        "1: produce returns once the record is queued; delivery results go to the async callbacks.",
+        "1: produce returns once the record is queued; delivery results go to the async callbacks. Only 1 is asynchronous (async=true is synchronous), as the Go plugin reads it.",
         "none: implemented by the runtime"),
     key!("flushMessages", Producer, int(0, 1_000_000, Unit::Count), default "0 (librdkafka's 10000)",
         "Records that trigger a send (sarama Flush.Messages); 0 leaves librdkafka's default.",
@@ -525,9 +526,9 @@ pub const KEYS: &[KeySpec] = &[
     key!("flushBytes", Producer, int(0, 2_147_483_647, Unit::Bytes), default "0 (librdkafka's 1000000)",
         "Bytes that trigger a send (sarama Flush.Bytes); 0 leaves librdkafka's default.",
         "batch.size"),
-    key!("flushFrequency", Producer, int(0, MESSAGE_TIMEOUT_MS - 1, Unit::Millis), default "0 (librdkafka's 5)",
-        "Longest a record waits to be batched (sarama Flush.Frequency); must stay below librdkafka's message.timeout.ms (300000).",
-        "linger.ms"),
+    key!("flushFrequency", Producer, int(0, MESSAGE_TIMEOUT_MS - 1, Unit::Millis), default "0 (send at once; async=1: librdkafka's 5)",
+        "Longest a record waits to be batched (sarama Flush.Frequency); 0 sends at once, as sarama does (records still share a request while one is in flight), except on async=1 targets, which keep librdkafka's 5 ms batching for throughput; must stay below librdkafka's message.timeout.ms (300000).",
+        "linger.ms (0 becomes linger.ms=0, or librdkafka's default with async=1)"),
     key!("maxRetry", Producer, int(0, 2_147_483_647, Unit::Count), default "3",
         "Delivery retries of a failed produce request; must be >= 0.",
         "retries"),

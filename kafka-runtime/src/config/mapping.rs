@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | broker list (before `?`) | both | `bootstrap.servers` (comma-joined) |
 //! | `clientid` | both | `client.id` (consumer default: the group; producer default: `trpcgo`) |
-//! | `version` | both | `broker.version.fallback` |
+//! | `version` | both | nothing from 0.10.0 on (librdkafka asks each broker for its versions); below 0.10.0 `broker.version.fallback` = version and `api.version.request=false` |
 //! | `compression` | producer | `compression.type` (ignored on consumers, as in sarama) |
 //! | `mechanism` / `user` / `password` | both | `sasl.mechanisms` / `sasl.username` / `sasl.password` |
 //! | `protocol` | both | `security.protocol` (default `sasl_plaintext` with a mechanism, `plaintext` without; `sasl_ssl` / `ssl` when a `tls*` key is set) |
@@ -15,8 +15,8 @@
 //! | `netMaxOpenRequests` | both | `max.in.flight.requests.per.connection` |
 //! | `netDailTimeout` (`netDialTimeout`) | both | `socket.connection.setup.timeout.ms` |
 //! | `netReadTimeout`, `netWriteTimeout` | both | `socket.timeout.ms` = the larger of the two |
-//! | `metadataRetryBackoff` | both | `topic.metadata.refresh.fast.interval.ms` (only when set) |
-//! | `metadataRefreshFrequency` (s) | both | `topic.metadata.refresh.interval.ms` = s x 1000 (0 -> -1; default 60 s, the Go plugin's) |
+//! | `metadataRetryBackoff` | both | `topic.metadata.refresh.fast.interval.ms` (default 1000 ms, the Go plugin's; on producers at most `retryInterval`, librdkafka's cap) |
+//! | `metadataRefreshFrequency` (s) | both | `topic.metadata.refresh.interval.ms` = s x 1000 (0 -> -1; default 120 s, the Go plugin's) |
 //! | `metadataFull` | both | `topic.metadata.refresh.sparse` = !metadataFull (only when set) |
 //! | `metadataAllowAutoTopicCreation` | both | `allow.auto.create.topics` (default true, the Go plugin's) |
 //! | `max_request_size` (plugin) | producer | upper bound of `maxMessageBytes` (checked; consumers send only small requests, so it has no effect there) |
@@ -39,7 +39,7 @@
 //! | `retryInterval` | producer | `retry.backoff.ms` and `retry.backoff.max.ms` (a fixed backoff, as sarama's) |
 //! | `flushMessages`, `flushMaxMessages` | producer | `batch.num.messages` = the smaller of the ones set |
 //! | `flushBytes` | producer | `batch.size` |
-//! | `flushFrequency` | producer | `linger.ms` |
+//! | `flushFrequency` | producer | `linger.ms`; when 0 (the default): `linger.ms=0` (sent at once, as sarama does) unless the target has `async=1`, which keeps librdkafka's 5 ms batching |
 //!
 //! Consumers commit offsets the way the seed does, at least once: librdkafka
 //! commits in the background every `auto.commit.interval.ms` (3 s), but only
@@ -65,6 +65,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use rdkafka::ClientConfig;
 
@@ -74,8 +75,14 @@ use super::validate::DEFAULT_MESSAGE_MAX_BYTES;
 use super::values::SecurityProtocol;
 use super::Partitioner;
 
-/// The tRPC-Go plugin's metadata refresh period (seconds) when the address sets none.
-const GO_METADATA_REFRESH_SECS: u64 = 60;
+/// The tRPC-Go plugin's metadata refresh period (seconds) when the address
+/// sets none (`GetDefaultConfig` in v1.2.0: 120 s, sarama's own is 10 min).
+const GO_METADATA_REFRESH_SECS: u64 = 120;
+/// The tRPC-Go plugin's `metadataRetryBackoff` default (1000 ms).
+const GO_METADATA_RETRY_BACKOFF: Duration = Duration::from_millis(1_000);
+/// The first Kafka version whose brokers answer ApiVersionsRequest; older
+/// ones need `broker.version.fallback`.
+const API_VERSIONS_SINCE: [u32; 3] = [0, 10, 0];
 /// The tRPC-Go plugin's `metadataAllowAutoTopicCreation` default.
 const GO_ALLOW_AUTO_TOPIC_CREATION: bool = true;
 /// librdkafka's (and sarama's) heartbeat interval, lowered for short sessions.
@@ -245,7 +252,13 @@ fn ms(d: std::time::Duration) -> String {
 fn common_properties(common: &CommonConfig, client_id: &str, props: &mut Properties) {
     props.set("bootstrap.servers", common.brokers.join(","));
     props.set("client.id", client_id);
-    props.set("broker.version.fallback", common.version.as_str());
+    // librdkafka asks brokers for their protocol versions; a fallback would
+    // only apply where that request fails (brokers before 0.10.0), and
+    // setting it anyway makes librdkafka warn that it is deprecated.
+    if before_api_versions(&common.version) {
+        props.set("api.version.request", "false");
+        props.set("broker.version.fallback", common.version.as_str());
+    }
     props.set(
         "max.in.flight.requests.per.connection",
         common.net_max_open_requests.to_string(),
@@ -267,9 +280,12 @@ fn common_properties(common: &CommonConfig, client_id: &str, props: &mut Propert
         (refresh * 1_000).to_string()
     };
     props.set("topic.metadata.refresh.interval.ms", refresh_ms);
-    if let Some(backoff) = common.metadata_retry_backoff {
-        props.set("topic.metadata.refresh.fast.interval.ms", ms(backoff));
-    }
+    props.set(
+        "topic.metadata.refresh.fast.interval.ms",
+        ms(common
+            .metadata_retry_backoff
+            .unwrap_or(GO_METADATA_RETRY_BACKOFF)),
+    );
     if let Some(full) = common.metadata_full {
         props.set("topic.metadata.refresh.sparse", (!full).to_string());
     }
@@ -302,6 +318,13 @@ fn common_properties(common: &CommonConfig, client_id: &str, props: &mut Propert
     if let Some(password) = &common.password {
         props.set("sasl.password", password.expose());
     }
+}
+
+/// Whether `version` (a checked `0.a.b.c` or `a.b.c[.d]`) is older than the
+/// first version that answers ApiVersionsRequest.
+fn before_api_versions(version: &str) -> bool {
+    let parts: Vec<u32> = version.split('.').filter_map(|p| p.parse().ok()).collect();
+    parts.len() >= 3 && parts[..3] < API_VERSIONS_SINCE[..]
 }
 
 /// TLS keys; librdkafka reads the files itself when the client is created.
@@ -404,6 +427,17 @@ impl ProducerConfig {
         props.set("retries", self.max_retry.to_string());
         props.set("retry.backoff.ms", ms(self.retry_interval));
         props.set("retry.backoff.max.ms", ms(self.retry_interval));
+        // librdkafka caps the metadata backoff at retry.backoff.max.ms (and
+        // warns at every start when it is larger): cap it here instead.
+        let metadata_backoff = self
+            .common
+            .metadata_retry_backoff
+            .unwrap_or(GO_METADATA_RETRY_BACKOFF)
+            .min(self.retry_interval);
+        props.set(
+            "topic.metadata.refresh.fast.interval.ms",
+            ms(metadata_backoff),
+        );
         let partitioner = match self.partitioner {
             // The runtime chooses round-robin partitions itself.
             Partitioner::RoundRobin => Partitioner::Random.rdkafka_value(),
@@ -420,8 +454,16 @@ impl ProducerConfig {
         if let Some(n) = self.flush_bytes {
             props.set("batch.size", n.to_string());
         }
-        if let Some(d) = self.flush_frequency {
-            props.set("linger.ms", ms(d));
+        // sarama sends at once when Flush.Frequency is 0 (the plugin's
+        // default): a caller awaiting each record would otherwise wait
+        // librdkafka's own 5 ms linger every time. Asynchronous targets keep
+        // that linger: nobody waits on one record there, and the batches it
+        // fills are their throughput (kafka-bench: linger 0 cost them about
+        // a fifth of their rate and half again the CPU per record).
+        match (self.flush_frequency, self.async_produce) {
+            (Some(d), _) => props.set("linger.ms", ms(d)),
+            (None, false) => props.set("linger.ms", "0"),
+            (None, true) => {}
         }
         apply_overrides(&self.common, &mut props);
         props

@@ -35,14 +35,14 @@ mod values;
 mod yaml;
 
 pub(crate) use address::check_broker;
-pub use address::{parse_consumer_address, parse_producer_target, KAFKA_SCHEME};
+pub use address::{parse_consumer_address, parse_producer_target};
 pub use error::ConfigError;
 pub use mapping::Properties;
 pub use registry::{register_consumer_addr_config, register_producer_addr_config};
 pub use secret::Secret;
 pub use types::{
     CommonConfig, ConsumerConfig, ProducerConfig, RetryPolicy, TlsConfig, DEFAULT_CLIENT_ID,
-    DEFAULT_VERSION,
+    DEFAULT_VERSION, KAFKA_SCHEME,
 };
 pub use values::{
     Compression, InitialOffset, IsolationLevel, NotAllowed, Partitioner, RequiredAcks,

@@ -7,8 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{LazyLock, PoisonError, RwLock};
 
-use super::address::KAFKA_SCHEME;
-use super::types::{ConsumerConfig, ProducerConfig};
+use super::types::{ConsumerConfig, ProducerConfig, KAFKA_SCHEME};
 
 static CONSUMERS: LazyLock<RwLock<HashMap<String, ConsumerConfig>>> =
     LazyLock::new(|| RwLock::new(HashMap::new()));

@@ -11,6 +11,14 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The scheme a producer target starts with.
+///
+/// ```
+/// use kafka_runtime::config::KAFKA_SCHEME;
+/// assert!("kafka://127.0.0.1:9092?topic=orders".starts_with(KAFKA_SCHEME));
+/// ```
+pub const KAFKA_SCHEME: &str = "kafka://";
+
 use super::secret::Secret;
 use super::values::{
     Compression, InitialOffset, IsolationLevel, Partitioner, RequiredAcks, SaslMechanism,
@@ -89,11 +97,11 @@ pub struct CommonConfig {
     /// `metadataRetryMax`: sarama's metadata retry budget (`None`: the
     /// tRPC-Go default, 1; librdkafka has no twin).
     pub metadata_retry_max: Option<u32>,
-    /// `metadataRetryBackoff`: wait between metadata retries (`None`:
-    /// librdkafka's own `topic.metadata.refresh.fast.interval.ms`).
+    /// `metadataRetryBackoff`: wait between metadata retries (`None`: the
+    /// tRPC-Go default, 1000 ms).
     pub metadata_retry_backoff: Option<Duration>,
     /// `metadataRefreshFrequency` (seconds in the address): periodic metadata
-    /// refresh; `None`: the tRPC-Go default, 60 s; zero disables it.
+    /// refresh; `None`: the tRPC-Go default, 120 s; zero disables it.
     pub metadata_refresh_frequency: Option<Duration>,
     /// `metadataFull`: refresh metadata for all topics, not only the used
     /// ones (`None`: the tRPC-Go default, false).
@@ -454,7 +462,8 @@ pub struct ProducerConfig {
     pub flush_max_messages: Option<u32>,
     /// `flushBytes`: bytes that trigger a send (sarama `Flush.Bytes`).
     pub flush_bytes: Option<u32>,
-    /// `flushFrequency`: longest a record waits to be batched (sarama `Flush.Frequency`).
+    /// `flushFrequency`: longest a record waits to be batched (sarama
+    /// `Flush.Frequency`); `None` or zero: sent at once (`linger.ms=0`).
     pub flush_frequency: Option<Duration>,
 }
 

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use serde_yaml::Value;
 
-use super::address::{parse_consumer_address, parse_producer_target, KAFKA_SCHEME};
+use super::address::{parse_consumer_address, parse_producer_target};
 use super::env::expand;
 use super::error::ConfigError;
 use super::registry;
 use super::types::CommonConfig;
+use super::types::KAFKA_SCHEME;
 use super::validate::{MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE};
 use super::{Config, ConsumerService, PluginConfig, ProducerService};
 

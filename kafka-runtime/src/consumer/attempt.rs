@@ -1,83 +1,318 @@
-//! Running a handler on one message or batch until the retry policy says stop.
+//! The attempt stage: one handling (a message, or a batch) under the retry
+//! policy, in the handling's `kafka_handle` span, with the trace and
+//! metadata scopes; what the policy gives up on goes to the dead-letter
+//! stage ([`crate::deadletter::give_up`]).
+//!
+//! A partition task runs a handling from start to end ([`handle`]). The
+//! poll thread starts one itself ([`begin`]): it calls the handler and
+//! polls it once, and only a handling that does not end there is boxed
+//! into a [`Continuation`], which continues under the same policy on the
+//! partition's task (its timeout counted from the first attempt's start).
+//! A cheap handler thus never pays for the boxed future and the attempt
+//! loop around it.
+//!
+//! Each attempt gets its own [`Context`] and records: the first attempt,
+//! usually the only one, takes the records themselves; the engine keeps a
+//! clone for retries and the dead-letter stage, which copies no bytes
+//! (values are reference counts on the partition's arena).
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use futures::FutureExt;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
-use crate::config::RetryPolicy;
-use crate::handler::{ErrorKind, HandlerFuture, HandlerResult};
-use crate::metrics::{record_attempt, AttemptResult};
+use super::retry::Policy;
+use super::shared::{Claim, Continuation, Outcome, Records, Service};
+use crate::context::{Context, RawContext};
+use crate::deadletter::{self, Failure};
+use crate::handler::{ErrorKind, Handler, HandlerFuture, HandlerResult};
+use crate::metrics::{record_attempt, AttemptResult, HandledMetrics};
+use crate::tracecontext::TraceParent;
+use crate::{Message, Metadata};
 
-/// What became of a message (or batch) after its handler ran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// Handled, or given up on and dead-lettered or skipped: store its offset.
-    Commit,
-    /// `continue_without_commit`: go on without storing the offset.
-    SkipWithoutCommit,
-    /// The partition is being revoked or the service stops while waiting to
-    /// retry: leave the message unhandled and uncommitted, for redelivery.
-    Stopped,
+/// How the poll thread's first poll of a handling ended.
+pub(crate) enum Begun {
+    /// The handler returned in that poll, with this outcome.
+    Done(Outcome),
+    /// The handler is still running (`running`), or failed and the policy
+    /// decides what follows: the rest of the handling.
+    Continues {
+        continuation: Continuation,
+        running: bool,
+    },
+}
+
+/// Calls the handler on `records` and polls it once, on this thread.
+/// `clock` is when it starts (the caller's last clock read); on return it
+/// holds when it ended, so that back-to-back handlings read the clock
+/// once each; the time the poll took comes back with the outcome.
+/// `handled` records a success (looked up once per run by the caller).
+pub(crate) fn begin(
+    service: &Arc<Service>,
+    claim: &Arc<Claim>,
+    records: Records,
+    stop: &Arc<CancellationToken>,
+    clock: &mut Instant,
+    handled: &HandledMetrics,
+) -> (Begun, Duration) {
+    let Some(prepared) = Prepared::new(service, claim, records.as_slice()) else {
+        return (Begun::Done(Outcome::Commit), Duration::ZERO);
+    };
+    // Kept for retries and the dead-letter stage (reference counts, no bytes).
+    let spare = records.clone();
+    let started = *clock;
+    let mut attempt = start(prepared.call(service, claim, records));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let polled = prepared.span.in_scope(|| {
+        prepared.span.record("attempt", 1);
+        attempt.poll_unpin(&mut cx)
+    });
+    *clock = Instant::now();
+    let elapsed = clock.saturating_duration_since(started);
+    let first = match polled {
+        Poll::Ready(Ok(Ok(()))) => {
+            handled.record(prepared.count, elapsed);
+            return (Begun::Done(Outcome::Commit), elapsed);
+        }
+        Poll::Ready(Ok(Err(e))) if e.is_continue_without_commit() => {
+            handled.record(prepared.count, elapsed);
+            return (Begun::Done(Outcome::SkipWithoutCommit), elapsed);
+        }
+        Poll::Ready(output) => First::Finished { started, output },
+        Poll::Pending => First::Running {
+            started,
+            running: attempt,
+        },
+    };
+    let running = matches!(first, First::Running { .. });
+    let (service, claim, stop) = (service.clone(), claim.clone(), stop.clone());
+    let continuation = Box::pin(async move {
+        finish(&service, &claim, prepared, spare, None, Some(first), &stop).await
+    });
+    let begun = Begun::Continues {
+        continuation,
+        running,
+    };
+    (begun, elapsed)
+}
+
+/// Runs the handler on `records` under the retry policy, in the
+/// handling's span, and the dead-letter stage on what it gives up on.
+pub(crate) async fn handle(
+    service: &Service,
+    claim: &Claim,
+    records: Records,
+    stop: &CancellationToken,
+) -> Outcome {
+    let Some(prepared) = Prepared::new(service, claim, records.as_slice()) else {
+        return Outcome::Commit;
+    };
+    let spare = records.clone();
+    finish(service, claim, prepared, spare, Some(records), None, stop).await
+}
+
+/// The attempts of a handling, the `first` of which may have started
+/// elsewhere: the first attempt takes `unused` (the records themselves),
+/// any later one a clone of `spare`, which the dead-letter stage reads.
+async fn finish(
+    service: &Service,
+    claim: &Claim,
+    prepared: Prepared,
+    spare: Records,
+    mut unused: Option<Records>,
+    first: Option<First>,
+    stop: &CancellationToken,
+) -> Outcome {
+    let mut input = || unused.take().unwrap_or_else(|| spare.clone());
+    let origin = prepared.origin(service, claim);
+    let verdict = run(service.policy, origin, &prepared.span, stop, first, || {
+        prepared.call(service, claim, input())
+    })
+    .instrument(prepared.span.clone())
+    .await;
+    match verdict {
+        Verdict::Settled(outcome) => outcome,
+        Verdict::GaveUp(failure) => {
+            let source = deadletter::Source {
+                service: &service.name,
+                group: &service.group,
+            };
+            deadletter::give_up(
+                service.dead_letter.as_ref(),
+                &source,
+                spare.as_slice(),
+                &failure,
+                stop,
+            )
+            .instrument(prepared.span)
+            .await
+            .map_or(Outcome::Stopped, |()| Outcome::Commit)
+        }
+    }
+}
+
+/// What one handling computes once, whichever attempt runs.
+struct Prepared {
+    /// The first and last offsets and the count of its records.
+    first: i64,
+    last: i64,
+    count: usize,
+    /// From the first record's headers with `trpcMeta=true`, else empty.
+    metadata: Metadata,
+    /// From the first record's W3C `traceparent` header, when valid.
+    trace: Option<TraceParent>,
+    /// One span per message (or batch), so handler logs carry where it
+    /// came from.
+    span: tracing::Span,
+}
+
+impl Prepared {
+    /// `None` for no records (nothing to handle).
+    fn new(service: &Service, claim: &Claim, msgs: &[Message]) -> Option<Self> {
+        let (head, tail) = (msgs.first()?, msgs.last()?);
+        let metadata = if service.trpc_meta {
+            metadata_of(head)
+        } else {
+            Metadata::new()
+        };
+        let span = tracing::info_span!(
+            "kafka_handle",
+            service = &*service.name,
+            topic = &*claim.topic,
+            partition = claim.partition,
+            offset = head.offset,
+            last_offset = tail.offset,
+            // Recorded per attempt: 1 for the first run, 2 for the first retry...
+            attempt = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+            parent_span_id = tracing::field::Empty,
+        );
+        let trace = crate::tracecontext::of_message(head);
+        if let Some(tp) = trace {
+            span.record("trace_id", tp.trace_id_hex());
+            span.record("parent_span_id", tp.parent_id_hex());
+            #[cfg(feature = "opentelemetry")]
+            crate::otel::set_remote_parent(&span, tp);
+        }
+        Some(Prepared {
+            first: head.offset,
+            last: tail.offset,
+            count: msgs.len(),
+            metadata,
+            trace,
+            span,
+        })
+    }
+
+    fn origin<'a>(&self, service: &'a Service, claim: &'a Claim) -> Origin<'a> {
+        Origin {
+            service: &service.name,
+            topic: &claim.topic,
+            partition: claim.partition,
+            offset: self.first,
+            last_offset: self.last,
+            count: self.count,
+        }
+    }
+
+    /// One attempt: the handler called on `records` with a context of its
+    /// own (built per attempt rather than cloned from one built up front:
+    /// the first attempt, usually the only one, then builds it once).
+    fn call(&self, service: &Service, claim: &Claim, records: Records) -> HandlerFuture {
+        let ctx = Context {
+            service: service.name.clone(),
+            raw: RawContext {
+                topic: claim.topic.clone(),
+                partition: claim.partition,
+                offset: self.first,
+                last_offset: self.last,
+                group: service.group.clone(),
+                member_id: claim.member_id.clone(),
+                generation_id: claim.generation_id,
+                assignment: claim.assignment,
+                initial_offset: claim.initial_offset,
+            },
+            metadata: self.metadata.clone(),
+        };
+        let fut = match &service.handler {
+            Handler::Single(f) => match records.into_first() {
+                Some(msg) => f(ctx, msg),
+                None => Box::pin(std::future::ready(Ok(()))),
+            },
+            Handler::Batch(f) => f(ctx, records.into_vec()),
+        };
+        scoped(service.trpc_meta, &self.metadata, self.trace, fut)
+    }
+}
+
+/// With `trpcMeta=true` the handler runs inside [`Metadata::scope`], so a
+/// producer it calls writes the same metadata back as headers; with a trace
+/// context, inside its scope, so a producer it calls forwards it.
+fn scoped(
+    trpc_meta: bool,
+    metadata: &Metadata,
+    trace: Option<TraceParent>,
+    fut: HandlerFuture,
+) -> HandlerFuture {
+    let fut = if trpc_meta {
+        Box::pin(metadata.clone().scope(fut))
+    } else {
+        fut
+    };
+    match trace {
+        Some(tp) => Box::pin(crate::tracecontext::scope(tp, fut)),
+        None => fut,
+    }
+}
+
+fn metadata_of(msg: &Message) -> Metadata {
+    msg.headers
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
+        .collect()
 }
 
 /// What [`run`] decided: a settled outcome, or a message (batch) the handler
-/// gave up on, which the caller dead-letters or skips.
+/// gave up on, which the dead-letter stage takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Verdict {
+enum Verdict {
     /// Nothing more to do than what the outcome says.
     Settled(Outcome),
     /// `maxRetry` is exhausted or the payload does not decode.
     GaveUp(Failure),
 }
 
-/// Why a message (or batch) was given up on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Failure {
-    /// The last attempt's error (a timeout and a panic are errors too).
-    pub(crate) error: String,
-    /// How many times the handler ran.
-    pub(crate) attempts: u32,
-    /// Whether the payload did not decode (no handler ran at all).
-    pub(crate) undecodable: bool,
-}
-
-/// The retry settings of a service (`maxRetry`, `retryInterval`, `timeout`).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Policy {
-    pub(crate) retry: RetryPolicy,
-    pub(crate) interval: Duration,
-    pub(crate) timeout: Option<Duration>,
-}
-
 /// Where the message came from, for logs.
-pub(crate) struct Origin<'a> {
-    pub(crate) service: &'a str,
-    pub(crate) topic: &'a str,
-    pub(crate) partition: i32,
-    pub(crate) offset: i64,
-    pub(crate) last_offset: i64,
+struct Origin<'a> {
+    service: &'a str,
+    topic: &'a str,
+    partition: i32,
+    offset: i64,
+    last_offset: i64,
     /// How many messages the attempt covers (for metrics).
-    pub(crate) count: usize,
+    count: usize,
 }
 
 /// One attempt in flight: the handler's future, with a panic caught as a
 /// failure of the attempt.
-pub(crate) type Attempt = futures::future::CatchUnwind<AssertUnwindSafe<HandlerFuture>>;
+type Attempt = futures::future::CatchUnwind<AssertUnwindSafe<HandlerFuture>>;
 
 /// What an attempt ended with; `Err` holds a panic's payload.
-pub(crate) type AttemptOutput = std::thread::Result<HandlerResult>;
+type AttemptOutput = std::thread::Result<HandlerResult>;
 
 /// Starts an attempt on the handler's future.
-pub(crate) fn start(handler: HandlerFuture) -> Attempt {
+fn start(handler: HandlerFuture) -> Attempt {
     AssertUnwindSafe(handler).catch_unwind()
 }
 
 /// A first attempt started before [`run`] (by the poll thread, which polls
-/// it once and hands what does not succeed on).
-pub(crate) enum First {
+/// it once and hands on what does not succeed).
+enum First {
     /// Still running.
     Running { started: Instant, running: Attempt },
     /// Already ended (with a failure; a success needs no [`run`]).
@@ -96,7 +331,7 @@ pub(crate) enum First {
 /// process down. `stop` is honoured only between attempts: an attempt in
 /// flight is allowed to finish (the caller bounds how long it waits). Each
 /// attempt's number is recorded on `span`, the message's span.
-pub(crate) async fn run(
+async fn run(
     policy: Policy,
     origin: Origin<'_>,
     span: &tracing::Span,
@@ -153,14 +388,14 @@ pub(crate) async fn run(
             },
             Err(panic) => format!("handler panicked: {}", panic_message(&panic)),
         };
-        if !policy.retry.allows_another_attempt(attempts) {
+        let Some(delay) = policy.next_delay(attempts) else {
             record(AttemptResult::Failed);
             return Verdict::GaveUp(Failure {
                 error: failure,
                 attempts,
                 undecodable: false,
             });
-        }
+        };
         tracing::warn!(
             service = origin.service,
             topic = origin.topic,
@@ -169,12 +404,12 @@ pub(crate) async fn run(
             last_offset = origin.last_offset,
             attempts,
             error = %failure,
-            retry_in = ?policy.interval,
+            retry_in = ?delay,
             "handler failed; retrying"
         );
         record(AttemptResult::Retried);
         tokio::select! {
-            () = tokio::time::sleep(policy.interval) => {}
+            () = tokio::time::sleep(delay) => {}
             () = stop.cancelled() => return Verdict::Settled(Outcome::Stopped),
         }
     }
@@ -210,6 +445,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::config::RetryPolicy;
     use crate::HandlerError;
 
     fn origin() -> Origin<'static> {

@@ -1,72 +1,92 @@
 //! The consumer engine: one consumer-group member per Kafka service.
 //!
-//! Layout: a dedicated thread polls one librdkafka `BaseConsumer` (polling is
-//! blocking, and rebalance callbacks run on the polling thread, where they may
-//! wait for handlers) and dispatches records, in bursts, to their partition's
-//! worker, a tokio task fed through a bounded channel. A worker that falls
-//! behind fills its channel; the poll thread then holds the partition's
-//! further records back, and pauses the partition once it holds more than
-//! its share of a per-service byte budget, until the worker drains, so memory
-//! stays bounded and a slow partition never holds up the others (this is also
-//! what sarama's `maxProcessingTime` protected). Workers store an offset only after
-//! the handler succeeded (or the retry policy gave up); librdkafka commits
-//! stored offsets every `commit_interval`, and synchronously on revocation and
-//! shutdown.
+//! # The pipeline
 //!
-//! When a partition's worker is idle (nothing queued, nothing running), the
-//! poll thread starts the next record's handler itself and finishes it there
-//! if it completes in its first poll; a handler that waits continues on the
-//! worker (`inline.rs`, `handling.rs`; a batch service collects its batch
-//! there too). This saves the hand-off, which costs more than a cheap
-//! handler; `governor.rs` decides when handlers are too costly for it.
+//! A record goes through six stages, one file each, in this order; each
+//! file depends only on the ones after it and on `shared.rs` (the service,
+//! the claim, the unit of work, the outcome):
 //!
-//! A worker handles its partition one message (or batch) at a time, unless
-//! the service sets `keyOrderedConcurrency=N`: then up to N handlers run at
-//! once within the partition, one per key at a time, and only the contiguous
-//! prefix of handled offsets is stored (see `ordered.rs`).
+//! 1. **Poll and dispatch** (`poll.rs`): a thread per service polls the
+//!    librdkafka consumer in bursts and splits each burst into runs of one
+//!    partition's records. A run is handled on the poll thread itself when
+//!    the partition's task is idle and handlers are cheap (`governor.rs`
+//!    decides), else handed to the partition's task in one message. The
+//!    partition table (`table.rs`) is shared with the rebalance callback
+//!    (`rebalance.rs`, run inside a poll); no user code runs under its lock.
+//! 2. **Per-partition handling** (`partition.rs`): a tokio task per assigned
+//!    partition handles, in offset order, what the poll thread handed it:
+//!    single records, complete batches (collected by the one batch
+//!    collector, `batch.rs`, on the poll thread: `batch=N` records or
+//!    `batchFlush` after the first), handlings the poll thread started and
+//!    whose handler waits, or with `keyOrderedConcurrency=N` records by key
+//!    (`ordered.rs`).
+//! 3. **Attempt and retry** (`attempt.rs`, policy in `retry.rs`): one
+//!    handling (a message or a batch) under `maxRetry`, `retryInterval` and
+//!    `timeout`, in its `kafka_handle` span, panics caught. The poll thread
+//!    starts a handling with [`attempt::begin`] (one poll); what does not
+//!    end there continues as a boxed continuation on the partition's task.
+//! 4. **Dead letter** ([`crate::deadletter::give_up`]): what the policy
+//!    gives up on is written to `deadLetterTopic`, or logged and skipped.
+//! 5. **Offset store** (`offsets.rs`): every path completes offsets in one
+//!    contiguous-prefix tracker and stores the prefix once per chunk (at
+//!    most 64 records), before another thread takes the partition over.
+//! 6. **Commit** (`commit.rs`): librdkafka commits stored offsets every
+//!    `auto.commit.interval.ms`; the engine commits synchronously on
+//!    revocation (after the revoked partitions' tasks finished) and on
+//!    shutdown, then closes the consumer.
+//!
+//! # Threads and ownership
+//!
+//! A partition is handled by one thread at a time: the poll thread while
+//! its task has nothing queued or running ([`table::Queued`]), else the
+//! task; each stores its offsets before the other may take over, so stored
+//! offsets only grow. A run handed to a task is one channel message and
+//! one wake-up, whatever its length. The attempt stage never calls back
+//! into the stages before it: a handling started on the poll thread becomes
+//! a [`shared::Continuation`] that the task awaits like any other work.
+//!
+//! # Stopping
+//!
+//! On shutdown the poll thread stops polling, stops every task (each
+//! finishes its handling in flight, at most `shutdown_timeout`, and stores
+//! its offsets), commits synchronously, then drops the consumer on the same
+//! thread, which leaves the group ([`commit::leave_group`]). A consumer
+//! error that ends the member (`poll.rs`, `ends_the_member`), or a group
+//! that keeps refusing the member's assignment protocol (`protocol.rs`),
+//! takes the same path and `serve()` returns it.
 
 mod attempt;
+mod batch;
+mod commit;
 mod governor;
 mod group;
-mod handling;
-mod inline;
 mod limiter;
+mod offsets;
 mod ordered;
+mod partition;
+mod poll;
+mod protocol;
 mod rebalance;
-mod records;
-mod worker;
+mod retry;
+mod shared;
+mod table;
 
-pub(crate) use attempt::Failure;
-
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use rdkafka::config::FromClientConfigAndContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::RDKafkaErrorCode;
-use rdkafka::message::{BorrowedMessage, Message as _};
-use rdkafka::TopicPartitionList;
-use tokio::sync::{mpsc, oneshot, watch};
+use rdkafka::consumer::Consumer;
+use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ConsumerService;
 use crate::control::Hooks;
 use crate::handler::Handler;
-use crate::{Error, Message};
-use attempt::Policy;
-use rebalance::{EngineContext, PartitionRef, Slot, Table};
-use worker::{Claim, ServiceRuntime, Work};
-
-/// How long one `poll` blocks; bounds how fast the poll thread notices
-/// shutdown and drained workers.
-const POLL_INTERVAL: Duration = Duration::from_millis(50);
-
-/// How long one `poll` blocks while records wait for a full worker queue:
-/// short, so a worker that drained its queue gets the next records at once
-/// instead of idling until the poll returns.
-const FEED_INTERVAL: Duration = Duration::from_millis(1);
+use crate::Error;
+use poll::{EngineConsumer, Poller};
+use rebalance::EngineContext;
+use retry::Policy;
+use shared::Service;
 
 /// librdkafka's `fetch.queue.backoff.ms` unless the configuration sets it
 /// (`librdkafka_overrides`): how long fetching a partition is postponed once
@@ -74,20 +94,15 @@ const FEED_INTERVAL: Duration = Duration::from_millis(1);
 /// one-second stall into every consumer that fell behind its prefetch even
 /// briefly (kafka-bench: 240,000 records drained in 1.4 s instead of 0.4 s);
 /// sarama, the seed's client, has no such pause.
-const FETCH_QUEUE_BACKOFF: Duration = Duration::from_millis(10);
+pub(crate) const FETCH_QUEUE_BACKOFF: Duration = Duration::from_millis(10);
 
-/// The most records one pass of the poll loop takes before handing them to
-/// the workers.
-const BURST: usize = 256;
-
-/// The bytes (keys and payloads) all partitions of a service may hold back
-/// for their workers before a partition is paused. Pausing a partition makes
-/// librdkafka drop what it prefetched for it and fetch it again on resume,
-/// which costs a broker round trip; holding back a little instead keeps a
-/// fast worker fed through short hiccups, and keeps memory bounded.
-const PENDING_BUDGET: usize = 32 << 20;
-/// Per-partition share of [`PENDING_BUDGET`], whatever the partition count.
-const PENDING_PER_PARTITION: std::ops::RangeInclusive<usize> = (64 << 10)..=(4 << 20);
+/// librdkafka's `queued.max.messages.kbytes` unless the configuration sets
+/// it: the most a service prefetches, in KiB (librdkafka may overshoot it
+/// by one fetch per partition). librdkafka's 64 MiB let a backlog sit in
+/// the consumer's memory whenever the handlers were a little slower than
+/// the fetcher (kafka-bench, draining 1 GiB: 99 MiB peak RSS against a raw
+/// loop's 15 MiB; with 4 MiB, 21 MiB against 17 MiB).
+pub(crate) const QUEUED_MAX_KBYTES: u32 = 4 << 10;
 
 /// How a service's poll thread ended: normally, with a fatal error, or with
 /// a panic (a bug in the engine), whose payload `serve()` re-raises.
@@ -121,33 +136,30 @@ pub(crate) fn start(
         source,
     };
     let name: Arc<str> = Arc::from(service.name.as_str());
-    let context = EngineContext {
-        service: name.clone(),
-        table: Mutex::new(Table::default()),
-        runtime: tokio::runtime::Handle::current(),
+    let context = EngineContext::new(
+        name.clone(),
         // A revocation must finish within the group's rebalance timeout
         // (also librdkafka's `max.poll.interval.ms` here, and the callback
         // blocks polling), or the coordinator evicts this member anyway;
         // keep a margin for the commit that follows.
-        revoke_wait: config.group_rebalance_timeout.mul_f64(0.75),
-        hooks: controls.hooks,
-        paused: controls.paused.clone(),
-    };
+        config.group_rebalance_timeout.mul_f64(0.75),
+        controls.hooks,
+        controls.paused.clone(),
+    );
     let mut client_config = config.client_config();
     if client_config.get("statistics.interval.ms").is_none() {
         // Statistics feed the consumer lag gauges (crate::metrics).
         let interval = crate::metrics::DEFAULT_STATISTICS_INTERVAL.as_millis();
         client_config.set("statistics.interval.ms", interval.to_string());
     }
-    if client_config.get("fetch.queue.backoff.ms").is_none() {
-        client_config.set(
-            "fetch.queue.backoff.ms",
-            FETCH_QUEUE_BACKOFF.as_millis().to_string(),
-        );
+    for (key, value) in engine_defaults() {
+        if client_config.get(key).is_none() {
+            client_config.set(key, value);
+        }
     }
     crate::logging::configure(&mut client_config);
-    let consumer: BaseConsumer<EngineContext> =
-        BaseConsumer::from_config_and_context(&client_config, context).map_err(kafka_err)?;
+    let consumer =
+        EngineConsumer::from_config_and_context(&client_config, context).map_err(kafka_err)?;
     for topic in &config.topics {
         crate::metrics::register_consumer(&service.name, topic);
     }
@@ -159,7 +171,7 @@ pub(crate) fn start(
         (Handler::Batch(_), None) => Some((1, config.batch_flush)),
         (Handler::Single(_), _) => None,
     };
-    let runtime = Arc::new(ServiceRuntime {
+    let engine_service = Arc::new(Service {
         name,
         group: Arc::from(config.group.as_str()),
         handler,
@@ -175,30 +187,21 @@ pub(crate) fn start(
         paused: controls.paused,
         dead_letter: crate::deadletter::DeadLetter::create(config).map_err(kafka_err)?,
     });
-    // Enough to keep a worker busy between polls and a whole batch ready,
-    // small enough that a paused partition holds little memory.
-    let capacity = batch.map_or(64, |(n, _)| (2 * n).max(64));
     let (done_tx, done) = oneshot::channel();
-    let consumer = Arc::new(consumer);
+    let protocol = protocol::ProtocolConflict::new(&service.name, config);
     let thread_name = format!("kafka-consumer-{}", service.name);
     std::thread::Builder::new()
         .name(thread_name)
         .spawn(move || {
-            // Handlers started on this thread (`Poller::try_inline`) find the
-            // runtime as they would on a worker: spawn, timers, I/O.
+            // Handlers started on this thread find the runtime as they
+            // would on a task: spawn, timers, I/O.
             let handle = consumer.context().runtime.clone();
             let _entered = handle.enter();
-            let poller = Poller {
-                inline: runtime.may_inline().then(governor::Governor::default),
-                consumer,
-                service: runtime,
-                capacity,
-                any_pending: std::cell::Cell::new(false),
-                next_flush: std::cell::Cell::new(None),
-            };
+            let poller = Poller::new(Arc::new(consumer), engine_service, protocol);
             let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 poller.run(&shutdown, shutdown_timeout)
             }));
+            commit::leave_group(poller.consumer, &poller.service.name, shutdown_timeout);
             let _ = done_tx.send(ended);
         })
         .map_err(|e| Error::Wiring(format!("could not start a consumer thread: {e}")))?;
@@ -208,309 +211,14 @@ pub(crate) fn start(
     })
 }
 
-struct Poller {
-    consumer: Arc<BaseConsumer<EngineContext>>,
-    service: Arc<ServiceRuntime>,
-    capacity: usize,
-    /// Whether some partition may hold records back (`Slot::pending`); saves
-    /// walking every slot after each poll when none does.
-    any_pending: std::cell::Cell<bool>,
-    /// Whether, and for now, records may be handled on this thread; `None`
-    /// when the service never may ([`ServiceRuntime::may_inline`]).
-    inline: Option<governor::Governor>,
-    /// The earliest flush deadline of a batch collected on this thread
-    /// (`Slot::open_batch`), if any.
-    next_flush: std::cell::Cell<Option<Instant>>,
-}
-
-impl Poller {
-    /// Polls until shutdown or a fatal client error, then stops cleanly
-    /// either way.
-    fn run(&self, shutdown: &CancellationToken, shutdown_timeout: Duration) -> Result<(), Error> {
-        let mut outcome = Ok(());
-        let mut paused = false;
-        'polling: while !shutdown.is_cancelled() {
-            paused = self.apply_user_pause(paused);
-            let mut timeout = if self.any_pending.get() {
-                FEED_INTERVAL
-            } else {
-                POLL_INTERVAL
-            };
-            if let Some(due) = self.next_flush.get() {
-                timeout = timeout.min(due.saturating_duration_since(Instant::now()));
-            }
-            // Take what librdkafka has ready (up to BURST records) before
-            // handing it to the workers: one wake-up per worker and burst
-            // instead of one per record.
-            let mut burst = self.inline.as_ref().map(governor::Governor::burst);
-            for _ in 0..BURST {
-                match self.consumer.poll(timeout) {
-                    None => break,
-                    Some(Ok(record)) => self.dispatch(&record, burst.as_mut()),
-                    // librdkafka retries transient errors itself and reports them
-                    // for information; only a fatal error ends the member.
-                    Some(Err(e)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) => {
-                        tracing::error!(service = &*self.service.name, error = %e, "fatal consumer error");
-                        outcome = Err(Error::Kafka {
-                            service: self.service.name.to_string(),
-                            source: e,
-                        });
-                        break 'polling;
-                    }
-                    Some(Err(e)) => tracing::warn!(
-                        service = &*self.service.name, error = %e, "consumer error"
-                    ),
-                }
-                timeout = Duration::ZERO;
-            }
-            if let (Some(governor), Some(burst)) = (&self.inline, burst) {
-                governor.end(burst);
-            }
-            if self
-                .next_flush
-                .get()
-                .is_some_and(|due| due <= Instant::now())
-            {
-                self.flush_due_batches();
-            }
-            if self.any_pending.get() {
-                self.feed_pending();
-            }
-        }
-        tracing::info!(
-            service = &*self.service.name,
-            "stopping: finishing in-flight handlers"
-        );
-        let ctx = self.consumer.context();
-        ctx.stop_and_commit(&self.consumer, None, shutdown_timeout);
-        rebalance::commit_stored(&self.service.name, &self.consumer);
-        // Leave the group now rather than when the last reference drops:
-        // close the queue and serve it until librdkafka reports it closed
-        // (the final revocation runs our callback, with nothing left to wait for).
-        match self.consumer.close_queue() {
-            Ok(()) => {
-                let deadline =
-                    std::time::Instant::now() + shutdown_timeout.max(Duration::from_secs(1));
-                while !self.consumer.closed() && std::time::Instant::now() < deadline {
-                    // Records polled now are not handled and not committed.
-                    let _ = self.consumer.poll(POLL_INTERVAL);
-                }
-            }
-            Err(e) => {
-                tracing::warn!(service = &*self.service.name, error = %e, "could not close the consumer")
-            }
-        }
-        tracing::info!(service = &*self.service.name, "stopped");
-        outcome
-    }
-
-    /// Follows [`crate::ServiceControl`]: pauses or resumes fetching for the
-    /// whole assignment when the switch moved since `applied`; returns the
-    /// state now applied. Workers hold back handling on their own (see
-    /// `worker::run`); this only keeps more records from piling up.
-    fn apply_user_pause(&self, applied: bool) -> bool {
-        let ctx = self.consumer.context();
-        let wanted = ctx.user_paused();
-        if wanted == applied {
-            return applied;
-        }
-        let assignment = match self.consumer.assignment() {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!(service = &*self.service.name, error = %e, "could not read the assignment to pause or resume");
-                return applied;
-            }
-        };
-        let result = if wanted {
-            tracing::info!(service = &*self.service.name, "consumption paused");
-            self.consumer.pause(&assignment)
-        } else {
-            tracing::info!(service = &*self.service.name, "consumption resumed");
-            // Partitions still held back by a full worker queue stay paused;
-            // feed_pending resumes them once their queue drains.
-            let table = ctx.table();
-            let mut tpl = TopicPartitionList::new();
-            for e in assignment.elements() {
-                let key = (e.topic().to_owned(), e.partition());
-                if !table.slots.get(&key).is_some_and(|s| s.paused) {
-                    tpl.add_partition(e.topic(), e.partition());
-                }
-            }
-            drop(table);
-            self.consumer.resume(&tpl)
-        };
-        if let Err(e) = result {
-            tracing::warn!(service = &*self.service.name, error = %e, "could not pause or resume the assignment");
-        }
-        wanted
-    }
-
-    /// Hands a record to its partition: handled right here when the
-    /// partition's worker is idle and the service allows it
-    /// ([`Self::try_inline`]), else queued for the worker (`feed_pending`
-    /// hands it over), starting the worker on the partition's first record of
-    /// this assignment; pauses the partition when it holds back more than its
-    /// share of [`PENDING_BUDGET`].
-    fn dispatch(&self, record: &BorrowedMessage<'_>, burst: Option<&mut governor::Burst>) {
-        let ctx = self.consumer.context();
-        let mut table = ctx.table();
-        let Table {
-            slots,
-            assignments,
-            assigned,
-            topic_names,
-        } = &mut *table;
-        let (topic, partition) = (topic_names.of(record), record.partition());
-        let key = PartitionRef(topic, partition);
-        let budget = (PENDING_BUDGET / assigned.len().max(1))
-            .clamp(*PENDING_PER_PARTITION.start(), *PENDING_PER_PARTITION.end());
-        // A partition with a worker is assigned (revocations remove both),
-        // so the usual case takes one lookup.
-        let slot = match slots.get_mut(&key) {
-            Some(slot) => slot,
-            None if !assigned.contains(&key) => {
-                tracing::debug!(
-                    service = &*self.service.name,
-                    topic,
-                    partition,
-                    offset = record.offset(),
-                    "dropping a record of a partition no longer assigned"
-                );
-                return;
-            }
-            None => slots
-                .entry((topic.to_owned(), partition))
-                .or_insert_with(|| {
-                    self.start_worker(topic, partition, record.offset(), *assignments)
-                }),
-        };
-        if let Some(burst) = burst {
-            if self.try_inline(slot, record, burst) {
-                return;
-            }
-        }
-        let msg = Message::from_borrowed(record, &slot.claim.topic, &mut slot.arena);
-        self.hold_back(slot, msg, budget);
-    }
-
-    /// Queues `msg` for its partition's worker (`feed_pending` hands it
-    /// over) and pauses the partition when it holds back more than `budget`.
-    fn hold_back(&self, slot: &mut Slot, msg: Message, budget: usize) {
-        let (topic, partition) = (&*slot.claim.topic, slot.claim.partition);
-        slot.pending_bytes += held_bytes(&msg);
-        let over_budget = !slot.paused && slot.pending_bytes > budget;
-        slot.pending.push_back(msg);
-        self.any_pending.set(true);
-        if over_budget {
-            slot.paused = true;
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition(topic, partition);
-            tracing::debug!(
-                service = &*self.service.name,
-                topic,
-                partition,
-                "worker queue full: partition paused"
-            );
-            if let Err(e) = self.consumer.pause(&tpl) {
-                tracing::warn!(service = &*self.service.name, topic, partition, error = %e, "could not pause a partition");
-            }
-        }
-    }
-
-    /// Starts the worker of a partition whose first record of this
-    /// assignment is at `offset`.
-    fn start_worker(&self, topic: &str, partition: i32, offset: i64, assignment: u64) -> Slot {
-        let ctx = self.consumer.context();
-        let (tx, rx) = mpsc::channel(self.capacity);
-        let stop = Arc::new(CancellationToken::new());
-        let identity = group::identity(&self.consumer);
-        let claim = Arc::new(Claim {
-            topic: Arc::from(topic),
-            partition,
-            initial_offset: offset,
-            assignment,
-            member_id: identity.as_ref().map(|id| Arc::from(id.member_id.as_str())),
-            generation_id: identity.map(|id| id.generation_id),
-        });
-        let busy = self.inline.is_some().then(|| Arc::new(AtomicUsize::new(0)));
-        let task = ctx.runtime.spawn(worker::run(
-            self.service.clone(),
-            self.consumer.clone(),
-            claim.clone(),
-            rx,
-            CancellationToken::clone(&stop),
-            busy.clone(),
-        ));
-        Slot {
-            tx,
-            claim,
-            busy,
-            open_batch: Vec::new(),
-            arena: Default::default(),
-            batch_due: None,
-            pending: VecDeque::new(),
-            pending_bytes: 0,
-            paused: false,
-            stop,
-            task,
-        }
-    }
-
-    /// Moves held-back records into workers that have room again and resumes
-    /// their partitions once nothing is held back; `true` when no partition
-    /// holds anything back any more.
-    fn feed_pending(&self) -> bool {
-        let ctx = self.consumer.context();
-        let mut table = ctx.table();
-        let mut drained = true;
-        for ((topic, partition), slot) in table.slots.iter_mut() {
-            while let Some(msg) = slot.pending.pop_front() {
-                let size = held_bytes(&msg);
-                match slot.tx.try_reserve() {
-                    Ok(permit) => {
-                        if let Some(busy) = &slot.busy {
-                            busy.fetch_add(1, Ordering::Relaxed);
-                        }
-                        permit.send(Work::Record(msg));
-                        slot.pending_bytes -= size;
-                    }
-                    Err(mpsc::error::TrySendError::Full(())) => {
-                        slot.pending.push_front(msg);
-                        break;
-                    }
-                    Err(mpsc::error::TrySendError::Closed(())) => {
-                        slot.pending.clear();
-                        slot.pending_bytes = 0;
-                    }
-                }
-            }
-            drained &= slot.pending.is_empty();
-            if slot.pending.is_empty() && slot.paused {
-                slot.paused = false;
-                if ctx.user_paused() {
-                    // The whole service is paused; resuming it resumes this
-                    // partition too.
-                    continue;
-                }
-                let mut tpl = TopicPartitionList::new();
-                tpl.add_partition(topic, *partition);
-                tracing::debug!(
-                    service = &*self.service.name,
-                    topic,
-                    partition,
-                    "worker caught up: partition resumed"
-                );
-                if let Err(e) = self.consumer.resume(&tpl) {
-                    tracing::warn!(service = &*self.service.name, topic, partition, error = %e, "could not resume a partition");
-                }
-            }
-        }
-        self.any_pending.set(!drained);
-        drained
-    }
-}
-
-/// What a held-back record counts against [`PENDING_BUDGET`].
-fn held_bytes(msg: &Message) -> usize {
-    msg.payload.as_ref().map_or(0, |p| p.len()) + msg.key.as_ref().map_or(0, |k| k.len()) + 64
+/// The librdkafka properties the engine sets unless the configuration
+/// does: [`FETCH_QUEUE_BACKOFF`] and [`QUEUED_MAX_KBYTES`].
+pub(crate) fn engine_defaults() -> [(&'static str, String); 2] {
+    [
+        (
+            "fetch.queue.backoff.ms",
+            FETCH_QUEUE_BACKOFF.as_millis().to_string(),
+        ),
+        ("queued.max.messages.kbytes", QUEUED_MAX_KBYTES.to_string()),
+    ]
 }

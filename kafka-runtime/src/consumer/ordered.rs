@@ -1,6 +1,6 @@
 //! Key-ordered concurrency within one partition (`keyOrderedConcurrency=N`,
-//! N > 1): the worker hands its partition's messages here instead of running
-//! them one at a time.
+//! N > 1), part of the per-partition stage: the partition's task runs its
+//! records here instead of one at a time.
 //!
 //! - Each key is a lane: at most one handler per key runs at a time, and a
 //!   key's messages run in offset order. A message waits for its key's
@@ -11,18 +11,17 @@
 //!   each record as its own key would silently drop that order.
 //! - At most N handlers of the partition run at once, each one message under
 //!   the same pause switch, limiter and retry/timeout/panic policy as the
-//!   sequential path ([`worker::admit`], [`handling::handle`]).
-//! - Offsets: only the contiguous prefix of handled messages is stored, so a
-//!   crash or a rebalance never skips a message that was not handled. A
-//!   `continue_without_commit` message completes the prefix without being
-//!   stored itself, as in the sequential path, where the next stored offset
-//!   covers it.
+//!   sequential path ([`Service::admit`], [`attempt::handle`]).
+//! - Offsets: the offsets stage's [`Tracker`] stores only the contiguous
+//!   prefix of handled messages, so a crash or a rebalance never skips a
+//!   message that was not handled.
 //! - Memory stays bounded: at most [`buffer_cap`] messages wait besides the N
 //!   running, and at most [`window`] offsets are tracked between the stored
 //!   prefix and the newest message (a message that never finishes therefore
 //!   stops the partition after a while, instead of letting its redelivery
-//!   window grow without end). Past either bound the worker stops reading its
-//!   channel, which fills, and the poll thread pauses the partition.
+//!   window grow without end). Past either bound the task stops taking
+//!   records; what the poll thread queued for it stays counted until done,
+//!   so the poll thread pauses the partition.
 //! - On stop (revocation, shutdown) nothing new starts; running handlers
 //!   finish their attempt within the caller's bound and the prefix is stored.
 
@@ -30,16 +29,14 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use rdkafka::consumer::BaseConsumer;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::attempt::Outcome;
-use super::handling;
-use super::rebalance::EngineContext;
-use super::records::Records;
-use super::worker::{self, Claim, ServiceRuntime, Work};
+use super::attempt;
+use super::offsets::{OffsetSink, Tracker};
+use super::shared::{held_bytes, Claim, Outcome, Records, Service, Work};
+use super::table::Queued;
 use crate::Message;
 
 /// A lane's key; `None` is the one lane of records without a key.
@@ -56,70 +53,94 @@ pub(super) fn window(limit: usize) -> usize {
     8 * buffer_cap(limit)
 }
 
-/// The partition a dispatcher serves: what its handlers and its offset
-/// stores need.
-pub(super) struct Served {
-    pub(super) service: Arc<ServiceRuntime>,
-    pub(super) consumer: Arc<BaseConsumer<EngineContext>>,
+/// A key-ordered partition's task.
+pub(super) struct Ordered {
+    pub(super) service: Arc<Service>,
+    pub(super) sink: Arc<dyn OffsetSink>,
     pub(super) claim: Arc<Claim>,
+    pub(super) queued: Arc<Queued>,
+    pub(super) stop: Arc<CancellationToken>,
 }
 
-/// Runs the partition's messages with up to
-/// `service.key_ordered_concurrency` handlers at once, until the channel
-/// closes and everything received is handled, or `stop` fires and the running
-/// handlers are done.
-pub(super) async fn run(served: Served, mut rx: mpsc::Receiver<Work>, stop: CancellationToken) {
-    let Served {
-        service,
-        consumer,
-        claim,
-    } = served;
-    let limit = service.key_ordered_concurrency.max(1);
-    let mut lanes = Lanes::new(buffer_cap(limit));
-    let mut prefix = Prefix::default();
-    let mut running: JoinSet<(i64, Key, Outcome)> = JoinSet::new();
-    let mut open = true;
-    let mut stopping = false;
-    loop {
-        while !stopping && !stop.is_cancelled() && running.len() < limit {
-            let Some(msg) = lanes.start_next() else { break };
-            running.spawn(one(service.clone(), claim.clone(), msg, stop.clone()));
-        }
-        if running.is_empty() && (stopping || (!open && lanes.is_empty())) {
-            // Stopped: what waits is neither handled nor stored, for redelivery.
-            return;
-        }
-        let room = lanes.has_room() && prefix.len() < window(limit);
-        tokio::select! {
-            biased;
-            Some(done) = running.join_next(), if !running.is_empty() => {
-                let (offset, key, outcome) = match done {
-                    Ok(done) => done,
-                    // The handler's own panics are caught by attempt::run; a
-                    // panic here is the engine's, as in the sequential path.
-                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    // Only dropping the set cancels its tasks.
-                    Err(_) => continue,
-                };
-                lanes.finish(&key);
-                match outcome {
-                    Outcome::Commit => prefix.complete(offset, true),
-                    Outcome::SkipWithoutCommit => prefix.complete(offset, false),
-                    // Not handled: the prefix ends before it.
-                    Outcome::Stopped => stopping = true,
-                }
-                if let Some(last) = prefix.advance() {
-                    worker::store(&service, &consumer, &claim, last);
-                }
+/// A finished handling: its offset, key, outcome and counted bytes.
+type Done = (i64, Key, Outcome, usize);
+
+impl Ordered {
+    /// Runs the partition's messages with up to
+    /// `service.key_ordered_concurrency` handlers at once, until the channel
+    /// closes and everything received is handled, or `stop` fires and the
+    /// running handlers are done.
+    pub(super) async fn run(self, mut rx: mpsc::UnboundedReceiver<Work>) {
+        let limit = self.service.key_ordered_concurrency.max(1);
+        let mut lanes = Lanes::new(buffer_cap(limit));
+        let mut tracker = Tracker::default();
+        let mut inbox: VecDeque<Message> = VecDeque::new();
+        let mut running: JoinSet<Done> = JoinSet::new();
+        let mut open = true;
+        let mut stopping = false;
+        loop {
+            // Take what was received into the lanes while there is room.
+            while !stopping && lanes.has_room() && tracker.open() < window(limit) {
+                let Some(msg) = inbox.pop_front() else { break };
+                tracker.receive(msg.offset);
+                lanes.push(msg);
             }
-            () = stop.cancelled(), if !stopping => stopping = true,
-            m = worker::next_record(&mut rx), if open && !stopping && room => match m {
-                Some(msg) => {
-                    prefix.push(msg.offset);
-                    lanes.push(msg);
+            while !stopping && !self.stop.is_cancelled() && running.len() < limit {
+                let Some(msg) = lanes.start_next() else { break };
+                running.spawn(one(
+                    self.service.clone(),
+                    self.claim.clone(),
+                    msg,
+                    CancellationToken::clone(&self.stop),
+                ));
+            }
+            if running.is_empty() && (stopping || (!open && lanes.is_empty() && inbox.is_empty())) {
+                // Stopped: what waits is neither handled nor stored, for redelivery.
+                return;
+            }
+            tokio::select! {
+                biased;
+                Some(done) = running.join_next(), if !running.is_empty() => {
+                    let (offset, key, outcome, bytes) = match done {
+                        Ok(done) => done,
+                        // The handler's own panics are caught by the attempt
+                        // stage; a panic here is the engine's.
+                        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                        // Only dropping the set cancels its tasks.
+                        Err(_) => continue,
+                    };
+                    lanes.finish(&key);
+                    match outcome {
+                        Outcome::Commit => tracker.complete(offset, true),
+                        Outcome::SkipWithoutCommit => tracker.complete(offset, false),
+                        // Not handled: the prefix ends before it.
+                        Outcome::Stopped => stopping = true,
+                    }
+                    tracker.flush(&*self.sink, &self.service.name, &self.claim.topic, self.claim.partition);
+                    self.queued.finish(1, bytes);
                 }
-                None => open = false,
-            },
+                () = self.stop.cancelled(), if !stopping => stopping = true,
+                work = rx.recv(), if open && !stopping && inbox.is_empty() => match work {
+                    Some(work) => inbox.extend(records_of(work)),
+                    None => open = false,
+                },
+            }
+        }
+    }
+}
+
+/// The records of a piece of work: a key-ordered partition only ever gets
+/// [`Work::Records`] (the poll thread starts no handling of its own for
+/// it, and batch services are refused with key-ordered concurrency).
+fn records_of(work: Work) -> Vec<Message> {
+    match work {
+        Work::Records(msgs) | Work::Batch(msgs) => msgs,
+        Work::Started { .. } => {
+            debug_assert!(
+                false,
+                "a handling was started on the poll thread for a key-ordered partition"
+            );
+            Vec::new()
         }
     }
 }
@@ -127,18 +148,18 @@ pub(super) async fn run(served: Served, mut rx: mpsc::Receiver<Work>, stop: Canc
 /// One message: admitted (pause, limiter), then handled like the sequential
 /// path handles it.
 async fn one(
-    service: Arc<ServiceRuntime>,
+    service: Arc<Service>,
     claim: Arc<Claim>,
     msg: Message,
     stop: CancellationToken,
-) -> (i64, Key, Outcome) {
-    let (offset, key) = (msg.offset, msg.key.clone());
-    let outcome = if worker::admit(&service, &stop, 1).await {
-        handling::handle(&service, &claim, Records::One(msg), &stop).await
+) -> Done {
+    let (offset, key, bytes) = (msg.offset, msg.key.clone(), held_bytes(&msg));
+    let outcome = if service.admit(&stop, 1).await {
+        attempt::handle(&service, &claim, Records::One(msg), &stop).await
     } else {
         Outcome::Stopped
     };
-    (offset, key, outcome)
+    (offset, key, outcome, bytes)
 }
 
 /// The per-key lanes of messages received and not yet started.
@@ -213,48 +234,6 @@ impl Lanes {
     }
 }
 
-/// The offsets received and not yet part of the stored prefix, in order.
-///
-/// Kafka offsets of one partition increase but may skip (compaction,
-/// transaction markers), so the prefix is "every received offset up to
-/// here is done", not "offset + 1 is next".
-#[derive(Default)]
-struct Prefix {
-    /// (offset, `None` while not done, `Some(store)` once done).
-    pending: VecDeque<(i64, Option<bool>)>,
-}
-
-impl Prefix {
-    fn push(&mut self, offset: i64) {
-        self.pending.push_back((offset, None));
-    }
-
-    /// `offset` is done; `store` says whether its own offset is stored
-    /// (`false` for `continue_without_commit`).
-    fn complete(&mut self, offset: i64, store: bool) {
-        if let Ok(i) = self.pending.binary_search_by_key(&offset, |(o, _)| *o) {
-            self.pending[i].1 = Some(store);
-        }
-    }
-
-    /// Drops the done messages at the front; the highest of them to store,
-    /// if any.
-    fn advance(&mut self) -> Option<i64> {
-        let mut last = None;
-        while let Some(&(offset, Some(store))) = self.pending.front() {
-            self.pending.pop_front();
-            if store {
-                last = Some(offset);
-            }
-        }
-        last
-    }
-
-    fn len(&self) -> usize {
-        self.pending.len()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,53 +244,6 @@ mod tests {
             Some(k) => m.with_key(k),
             None => m,
         }
-    }
-
-    #[test]
-    fn the_prefix_stops_at_the_first_unfinished_offset() {
-        let mut p = Prefix::default();
-        for o in [3, 4, 7, 9, 10] {
-            p.push(o);
-        }
-        p.complete(4, true);
-        p.complete(9, true);
-        assert_eq!(p.advance(), None, "3 is not done");
-        p.complete(3, true);
-        assert_eq!(p.advance(), Some(4), "3 and 4 done, 7 is not");
-        assert_eq!(p.len(), 3);
-        p.complete(7, true);
-        assert_eq!(p.advance(), Some(9), "offsets may skip (8 never came)");
-        p.complete(10, true);
-        assert_eq!(p.advance(), Some(10));
-        assert_eq!(p.len(), 0);
-        assert_eq!(p.advance(), None);
-    }
-
-    #[test]
-    fn a_skipped_offset_completes_the_prefix_without_being_stored() {
-        let mut p = Prefix::default();
-        for o in 0..4 {
-            p.push(o);
-        }
-        p.complete(0, true);
-        p.complete(1, false);
-        assert_eq!(p.advance(), Some(0), "1 is skipped: 0 stays the stored one");
-        p.complete(3, true);
-        p.complete(2, false);
-        assert_eq!(p.advance(), Some(3), "the next stored offset covers 2");
-        p.push(4);
-        p.complete(4, false);
-        assert_eq!(p.advance(), None, "only skipped: nothing to store");
-        assert_eq!(p.len(), 0);
-    }
-
-    #[test]
-    fn completing_an_unknown_offset_changes_nothing() {
-        let mut p = Prefix::default();
-        p.push(5);
-        p.complete(6, true);
-        assert_eq!(p.advance(), None);
-        assert_eq!(p.len(), 1);
     }
 
     #[test]

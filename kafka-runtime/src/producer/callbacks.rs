@@ -2,6 +2,7 @@
 //! and `AsyncProducerErrorCallback`), settable globally and per producer.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use super::error::ProduceError;
@@ -116,6 +117,16 @@ impl fmt::Debug for AsyncCallbacks {
 
 static GLOBAL: RwLock<Option<AsyncCallbacks>> = RwLock::new(None);
 
+/// Whether [`GLOBAL`] has a success callback: read per delivered record,
+/// without the lock.
+static GLOBAL_SUCCESS: AtomicBool = AtomicBool::new(false);
+
+/// Whether a delivered record of a producer with `own` callbacks goes to
+/// a success callback (when not, there is nothing to report).
+pub(crate) fn has_success_callback(own: Option<&AsyncCallbacks>) -> bool {
+    own.is_some_and(|c| c.on_success.is_some()) || GLOBAL_SUCCESS.load(Ordering::Acquire)
+}
+
 /// Replaces the process-wide callbacks for asynchronous sends (the seed's
 /// assignment to `kafka.AsyncProducerSuccCallback` / `AsyncProducerErrorCallback`).
 /// Producers with their own callbacks keep them.
@@ -129,7 +140,9 @@ static GLOBAL: RwLock<Option<AsyncCallbacks>> = RwLock::new(None);
 /// );
 /// ```
 pub fn set_async_callbacks(callbacks: AsyncCallbacks) {
+    let success = callbacks.on_success.is_some();
     *GLOBAL.write().unwrap_or_else(PoisonError::into_inner) = Some(callbacks);
+    GLOBAL_SUCCESS.store(success, Ordering::Release);
 }
 
 /// One slot of the global callbacks, without cloning the others.

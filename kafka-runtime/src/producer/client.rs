@@ -87,9 +87,14 @@ impl ProducerContext for HealthContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, pending: Box<Pending>) {
         if result.is_ok() {
-            // A delivered record: the cluster is reachable again.
-            self.health.brokers_down.store(false, Ordering::Relaxed);
-            self.health.auth_failed.store(false, Ordering::Relaxed);
+            // A delivered record: the cluster is reachable again. (Read
+            // first: a store per record would bounce the line between the
+            // threads that read it.)
+            for flag in [&self.health.brokers_down, &self.health.auth_failed] {
+                if flag.load(Ordering::Relaxed) {
+                    flag.store(false, Ordering::Relaxed);
+                }
+            }
         }
         let sender = match *pending {
             Pending::Awaited(sender) => sender,

@@ -10,20 +10,45 @@
 //! librdkafka bounds every delivery by `message.timeout.ms` (the producer's
 //! `timeout`, else 300 s), so no timer of our own is needed per record.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use bytes::Bytes;
+use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers as _, Message as _};
 use rdkafka::producer::DeliveryResult;
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
 
-use super::callbacks;
+use super::callbacks::{self, AsyncCallbacks};
 use super::error::ProduceError;
-use super::raw::Binding;
 use super::record::{Delivered, Headers, SentRecord};
+
+/// Whom an asynchronous record reports to: its producer binding. A trait,
+/// so that the client, which carries the records, need not know the
+/// binding, which holds the client.
+pub(crate) trait Reporting: Send + Sync {
+    /// The client's deliveries, which count this one.
+    fn deliveries(&self) -> &Deliveries;
+    /// The producer's name in metrics and logs.
+    fn label(&self) -> &str;
+    /// The producer's own callbacks, if any.
+    fn callbacks(&self) -> Option<&AsyncCallbacks>;
+    /// A failed delivery as the caller sees it.
+    fn classify(&self, topic: &str, size: usize, error: KafkaError) -> ProduceError;
+    /// A delivery that timed out, naming the cluster condition when known.
+    fn timed_out(&self, topic: &str) -> ProduceError;
+    /// `error`, or `UnknownTopic` when a timed-out record's topic does not
+    /// exist (fetches metadata: run on the runtime).
+    fn diagnose(
+        &self,
+        error: ProduceError,
+        topic: String,
+    ) -> Pin<Box<dyn Future<Output = ProduceError> + Send>>;
+}
 
 /// Deliveries still outstanding, and a signal when there are none.
 #[derive(Default)]
@@ -117,22 +142,22 @@ impl Deliveries {
 /// callback to receive it. Counts the record out of `flush`'s wait when
 /// dropped (reported, or dropped with a client that went away).
 pub(crate) struct AsyncDelivery {
-    binding: Arc<Binding>,
+    binding: Arc<dyn Reporting>,
     queued: Instant,
 }
 
 impl Drop for AsyncDelivery {
     fn drop(&mut self) {
-        self.binding.client.deliveries.finish_one();
+        self.binding.deliveries().finish_one();
     }
 }
 
 impl AsyncDelivery {
     /// Counts a record in; its outcome is reported to `binding`'s callbacks.
-    pub(crate) fn start(binding: &Arc<Binding>) -> Self {
-        binding.client.deliveries.track();
+    pub(crate) fn start(binding: Arc<dyn Reporting>) -> Self {
+        binding.deliveries().track();
         AsyncDelivery {
-            binding: Arc::clone(binding),
+            binding,
             queued: Instant::now(),
         }
     }
@@ -140,7 +165,7 @@ impl AsyncDelivery {
     /// Reports the outcome librdkafka gave (metrics, then the callbacks);
     /// runs on the client's polling thread.
     pub(crate) fn complete(self, result: &DeliveryResult<'_>) {
-        let binding = &self.binding;
+        let binding = &*self.binding;
         let message = match result {
             Ok(message) | Err((_, message)) => message,
         };
@@ -153,16 +178,11 @@ impl AsyncDelivery {
             }),
             Err((error, message)) => {
                 let size = message.payload_len() + message.key().map_or(0, <[u8]>::len);
-                Err(binding.client.classify(
-                    topic,
-                    size,
-                    binding.effective_timeout(),
-                    error.clone(),
-                ))
+                Err(binding.classify(topic, size, error.clone()))
             }
         };
         crate::metrics::record_delivery(
-            &binding.label,
+            binding.label(),
             topic,
             self.queued.elapsed(),
             outcome.is_ok(),
@@ -172,37 +192,34 @@ impl AsyncDelivery {
                 let record = sent_record(message);
                 self.diagnose(record, error);
             }
-            outcome => binding.client.deliveries.run_callback(|| {
-                callbacks::report(
-                    binding.callbacks.as_ref(),
-                    topic,
-                    || sent_record(message),
-                    outcome,
-                );
+            // A success nobody listens to (the default): nothing to run,
+            // so no runtime to enter and no panic to catch.
+            Ok(_) if !callbacks::has_success_callback(binding.callbacks()) => {}
+            outcome => binding.deliveries().run_callback(|| {
+                callbacks::report(binding.callbacks(), topic, || sent_record(message), outcome);
             }),
         }
     }
 
     /// Reports a failure to queue the record (it never reached librdkafka).
     pub(crate) fn fail(self, record: SentRecord, error: ProduceError) {
-        let binding = &self.binding;
+        let binding = &*self.binding;
         let topic = record.topic.clone();
-        binding.client.deliveries.run_callback(|| {
-            callbacks::report(binding.callbacks.as_ref(), &topic, || record, Err(error));
+        binding.deliveries().run_callback(|| {
+            callbacks::report(binding.callbacks(), &topic, || record, Err(error));
         });
     }
 
     /// A timed-out record may be for a missing topic: check on the runtime
     /// (the check fetches metadata), then report.
     fn diagnose(self, record: SentRecord, error: ProduceError) {
-        let Some(runtime) = self.binding.client.deliveries.runtime() else {
+        let Some(runtime) = self.binding.deliveries().runtime() else {
             return self.fail(record, error);
         };
-        let client = Arc::clone(&self.binding.client);
-        let topic = record.topic.clone();
+        let diagnosis = self.binding.diagnose(error, record.topic.clone());
         let mut pending = Diagnosis(Some((self, record)));
         runtime.spawn(async move {
-            let diagnosed = client.diagnose_timeout(error, &topic).await;
+            let diagnosed = diagnosis.await;
             if let Some((delivery, record)) = pending.0.take() {
                 delivery.fail(record, diagnosed);
             }
@@ -238,8 +255,7 @@ struct Diagnosis(Option<(AsyncDelivery, SentRecord)>);
 impl Drop for Diagnosis {
     fn drop(&mut self) {
         if let Some((delivery, record)) = self.0.take() {
-            let timeout = delivery.binding.effective_timeout();
-            let error = delivery.binding.client.timed_out(&record.topic, timeout);
+            let error = delivery.binding.timed_out(&record.topic);
             delivery.fail(record, error);
         }
     }

@@ -82,6 +82,7 @@
 //! - Asynchronous outcomes are awaited on tracked tasks, so shutdown waits
 //!   for their callbacks after librdkafka's flush.
 
+mod binding;
 mod callbacks;
 mod client;
 mod deliveries;

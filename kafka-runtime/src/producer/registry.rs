@@ -7,9 +7,10 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::binding::Binding;
 use super::client::SharedClient;
 use super::props;
-use super::raw::{Binding, RawProducer};
+use super::raw::RawProducer;
 use crate::config::{Config, ConfigError, ProducerConfig};
 use crate::Error;
 

@@ -46,9 +46,9 @@ type SharedRow = (
 );
 
 const SHARED: &[SharedRow] = &[
-    ("version", |_, p| prop(p, "broker.version.fallback"), "1.1.1", "0.10.2.0", "0.10.2.0", "1.1",
+    ("version", |_, p| format!("{} {}", prop(p, "broker.version.fallback"), prop(p, "api.version.request")), "- -", "0.9.0.1", "0.9.0.1 false", "1.1",
         "`version=1.1`: not a Kafka version; allowed: 0.x.y.z before 1.0 (e.g. 0.10.2.0), x.y.z from 1.0 (e.g. 1.1.1, 2.8.0)"),
-    ("version", |_, p| prop(p, "broker.version.fallback"), "1.1.1", "2.8.0", "2.8.0", "v2",
+    ("version", |_, p| format!("{} {}", prop(p, "broker.version.fallback"), prop(p, "api.version.request")), "- -", "0.10.2.0", "- -", "v2",
         "`version=v2`: not a Kafka version; allowed: 0.x.y.z before 1.0 (e.g. 0.10.2.0), x.y.z from 1.0 (e.g. 1.1.1, 2.8.0)"),
     ("compression", |c, _| c.compression.to_string(), "gzip", "zstd", "zstd", "brotli",
         "`compression=brotli`: not an allowed value; allowed: none, gzip, snappy, lz4, zstd"),
@@ -116,11 +116,9 @@ const SHARED: &[SharedRow] = &[
         "`netWriteTimeout=5`: out of range; allowed: 10..=300000 (milliseconds)"),
     ("metadataRetryMax", |c, _| format!("{:?}", c.metadata_retry_max), "None", "3", "Some(3)", "-1",
         "`metadataRetryMax=-1`: out of range; allowed: 0..=2147483647"),
-    ("metadataRetryBackoff", |_, p| prop(p, "topic.metadata.refresh.fast.interval.ms"), "-", "250", "250", "0",
-        "`metadataRetryBackoff=0`: out of range; allowed: 1..=60000 (milliseconds)"),
-    ("metadataRefreshFrequency", |_, p| prop(p, "topic.metadata.refresh.interval.ms"), "60000", "120", "120000", "3601",
+    ("metadataRefreshFrequency", |_, p| prop(p, "topic.metadata.refresh.interval.ms"), "120000", "60", "60000", "3601",
         "`metadataRefreshFrequency=3601`: out of range; allowed: 0..=3600 (seconds)"),
-    ("metadataRefreshFrequency", |_, p| prop(p, "topic.metadata.refresh.interval.ms"), "60000", "0", "-1", "1.5",
+    ("metadataRefreshFrequency", |_, p| prop(p, "topic.metadata.refresh.interval.ms"), "120000", "0", "-1", "1.5",
         "`metadataRefreshFrequency=1.5`: not a whole number; allowed: 0..=3600 (seconds)"),
     ("metadataFull", |_, p| prop(p, "topic.metadata.refresh.sparse"), "-", "true", "false", "full",
         "`metadataFull=full`: not a boolean; allowed: true, false (Go spellings 1, 0, t, f, TRUE, FALSE, True, False also accepted)"),
@@ -129,6 +127,8 @@ const SHARED: &[SharedRow] = &[
 ];
 
 const CONSUMER: &[Row<ConsumerConfig>] = &[
+    ("metadataRetryBackoff", |c| cp(c, "topic.metadata.refresh.fast.interval.ms"), "1000", "250", "250", "0",
+        "`metadataRetryBackoff=0`: out of range; allowed: 1..=60000 (milliseconds)"),
     ("clientid", |c| cp(c, "client.id"), "g", "cid", "cid", "",
         "`clientid=`: empty value; allowed: any non-empty text"),
     ("clientid", |c| cp(c, "client.id"), "g", "trpcgo", "g", "",
@@ -200,6 +200,12 @@ const CONSUMER: &[Row<ConsumerConfig>] = &[
 ];
 
 const PRODUCER: &[Row<ProducerConfig>] = &[
+    // librdkafka caps the metadata backoff at retry.backoff.max.ms, which
+    // is the producer's retryInterval (100 ms by default).
+    ("metadataRetryBackoff", |p| pp(p, "topic.metadata.refresh.fast.interval.ms"), "100", "250&retryInterval=500", "250", "0",
+        "`metadataRetryBackoff=0`: out of range; allowed: 1..=60000 (milliseconds)"),
+    ("metadataRetryBackoff", |p| pp(p, "topic.metadata.refresh.fast.interval.ms"), "100", "2000&retryInterval=500", "500", "60001",
+        "`metadataRetryBackoff=60001`: out of range; allowed: 1..=60000 (milliseconds)"),
     ("clientid", |p| pp(p, "client.id"), "trpcgo", "orders-writer", "orders-writer", "",
         "`clientid=`: empty value; allowed: any non-empty text"),
     ("compression", |p| pp(p, "compression.type"), "gzip", "snappy", "snappy", "GZIP",
@@ -226,10 +232,11 @@ const PRODUCER: &[Row<ProducerConfig>] = &[
         "`maxRetry=0`: idempotent=true requires maxRetry >= 1: librdkafka requires retries >= 1 with enable.idempotence"),
     ("idempotent", |p| pp(p, "enable.idempotence"), "false", "true&netMaxOpenRequests=5", "true", "true&netMaxOpenRequests=6",
         "`netMaxOpenRequests=6`: idempotent=true requires netMaxOpenRequests <= 5: librdkafka requires max.in.flight <= 5 with enable.idempotence"),
-    ("async", |p| p.async_produce.to_string(), "false", "1", "true", "2",
-        "`async=2`: not an async flag; allowed: 0, 1, false, true"),
-    ("async", |p| p.async_produce.to_string(), "false", "true", "true", "yes",
-        "`async=yes`: not an async flag; allowed: 0, 1, false, true"),
+    ("async", |p| p.async_produce.to_string(), "false", "1", "true", "1&async=1",
+        "`async=1`: `async` is given more than once; each key may appear once"),
+    // The plugin reads only `1` as asynchronous: `true` is synchronous there.
+    ("async", |p| p.async_produce.to_string(), "false", "true", "false", "1&async=1",
+        "`async=1`: `async` is given more than once; each key may appear once"),
     ("flushMessages", |p| pp(p, "batch.num.messages"), "-", "100", "100", "1000001",
         "`flushMessages=1000001`: out of range; allowed: 0..=1000000"),
     ("flushMessages", |p| pp(p, "batch.num.messages"), "-", "0", "-", "many",
@@ -240,7 +247,7 @@ const PRODUCER: &[Row<ProducerConfig>] = &[
         "`flushMaxMessages=50`: must be >= flushMessages (100), as in sarama"),
     ("flushBytes", |p| pp(p, "batch.size"), "-", "65536", "65536", "-1",
         "`flushBytes=-1`: out of range; allowed: 0..=2147483647 (bytes)"),
-    ("flushFrequency", |p| pp(p, "linger.ms"), "-", "50", "50", "300000",
+    ("flushFrequency", |p| pp(p, "linger.ms"), "0", "50", "50", "300000",
         "`flushFrequency=300000`: out of range; allowed: 0..=299999 (milliseconds)"),
     ("maxRetry", |p| pp(p, "retries"), "3", "0", "0", "-1",
         "`maxRetry=-1`: out of range; allowed: 0..=2147483647"),
@@ -345,6 +352,18 @@ fn every_key_is_tested() {
             }
         }
     }
+}
+
+#[test]
+fn flush_frequency_zero_sends_at_once_except_on_async_targets() {
+    let sync = producer("").unwrap().librdkafka_properties();
+    assert_eq!(sync.get("linger.ms"), Some("0"));
+    let queued = producer("async=1").unwrap().librdkafka_properties();
+    assert_eq!(queued.get("linger.ms"), None, "librdkafka's own linger");
+    let explicit = producer("async=1&flushFrequency=20")
+        .unwrap()
+        .librdkafka_properties();
+    assert_eq!(explicit.get("linger.ms"), Some("20"));
 }
 
 #[test]
