@@ -1,8 +1,7 @@
 //! Engine bugs the reliability work found, each kept as the test that shows
-//! it. They fail today, so they are kept out of `cargo test` (feature
-//! `kafka-engine-findings`, `test = false`) until the consumer engine
-//! (kafka-runtime/src/consumer/, being redesigned on `engine-v2`) fixes
-//! them; run them with
+//! it. They fail today (on consumer engine v2 too), so they are kept out of
+//! `cargo test` (feature `kafka-engine-findings`, `test = false`) until the
+//! consumer engine (kafka-runtime/src/consumer/) fixes them; run them with
 //!
 //! ```text
 //! cargo test -p kafka-rs --features kafka-engine-findings --test engine_findings
@@ -64,17 +63,18 @@ async fn lagging(ctx: kafka_runtime::Context, payload: String) -> Result<(), Han
 /// pause (0 on the mock cluster, what the last fetch carried on Apache
 /// Kafka) until the service resumes.
 ///
-/// Where: `Poller::apply_user_pause` (kafka-runtime/src/consumer/mod.rs)
-/// pauses the assignment in librdkafka; the lag comes only from
-/// librdkafka's statistics (`EngineContext::stats`,
-/// consumer/rebalance.rs, into `metrics::record_lags`).
+/// Where: `Poller::apply_user_pause` (kafka-runtime/src/consumer/poll.rs,
+/// engine v2) pauses the assignment in librdkafka; the lag comes only from
+/// librdkafka's statistics (`EngineContext::stats`, consumer/rebalance.rs,
+/// into `metrics::record_consumer_stats`).
 ///
 /// Why: librdkafka's `consumer_lag` is its cached high watermark minus the
 /// committed offset, and the high watermark is refreshed only by Fetch
 /// responses, which a paused partition no longer gets. The engine pauses a
-/// partition the same way when it holds more than its share of the byte
-/// budget, so its lag should freeze too exactly when the consumer falls
-/// behind (reasoned from the code, not tested here). A fix: while
+/// partition the same way when its task is behind (consumer/poll.rs,
+/// "partition task behind: partition paused"), so its lag should freeze
+/// too exactly when the consumer falls behind (reasoned from the code, not
+/// tested here). A fix: while
 /// partitions are paused, query their high watermarks every statistics
 /// interval (`fetch_watermarks`) and set the gauge from high minus committed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
