@@ -47,6 +47,13 @@
 //! into the stages before it: a handling started on the poll thread becomes
 //! a [`shared::Continuation`] that the task awaits like any other work.
 //!
+//! # Lag
+//!
+//! The consumer lag gauges come from librdkafka's statistics (the context's
+//! callback, `rebalance.rs`), except for paused partitions, which fetch
+//! nothing and whose statistics would freeze: `lag.rs` asks for their high
+//! watermark instead.
+//!
 //! # Stopping
 //!
 //! On shutdown the poll thread stops polling, stops every task (each
@@ -62,6 +69,7 @@ mod batch;
 mod commit;
 mod governor;
 mod group;
+mod lag;
 mod limiter;
 mod offsets;
 mod ordered;
@@ -291,7 +299,9 @@ impl Member<'_> {
                 // would on a task: spawn, timers, I/O.
                 let handle = consumer.context().runtime.clone();
                 let _entered = handle.enter();
-                let poller = Poller::new(Arc::new(consumer), engine_service, protocol);
+                let consumer = Arc::new(consumer);
+                consumer.context().paused_lag.attach(&consumer);
+                let poller = Poller::new(consumer, engine_service, protocol);
                 let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     poller.run(&stop, shutdown_timeout)
                 }));
