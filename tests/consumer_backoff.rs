@@ -84,9 +84,9 @@ fn within_ten_percent(gap: Duration, scheduled: Duration) -> bool {
 async fn exponential_waits_double_up_to_the_cap_within_ten_percent() {
     let topic = run("backoff.exponential", |s| {
         s.key("maxRetry", 5)
-            .key("retryInterval", 250)
+            .key("retryInterval", 500)
             .key("retryBackoff", "exponential")
-            .key("retryMaxInterval", 2_000)
+            .key("retryMaxInterval", 4_000)
     })
     .await;
     let runs = runs(&topic);
@@ -94,10 +94,12 @@ async fn exponential_waits_double_up_to_the_cap_within_ten_percent() {
     let attempts: Vec<u32> = runs.iter().map(|r| r.1).collect();
     assert_eq!(attempts, [1, 2, 3, 4, 5, 6, 1]);
     let told: Vec<Option<Duration>> = runs.iter().map(|r| r.2).collect();
-    let schedule = [ms(250), ms(500), ms(1_000), ms(2_000), ms(2_000)];
+    // Long enough that 10% (at least 50 ms) is above a loaded machine's
+    // wake-up latency.
+    let schedule = [ms(500), ms(1_000), ms(2_000), ms(4_000), ms(4_000)];
     let mut expected: Vec<Option<Duration>> = schedule.iter().copied().map(Some).collect();
-    // The last run's failure gives up; `ok` could be retried after 250 ms.
-    expected.extend([None, Some(ms(250))]);
+    // The last run's failure gives up; `ok` could be retried after 500 ms.
+    expected.extend([None, Some(ms(500))]);
     assert_eq!(told, expected);
     let gaps: Vec<Duration> = runs[..6].windows(2).map(|w| w[1].0 - w[0].0).collect();
     eprintln!("exponential backoff: scheduled {schedule:?}, measured {gaps:?}");
@@ -112,22 +114,22 @@ async fn exponential_waits_double_up_to_the_cap_within_ten_percent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn jitter_shortens_each_wait_by_at_most_its_share_and_context_tells_the_drawn_wait() {
     let topic = run("backoff.jitter", |s| {
-        s.key("maxRetry", 6)
-            .key("retryInterval", 400)
+        s.key("maxRetry", 4)
+            .key("retryInterval", 1_000)
             .key("retryJitter", 50)
     })
     .await;
     let runs = runs(&topic);
-    assert_eq!(runs.len(), 8, "7 runs of the failing record, 1 of `ok`");
-    let told: Vec<Duration> = runs[..6]
+    assert_eq!(runs.len(), 6, "5 runs of the failing record, 1 of `ok`");
+    let told: Vec<Duration> = runs[..4]
         .iter()
         .map(|r| r.2.expect("a retry follows"))
         .collect();
-    assert_eq!(runs[6].2, None, "the 7th run's failure gives up");
+    assert_eq!(runs[4].2, None, "the 5th run's failure gives up");
     for (i, wait) in told.iter().enumerate() {
         assert!(
-            *wait >= ms(200) && *wait <= ms(400),
-            "wait {i} drawn as {wait:?}, outside 50%..100% of 400 ms: {told:?}"
+            *wait >= ms(500) && *wait <= ms(1_000),
+            "wait {i} drawn as {wait:?}, outside 50%..100% of 1 s: {told:?}"
         );
         let gap = runs[i + 1].0 - runs[i].0;
         assert!(
@@ -137,6 +139,6 @@ async fn jitter_shortens_each_wait_by_at_most_its_share_and_context_tells_the_dr
     }
     assert!(
         told.windows(2).any(|w| w[0] != w[1]),
-        "six draws all equal: {told:?}"
+        "four draws all equal: {told:?}"
     );
 }
