@@ -244,9 +244,11 @@ pub(crate) fn hop_headers(
     error: &str,
 ) -> OwnedHeaders {
     let origin = origin_of(msg);
-    let due_ms = due
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
+    // Rounded up to the next millisecond: a copy never runs before its
+    // wait is over (truncating made a 300 ms wait 299.8 ms).
+    let due_ms = due.duration_since(UNIX_EPOCH).map_or(0, |d| {
+        d.as_millis() as u64 + u64::from(d.subsec_nanos() % 1_000_000 != 0)
+    });
     let mut added = vec![
         (ATTEMPTS_HEADER, attempts.to_string()),
         (DUE_HEADER, due_ms.to_string()),
@@ -338,5 +340,25 @@ mod tests {
             .find(|h| h.key == OFFSET_HEADER)
             .and_then(|h| h.value);
         assert_eq!(offset, Some(&b"41"[..]));
+    }
+
+    #[test]
+    fn a_due_time_between_milliseconds_is_rounded_up() {
+        let msg = Message::new("orders", 0, 1);
+        let due_of_hop = |due: SystemTime| {
+            let headers = hop_headers(&msg, 1, due, "e");
+            let value = (0..headers.count())
+                .map(|i| headers.get(i))
+                .find(|h| h.key == DUE_HEADER)
+                .and_then(|h| h.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned());
+            value.unwrap()
+        };
+        let whole = UNIX_EPOCH + Duration::from_millis(1_700_000_005_000);
+        assert_eq!(due_of_hop(whole), "1700000005000");
+        assert_eq!(
+            due_of_hop(whole + Duration::from_micros(200)),
+            "1700000005001"
+        );
     }
 }
