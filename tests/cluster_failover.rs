@@ -7,7 +7,9 @@
 //!
 //! Every acknowledged record is in the log exactly once, every record in
 //! the log is handled, and a record is handled again only if it was handled
-//! while a failover kept commits from going through. The report gives the
+//! while a failover kept commits from going through (a commit window around
+//! the kill and the restart, or, when the member lost its partitions, any
+//! time before that loss with no commit covering the record). The report gives the
 //! stall each side saw: the producer's longest time without an
 //! acknowledgement, the consumer's longest time without handling a record.
 //!
@@ -23,8 +25,7 @@ use std::time::{Duration, Instant};
 use cluster_support::*;
 use reliability_support::{
     assert_nothing_lost, assert_repeats_explained, high_watermarks, longest_gap, now_ms, poll,
-    read_assignments, read_record, record_path, repeats, report, unique_name, CommitWatch,
-    ConsumerSpec, Exposure, Follow,
+    read_assignments, read_record, repeats, report, Exposure,
 };
 
 const PARTITIONS: i32 = 6;
@@ -46,34 +47,16 @@ async fn killing_the_busiest_partitions_leader_loses_and_duplicates_nothing() {
     let rate = env_size("RATE", 1_000) as u64;
     let seconds = env_size("SECONDS", 20) as u64;
     let downtime = Duration::from_secs(env_size("DOWNTIME_S", 5) as u64);
-    let cluster = Cluster::connect().await;
-    cluster.heal().await;
-    let bootstrap = cluster.bootstrap();
-    let topic = unique_name("cluster-failover");
-    cluster
-        .broker
-        .create_topic(&topic, PARTITIONS)
-        .await
-        .unwrap();
-    cluster.wait_in_sync().await;
-    let spec = ConsumerSpec {
-        bootstrap: bootstrap.clone(),
-        topic: topic.clone(),
-        group: unique_name("cluster-failover-group"),
-        record: record_path(&topic),
-        commit_interval_ms: COMMIT_INTERVAL_MS,
-        handler_delay_ms: 0,
-    };
-    let watch = CommitWatch::start(
-        &bootstrap,
-        &spec.group,
-        &topic,
-        PARTITIONS,
-        Some(spec.record.clone()),
-    );
-    let mut consumer = spec.spawn("failover");
-    let mut follow = Follow::new(&spec.record);
-    let sender = PacedSender::start(&bootstrap, &topic, 60_000).await;
+    let LoadRun {
+        cluster,
+        bootstrap,
+        topic,
+        spec,
+        watch,
+        mut consumer,
+        mut follow,
+        sender,
+    } = LoadRun::start("failover", PARTITIONS, COMMIT_INTERVAL_MS).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let begun = Instant::now();
     // Room for 30 s of records in flight: a send stuck on the dead leader
@@ -155,7 +138,29 @@ async fn killing_the_busiest_partitions_leader_loses_and_duplicates_nothing() {
         Exposure::around("leader killed", killed_at, settle(killed_at), WINDOW_MS),
         Exposure::around("leader back", restart_at, settle(restarted_at), WINDOW_MS),
     ];
-    let explained = assert_repeats_explained(&repeats(&lines), &exposures);
+    // A member that lost its partitions after the kill (its coordinator was
+    // on the killed node and its session ran out while it looked for the
+    // new one) has its commits refused until it gives them up: a record
+    // handled before such a loss and never committed up to it is handled
+    // again by design of at-least-once. Each such repeat is checked against
+    // the commits sampled in between, record by record.
+    let losses: Vec<u128> = read_assignments(&spec.record)
+        .iter()
+        .filter(|a| !a.assigned && a.at_ms > killed_at && a.at_ms < production_ended)
+        .map(|a| a.at_ms)
+        .collect();
+    let (after_loss, others): (Vec<_>, Vec<_>) = repeats(&lines).into_iter().partition(|r| {
+        losses.iter().any(|&lost| {
+            r.first_at_ms < lost
+                && lost <= r.again_at_ms
+                && !samples.committed_past(r.partition, r.offset, r.first_at_ms, lost)
+        })
+    });
+    let mut explained = assert_repeats_explained(&others, &exposures);
+    explained.push(format!(
+        "uncommitted when the assignment was lost: {}",
+        after_loss.len()
+    ));
 
     // Whether the group lost its assignment (its coordinator was on the
     // killed node, or a heartbeat gap outlived the session): when the

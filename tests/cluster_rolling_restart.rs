@@ -21,8 +21,7 @@ use std::time::{Duration, Instant};
 use cluster_support::*;
 use reliability_support::{
     assert_nothing_lost, assert_repeats_explained, committed, high_watermarks, longest_gap, now_ms,
-    poll, read_assignments, read_record, record_path, repeats, report, unique_name, CommitWatch,
-    ConsumerSpec, Exposure, Follow,
+    poll, read_assignments, read_record, repeats, report, Exposure,
 };
 
 const PARTITIONS: i32 = 6;
@@ -46,35 +45,17 @@ struct Restart {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rolling_restart_under_load_loses_nothing_and_restarts_no_client() {
     let rate = env_size("RATE", 1_000) as u64;
-    let cluster = Cluster::connect().await;
-    cluster.heal().await;
-    let bootstrap = cluster.bootstrap();
-    let topic = unique_name("cluster-rolling");
-    cluster
-        .broker
-        .create_topic(&topic, PARTITIONS)
-        .await
-        .unwrap();
-    cluster.wait_in_sync().await;
-    let spec = ConsumerSpec {
-        bootstrap: bootstrap.clone(),
-        topic: topic.clone(),
-        group: unique_name("cluster-rolling-group"),
-        record: record_path(&topic),
-        commit_interval_ms: COMMIT_INTERVAL_MS,
-        handler_delay_ms: 0,
-    };
-    let watch = CommitWatch::start(
-        &bootstrap,
-        &spec.group,
-        &topic,
-        PARTITIONS,
-        Some(spec.record.clone()),
-    );
-    let mut consumer = spec.spawn("rolling");
+    let LoadRun {
+        cluster,
+        bootstrap,
+        topic,
+        spec,
+        watch,
+        mut consumer,
+        mut follow,
+        sender,
+    } = LoadRun::start("rolling", PARTITIONS, COMMIT_INTERVAL_MS).await;
     let consumer_pid = consumer.child.id();
-    let mut follow = Follow::new(&spec.record);
-    let sender = PacedSender::start(&bootstrap, &topic, 60_000).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let begun = Instant::now();
     let sending = sender.spawn_until(&topic, rate, 30 * rate as usize, key, stopped);

@@ -10,16 +10,18 @@
 //! (the producer's timeout is 5 s, the group session 6 s).
 
 mod cluster_support;
+mod log_capture;
 mod reliability_support;
 
 use std::future::IntoFuture;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cluster_support::*;
 use kafka_runtime::config::Config;
 use kafka_runtime::producer::Headers;
 use kafka_runtime::{kafka_consumer, Context, HandlerError};
+use log_capture::logs;
 use reliability_support::{
     assert_nothing_lost, assert_repeats_explained, high_watermarks, now_ms, poll, repeats, report,
     unique_name, CommitWatch, Exposure, Line,
@@ -62,37 +64,6 @@ fn handled_unique() -> usize {
         .len()
 }
 
-/// Everything logged at INFO and above, captured for the whole binary.
-fn logs() -> String {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    let logs = LOGS.get_or_init(|| {
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = logs.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(move || LogWriter(sink.clone()))
-            .try_init();
-        logs
-    });
-    String::from_utf8_lossy(&logs.lock().unwrap()).into_owned()
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        // Also to stderr, so a failing run shows what happened.
-        let _ = std::io::stderr().write_all(buf);
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Sends `value-i` for `range`, one at a time; returns the acknowledged
 /// (index, partition, offset) and the errors.
 async fn send_each(
@@ -120,18 +91,10 @@ async fn send_each(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn brokers_unreachable_at_startup_or_for_long_give_clear_errors_then_recovery() {
-    logs();
+    logs(tracing::Level::INFO, true);
     let outage = Duration::from_secs(env_size("OUTAGE_S", 20) as u64);
-    let cluster = Cluster::connect().await;
-    cluster.heal().await;
+    let (cluster, topic) = Cluster::with_fresh_topic("cluster-unreachable", PARTITIONS).await;
     let bootstrap = cluster.bootstrap();
-    let topic = unique_name("cluster-unreachable");
-    cluster
-        .broker
-        .create_topic(&topic, PARTITIONS)
-        .await
-        .unwrap();
-    cluster.wait_in_sync().await;
     let group = unique_name("cluster-unreachable-group");
     let yaml = format!(
         "server:\n  service:\n    - name: {SERVICE}\n      address: {bootstrap}?topics={topic}&group={group}&initial=oldest&groupSessionTimeout=6000\n      protocol: kafka\n\
@@ -154,15 +117,16 @@ async fn brokers_unreachable_at_startup_or_for_long_give_clear_errors_then_recov
             .into_future(),
     );
     let startup_warned = poll(Duration::from_secs(60), Duration::from_millis(100), || {
-        logs().contains("kafka brokers not reachable at startup; the client keeps retrying")
+        logs(tracing::Level::INFO, true)
+            .contains("kafka brokers not reachable at startup; the client keeps retrying")
     })
     .await;
     assert!(
         startup_warned,
         "serve() said nothing about unreachable brokers:\n{}",
-        logs()
+        logs(tracing::Level::INFO, true)
     );
-    let warning = logs()
+    let warning = logs(tracing::Level::INFO, true)
         .lines()
         .find(|l| l.contains("not reachable at startup"))
         .unwrap_or_default()
@@ -300,7 +264,7 @@ async fn brokers_unreachable_at_startup_or_for_long_give_clear_errors_then_recov
     assert_repeats_explained(&repeats(&lines), std::slice::from_ref(&exposure));
     // The consumer's side of the outage: its warnings name the service and
     // say the brokers are down.
-    let text = logs();
+    let text = logs(tracing::Level::INFO, true);
     let consumer_errors = text
         .lines()
         .filter(|l| {

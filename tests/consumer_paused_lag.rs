@@ -3,45 +3,17 @@
 //! from the moment of the pause; kafka-runtime/src/consumer/lag.rs).
 
 mod consumer_support;
+mod log_capture;
 
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use consumer_support::*;
 use kafka_rs::{metric_value, scrape_metrics};
 use kafka_runtime::metrics;
 use kafka_runtime::{kafka_consumer, HandlerError};
+use log_capture::logs;
 
 static LAGGING: Seen = Seen::new();
-
-/// Everything the runtime logged at INFO and above (captured globally).
-fn logs() -> String {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    let logs = LOGS.get_or_init(|| {
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = logs.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(move || LogWriter(sink.clone()))
-            .try_init();
-        logs
-    });
-    String::from_utf8_lossy(&logs.lock().unwrap()).into_owned()
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[kafka_consumer(service = "paused.lag")]
 async fn lagging(ctx: kafka_runtime::Context, payload: String) -> Result<(), HandlerError> {
@@ -55,7 +27,7 @@ async fn lagging(ctx: kafka_runtime::Context, payload: String) -> Result<(), Han
 /// high watermark), and the lag returns to 0 once they are handled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn consumer_lag_counts_the_records_waiting_while_a_service_is_paused() {
-    logs();
+    logs(tracing::Level::INFO, false);
     let addr = kafka_rs::free_local_addr().unwrap();
     metrics::install_prometheus(addr).unwrap();
     let broker = TestBroker::start().await.unwrap();
@@ -104,7 +76,7 @@ async fn consumer_lag_counts_the_records_waiting_while_a_service_is_paused() {
 
     control.pause("paused.lag").unwrap();
     eventually("the engine applied the pause", || {
-        logs().contains("consumption paused")
+        logs(tracing::Level::INFO, false).contains("consumption paused")
     })
     .await;
     for payload in ["p-1", "p-2", "p-3"] {

@@ -5,11 +5,11 @@
 //! another partition.
 
 mod consumer_support;
+mod log_capture;
 mod producer_support;
 mod reliability_support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Mutex;
 
 use consumer_support::{config, eventually, start, unique_name, Seen, Service, WAIT};
 use kafka_rs::TestBroker;
@@ -290,37 +290,9 @@ async fn poison_records_go_to_the_dead_letter_topic_and_other_partitions_flow() 
     assert_eq!(committed.get(&1), Some(&10), "{committed:?}");
 }
 
-/// What the runtime logged, for the skip test (tracing, captured globally).
-fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = logs.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing::Level::ERROR)
-            .with_writer(move || LogWriter(sink.clone()))
-            .try_init();
-        logs
-    })
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn without_a_dead_letter_topic_poison_is_skipped_with_an_error_log() {
-    let logs = logs();
+    log_capture::logs(tracing::Level::ERROR, false);
     let broker = TestBroker::start().await.unwrap();
     let bootstrap = broker.bootstrap();
     let topic = unique_name("dlt-skip");
@@ -346,7 +318,7 @@ async fn without_a_dead_letter_topic_poison_is_skipped_with_an_error_log() {
     assert_eq!(cursed_runs, 2, "maxRetry=1 runs the handler twice");
     let committed = reliability_support::committed(&bootstrap, &group, &topic, 1);
     assert_eq!(committed.get(&0), Some(&3), "{committed:?}");
-    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let text = log_capture::logs(tracing::Level::ERROR, false);
     let skipped: Vec<&str> = text
         .lines()
         .filter(|l| l.contains(&topic) && l.contains("no deadLetterTopic is configured"))

@@ -86,6 +86,22 @@ impl Cluster {
             .collect()
     }
 
+    /// Connects to the cluster, brings it back to full health, and creates a
+    /// topic named from `prefix` whose replicas are all in sync: where each
+    /// test starts. Returns the cluster and the topic.
+    pub async fn with_fresh_topic(prefix: &str, partitions: i32) -> (Cluster, String) {
+        let cluster = Cluster::connect().await;
+        cluster.heal().await;
+        let topic = kafka_rs::unique_name(prefix);
+        cluster
+            .broker
+            .create_topic(&topic, partitions)
+            .await
+            .unwrap();
+        cluster.wait_in_sync().await;
+        (cluster, topic)
+    }
+
     /// Starts every stopped node, then waits until every partition of every
     /// topic has all its replicas in sync: the state each test starts from
     /// and leaves behind.
@@ -392,5 +408,59 @@ pub fn env_size(name: &str, default: usize) -> usize {
             .parse()
             .unwrap_or_else(|_| panic!("{var} must be a number, got {v:?}")),
         Err(_) => default,
+    }
+}
+
+/// A run under load on a fresh topic: a consumer service process handling
+/// it (its record file followed, its group's commits watched) and the
+/// framework's idempotent producer ready to send at a steady pace.
+pub struct LoadRun {
+    pub cluster: Cluster,
+    pub bootstrap: String,
+    pub topic: String,
+    pub spec: crate::reliability_support::ConsumerSpec,
+    pub watch: crate::reliability_support::CommitWatch,
+    pub consumer: crate::reliability_support::ConsumerProcess,
+    pub follow: crate::reliability_support::Follow,
+    pub sender: PacedSender,
+}
+
+impl LoadRun {
+    /// Starts a run named `name` (topic, group and consumer process names
+    /// derive from it) over `partitions`, the consumer committing every
+    /// `commit_interval_ms`.
+    pub async fn start(name: &str, partitions: i32, commit_interval_ms: u64) -> LoadRun {
+        use crate::reliability_support::{record_path, CommitWatch, ConsumerSpec, Follow};
+        let (cluster, topic) =
+            Cluster::with_fresh_topic(&format!("cluster-{name}"), partitions).await;
+        let bootstrap = cluster.bootstrap();
+        let spec = ConsumerSpec {
+            bootstrap: bootstrap.clone(),
+            topic: topic.clone(),
+            group: kafka_rs::unique_name(&format!("cluster-{name}-group")),
+            record: record_path(&topic),
+            commit_interval_ms,
+            handler_delay_ms: 0,
+        };
+        let watch = CommitWatch::start(
+            &bootstrap,
+            &spec.group,
+            &topic,
+            partitions,
+            Some(spec.record.clone()),
+        );
+        let consumer = spec.spawn(name);
+        let follow = Follow::new(&spec.record);
+        let sender = PacedSender::start(&bootstrap, &topic, 60_000).await;
+        LoadRun {
+            cluster,
+            bootstrap,
+            topic,
+            spec,
+            watch,
+            consumer,
+            follow,
+            sender,
+        }
     }
 }

@@ -108,6 +108,21 @@ impl CommitSamples {
             .map(|(at, _)| *at)
     }
 
+    /// Whether a sample taken after `after_ms` and at most at `until_ms`
+    /// shows `partition` committed past `offset`.
+    pub fn committed_past(
+        &self,
+        partition: i32,
+        offset: i64,
+        after_ms: u128,
+        until_ms: u128,
+    ) -> bool {
+        self.0
+            .iter()
+            .filter(|(at, _)| *at > after_ms && *at <= until_ms)
+            .any(|(_, c)| c.get(&partition).is_some_and(|o| *o > offset))
+    }
+
     /// How many samples were read.
     pub fn len(&self) -> usize {
         self.0.len()
