@@ -119,7 +119,12 @@ fn unknown_duplicate_and_other_side_keys() {
         err.starts_with("service `svc`: `clinetid=x`: unknown key `clinetid`, did you mean `clientid`? allowed consumer keys: clientid, version, compression,"),
         "{err}"
     );
-    assert!(err.ends_with("retryInterval, deadLetterTopic"), "{err}");
+    assert!(
+        err.ends_with(
+            "retryInterval, deadLetterTopic, groupInstanceId, groupProtocol, transactionalId, transactionCommitInterval"
+        ),
+        "{err}"
+    );
     assert!(!err.contains("partitioner"), "{err}");
 
     let err = producer_err("kafka://h:1?topic=t&zzz=1");
