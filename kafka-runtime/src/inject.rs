@@ -208,6 +208,11 @@ impl RuntimeHandle {
         self.inner.producers.client_count()
     }
 
+    /// One broker probe per producer client, for readiness.
+    pub(crate) fn broker_probes(&self) -> Vec<crate::producer::BrokerProbe> {
+        self.inner.producers.probes()
+    }
+
     /// Flushes every producer, waiting at most `deadline`: every record
     /// queued before the call is acknowledged (or has failed) and every
     /// asynchronous callback has run when this returns `Ok`.

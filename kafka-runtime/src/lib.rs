@@ -218,6 +218,7 @@ pub mod metrics;
 #[cfg(feature = "opentelemetry")]
 pub mod otel;
 pub mod producer;
+pub mod readiness;
 pub mod security;
 mod serve;
 #[cfg(feature = "testing")]
@@ -228,6 +229,7 @@ pub use error::{Error, GroupProtocolConflict, Result};
 pub use inject::{Inject, RuntimeHandle};
 pub use metadata::Metadata;
 pub use producer::{ProduceError, Producer, RawProducer};
+pub use readiness::Readiness;
 
 pub use context::{Context, RawContext};
 pub use control::{PartitionsEvent, ServiceControl, UnknownService};

@@ -28,6 +28,8 @@ use tracing::Instrument;
 
 use super::retry::Policy;
 use super::shared::{Claim, Continuation, Outcome, Records, Service};
+use super::transaction::Transaction;
+use crate::config::RetryPolicy;
 use crate::context::{Context, RawContext};
 use crate::deadletter::{self, Failure};
 use crate::handler::{ErrorKind, Handler, HandlerFuture, HandlerResult};
@@ -112,8 +114,104 @@ pub(crate) async fn handle(
     let Some(prepared) = Prepared::new(service, claim, records.as_slice()) else {
         return Outcome::Commit;
     };
+    if let Some(transaction) = &service.transaction {
+        return in_transaction(service, claim, prepared, records, stop, transaction).await;
+    }
     let spare = records.clone();
     finish(service, claim, prepared, spare, Some(records), None, stop).await
+}
+
+/// One handling of a transactional service, under a lease of the open
+/// transaction (see `transaction.rs`): one attempt, with the handler's
+/// producers in the transaction; its offset recorded in the transaction on
+/// success. A failure dooms the transaction (what the handler sent cannot
+/// be taken back), and the record runs again after the rewind; once
+/// `maxRetry` says so it is given up on without calling the handler.
+async fn in_transaction(
+    service: &Service,
+    claim: &Claim,
+    prepared: Prepared,
+    records: Records,
+    stop: &CancellationToken,
+    transaction: &Transaction,
+) -> Outcome {
+    let Some(lease) = transaction.enter(stop).await else {
+        return Outcome::Stopped;
+    };
+    let key = (claim.topic.to_string(), claim.partition, prepared.first);
+    let earlier = lease.earlier_failure(&key);
+    let spare = records.clone();
+    let exhausted = earlier
+        .as_ref()
+        .is_some_and(|f| !service.policy.retry.allows_another_attempt(f.attempts));
+    let verdict = match &earlier {
+        Some(failed) if exhausted => Verdict::GaveUp(Failure {
+            error: failed.error.clone(),
+            attempts: failed.attempts,
+            undecodable: false,
+        }),
+        _ => {
+            let once = Policy {
+                retry: RetryPolicy::Never,
+                ..service.policy
+            };
+            let producer = Arc::clone(transaction.producer());
+            let mut unused = Some(records);
+            let origin = prepared.origin(service, claim);
+            run(once, origin, &prepared.span, stop, None, || {
+                let records = unused.take().unwrap_or_else(|| spare.clone());
+                let handling = prepared.call(service, claim, records);
+                Box::pin(crate::producer::transaction_scope(
+                    producer.clone(),
+                    handling,
+                ))
+            })
+            .instrument(prepared.span.clone())
+            .await
+        }
+    };
+    let done = |lease: &super::transaction::Lease<'_>| {
+        lease.handled(&claim.topic, claim.partition, prepared.last);
+        lease.forget_failure(&key);
+        Outcome::Commit
+    };
+    match verdict {
+        Verdict::Settled(Outcome::Commit) => done(&lease),
+        Verdict::Settled(other) => other,
+        // Nothing of the handler's is in the transaction: give up here.
+        Verdict::GaveUp(failure) if exhausted || failure.undecodable => {
+            let source = deadletter::Source {
+                service: &service.name,
+                group: &service.group,
+            };
+            let given_up = deadletter::give_up(
+                service.dead_letter.as_ref(),
+                &source,
+                spare.as_slice(),
+                &failure,
+                stop,
+            )
+            .instrument(prepared.span.clone())
+            .await;
+            match given_up {
+                Ok(()) => done(&lease),
+                Err(_) => Outcome::Stopped,
+            }
+        }
+        Verdict::GaveUp(failure) => {
+            let attempts = earlier.map_or(0, |f| f.attempts).saturating_add(1);
+            tracing::warn!(
+                parent: &prepared.span,
+                attempts,
+                error = %failure.error,
+                retry_in = ?service.policy.interval,
+                "handler failed in a transaction: the transaction is aborted and every \
+                 partition goes back to its last committed offset, to run again"
+            );
+            lease.failed(key, attempts, failure.error);
+            Outcome::Stopped
+        }
+    }
 }
 
 /// The attempts of a handling, the `first` of which may have started

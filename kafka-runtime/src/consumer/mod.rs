@@ -70,6 +70,7 @@ mod rebalance;
 mod retry;
 mod shared;
 mod table;
+mod transaction;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,11 +83,14 @@ use tokio_util::sync::CancellationToken;
 use crate::config::ConsumerService;
 use crate::control::Hooks;
 use crate::handler::Handler;
+use crate::producer::TransactionalProducer;
+use crate::readiness::ServiceReadiness;
 use crate::Error;
 use poll::{EngineConsumer, Poller};
 use rebalance::EngineContext;
 use retry::Policy;
 use shared::Service;
+use transaction::Transaction;
 
 /// librdkafka's `fetch.queue.backoff.ms` unless the configuration sets it
 /// (`librdkafka_overrides`): how long fetching a partition is postponed once
@@ -119,6 +123,8 @@ pub(crate) struct RunningService {
 pub(crate) struct Controls {
     pub(crate) hooks: Hooks,
     pub(crate) paused: watch::Receiver<bool>,
+    /// Where the member reports joining and leaving its group.
+    pub(crate) readiness: ServiceReadiness,
 }
 
 /// Creates the service's consumer, subscribes it and starts its poll thread.
@@ -136,6 +142,19 @@ pub(crate) fn start(
         source,
     };
     let name: Arc<str> = Arc::from(service.name.as_str());
+    let transaction = match &config.transactional_id {
+        None => None,
+        Some(id) => {
+            let producer =
+                TransactionalProducer::create(&service.name, config, id).map_err(kafka_err)?;
+            Some(Arc::new(Transaction::new(
+                name.clone(),
+                Arc::new(producer),
+                config.transaction_commit_interval,
+                config.retry_interval,
+            )))
+        }
+    };
     let context = EngineContext::new(
         name.clone(),
         // A revocation must finish within the group's rebalance timeout
@@ -145,6 +164,8 @@ pub(crate) fn start(
         config.group_rebalance_timeout.mul_f64(0.75),
         controls.hooks,
         controls.paused.clone(),
+        controls.readiness,
+        transaction.clone(),
     );
     let mut client_config = config.client_config();
     if client_config.get("statistics.interval.ms").is_none() {
@@ -186,6 +207,7 @@ pub(crate) fn start(
         key_ordered_concurrency: config.key_ordered_concurrency.max(1) as usize,
         paused: controls.paused,
         dead_letter: crate::deadletter::DeadLetter::create(config).map_err(kafka_err)?,
+        transaction,
     });
     let (done_tx, done) = oneshot::channel();
     let protocol = protocol::ProtocolConflict::new(&service.name, config);

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::limiter::Limiter;
 use super::retry::Policy;
+use super::transaction::Transaction;
 use crate::deadletter::DeadLetter;
 use crate::handler::Handler;
 use crate::Message;
@@ -35,15 +36,18 @@ pub(crate) struct Service {
     pub(crate) paused: watch::Receiver<bool>,
     /// Where given-up records go (`deadLetterTopic`); `None` skips them.
     pub(crate) dead_letter: Option<DeadLetter>,
+    /// The transaction of a transactional service (`transactionalId`).
+    pub(crate) transaction: Option<Arc<Transaction>>,
 }
 
 impl Service {
     /// Whether the poll thread may start handlings itself (`poll.rs`): one
     /// message or batch at a time per partition (key-ordered partitions
-    /// run several, on their task) and no limiter (its wait belongs on a
-    /// task).
+    /// run several, on their task), no limiter (its wait belongs on a
+    /// task), and no transaction (a handling may wait for the transaction
+    /// to reopen, and the poll thread is what ends it).
     pub(crate) fn may_start_on_poll_thread(&self) -> bool {
-        self.key_ordered_concurrency <= 1 && self.limiter.is_none()
+        self.key_ordered_concurrency <= 1 && self.limiter.is_none() && self.transaction.is_none()
     }
 
     /// Whether user code has paused the service.
