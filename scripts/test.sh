@@ -11,7 +11,10 @@
 #                  (scripts/kafka.sh install: Maven Central, ~55 MB), starts a
 #                  single node with PLAINTEXT, SASL, SSL, mTLS and SASL_SSL
 #                  listeners, then runs the integration tests of the top-level
-#                  package, the security tests and every example against it
+#                  package, the consumer tests again with KIP-848's
+#                  groupProtocol=consumer, the tests that need Apache Kafka
+#                  itself (transactions, static membership, readiness), the
+#                  security tests and every example against it
 #                  (KAFKA_RS_TEST_BOOTSTRAP and friends exported). The broker
 #                  is stopped however the phase ends; its logs stay in
 #                  target/kafka-VERSION/.
@@ -128,6 +131,29 @@ t=$SECONDS
 timeout "$phase_timeout" cargo test -p kafka-rs --tests </dev/null
 timings+=("Apache Kafka phase, integration tests: $((SECONDS - t))s")
 print_reliability "Apache Kafka $KAFKA_RS_TEST_KAFKA_VERSION"
+
+# KIP-848: every consumer_* target again, each consumer address the tests
+# build with groupProtocol=consumer (tests/consumer_support; the
+# consumer_group_protocol target checks the broker really ran it).
+consumer_targets=()
+for target in tests/consumer_*.rs; do
+    target="${target#tests/}"
+    consumer_targets+=(--test "${target%.rs}")
+done
+banner "Apache Kafka phase: consumer tests with groupProtocol=consumer (KIP-848)  [broker: $where]"
+t=$SECONDS
+KAFKA_RS_TEST_GROUP_PROTOCOL=consumer timeout "$phase_timeout" \
+    cargo test -p kafka-rs "${consumer_targets[@]}" </dev/null
+timings+=("Apache Kafka phase, consumer tests with KIP-848: $((SECONDS - t))s")
+
+# Tests that need Apache Kafka itself: exactly once across SIGKILLs and a
+# frozen zombie (transactions), static membership, readiness.
+banner "Apache Kafka phase: broker tests (transactions, static membership, readiness)  [broker: $where]"
+t=$SECONDS
+timeout "$phase_timeout" cargo test -p kafka-rs --features kafka-broker-tests \
+    --test reliability_exactly_once --test static_membership --test readiness </dev/null
+timings+=("Apache Kafka phase, broker tests: $((SECONDS - t))s")
+print_reliability "Apache Kafka $KAFKA_RS_TEST_KAFKA_VERSION, broker tests"
 
 banner "Apache Kafka phase: security tests (SASL_PLAINTEXT, SSL, mTLS, SASL_SSL listeners)  [broker: $where]"
 t=$SECONDS

@@ -31,6 +31,8 @@ const PARTITIONS: i32 = 4;
 const FAIL_EVERY: u64 = 250;
 /// How long a restarted process may take to handle records again.
 const RESTART: Duration = Duration::from_secs(120);
+/// The services' group session timeout.
+const SESSION_TIMEOUT_MS: u64 = 6_000;
 
 struct Spec {
     bootstrap: String,
@@ -42,16 +44,23 @@ struct Spec {
 
 impl Spec {
     fn spawn(&self, run: &str) -> ConsumerProcess {
+        // One instance, restarted: the same transactional id fences the
+        // killed process's producer and aborts what it left open; the same
+        // static instance id takes its partitions back at once.
+        self.spawn_instance(run, "instance-0")
+    }
+
+    /// A process of instance `instance` (its transactional and group
+    /// instance ids), with a 6 s session.
+    fn spawn_instance(&self, run: &str, instance: &str) -> ConsumerProcess {
         let child: Child = Command::new(SERVICE_BIN)
             .env("TXN_BOOTSTRAP", &self.bootstrap)
             .env("TXN_INPUT", &self.input)
             .env("TXN_OUTPUT", &self.output)
             .env("TXN_GROUP", &self.group)
-            // One instance, restarted: the same transactional id fences the
-            // killed process's producer and aborts what it left open; the
-            // same static instance id takes its partitions back at once.
-            .env("TXN_ID", format!("{}-instance-0", self.group))
-            .env("TXN_INSTANCE", "instance-0")
+            .env("TXN_ID", format!("{}-{instance}", self.group))
+            .env("TXN_INSTANCE", instance)
+            .env("TXN_SESSION_TIMEOUT_MS", SESSION_TIMEOUT_MS.to_string())
             .env("TXN_PROGRESS", &self.progress)
             .env("TXN_RUN", run)
             .env("TXN_FAIL_EVERY", FAIL_EVERY.to_string())
@@ -200,8 +209,32 @@ async fn sigkills_leave_every_input_exactly_once_in_the_read_committed_output() 
         }
     }
 
-    let (committed_values, committed_read) = read_all(&spec.bootstrap, &output, "read_committed");
-    let (_, uncommitted_read) = read_all(&spec.bootstrap, &output, "read_uncommitted");
+    let (committed_read, uncommitted_read) = assert_exactly_once(&spec, messages);
+    let aborted = uncommitted_read - committed_read;
+    // The injected failures alone abort a transaction holding `<i>/a` for
+    // every FAIL_EVERY-th input: the aborted records exist, and were left out.
+    let injected = messages.div_ceil(FAIL_EVERY as usize);
+    assert!(
+        aborted >= injected,
+        "only {aborted} aborted records in the log, fewer than the {injected} injected failures wrote"
+    );
+    report(&format!(
+        "exactly-once test [Apache Kafka, seed {seed}]: {messages} inputs, {killed} SIGKILLs of the \
+         transactional service and {injected} injected handler failures; read_committed output: \
+         {committed_read} records = 2 x {messages}, each expected value exactly once (missing 0, \
+         duplicated 0); read_uncommitted saw {uncommitted_read} ({aborted} from aborted \
+         transactions); committed input offsets = end offsets; {:.0} s",
+        started.elapsed().as_secs_f64()
+    ));
+}
+
+/// Reads the output back: every input's two records exactly once with
+/// read_committed, nothing else, and the input committed to its end.
+/// Returns the records read with read_committed and read_uncommitted.
+fn assert_exactly_once(spec: &Spec, messages: usize) -> (usize, usize) {
+    let (committed_values, committed_read) =
+        read_all(&spec.bootstrap, &spec.output, "read_committed");
+    let (_, uncommitted_read) = read_all(&spec.bootstrap, &spec.output, "read_uncommitted");
     let mut missing = Vec::new();
     let mut duplicated = Vec::new();
     for i in 0..messages {
@@ -238,26 +271,122 @@ async fn sigkills_leave_every_input_exactly_once_in_the_read_committed_output() 
     );
     assert_eq!(unexpected, 0, "records that no input explains");
     assert_eq!(committed_read, 2 * messages);
-    let aborted = uncommitted_read - committed_read;
-    // The injected failures alone abort a transaction holding `<i>/a` for
-    // every FAIL_EVERY-th input: the aborted records exist, and were left out.
-    let injected = messages.div_ceil(FAIL_EVERY as usize);
-    assert!(
-        aborted >= injected,
-        "only {aborted} aborted records in the log, fewer than the {injected} injected failures wrote"
-    );
-    let high = high_watermarks(&spec.bootstrap, &input, PARTITIONS);
+    let high = high_watermarks(&spec.bootstrap, &spec.input, PARTITIONS);
     assert_eq!(
-        committed(&spec.bootstrap, &spec.group, &input, PARTITIONS),
+        committed(&spec.bootstrap, &spec.group, &spec.input, PARTITIONS),
         high,
         "the committed offsets are the input's end"
     );
+    (committed_read, uncommitted_read)
+}
+
+/// Sends `signal` (`-STOP`, `-CONT`) to `process`.
+fn signal(process: &ConsumerProcess, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &process.child.id().to_string()])
+        .status()
+        .expect("kill(1) runs");
+    assert!(status.success(), "{signal} delivered");
+}
+
+/// Two instances share the group: the second joins mid-stream (the first
+/// commits its transaction before the cooperative rebalance takes
+/// partitions away), then the first is frozen (SIGSTOP) past its session
+/// timeout while its transaction is open, so the second takes every
+/// partition; thawed, the first is a zombie whose commit the group
+/// coordinator refuses (KIP-447: its generation is gone), and it rejoins.
+/// The read-committed output still holds every input exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_frozen_zombie_and_rebalances_keep_every_input_exactly_once() {
+    let messages = env_usize("RELIABILITY_MESSAGES", 5_000).min(3_000);
+    let started = Instant::now();
+    let broker = TestBroker::start().await.unwrap();
+    assert_eq!(
+        broker.kind(),
+        "external",
+        "this test needs Apache Kafka: run it through scripts/test.sh (Apache Kafka phase)"
+    );
+    let input = unique_name("zombie-in");
+    let output = unique_name("zombie-out");
+    broker.create_topic(&input, PARTITIONS).await.unwrap();
+    broker.create_topic(&output, PARTITIONS).await.unwrap();
+    let spec = Spec {
+        bootstrap: broker.bootstrap(),
+        input: input.clone(),
+        output: output.clone(),
+        group: unique_name("zombie-group"),
+        progress: record_path(&input),
+    };
+    let producer = producer(&broker.bootstrap());
+    let third = move |k: usize| (messages * k / 3)..(messages * (k + 1) / 3);
+
+    let first = produce_paced(producer.clone(), input.clone(), third(0).len(), 4);
+    let mut a = spec.spawn_instance("a", "instance-a");
+    assert!(
+        poll(RESTART, Duration::from_millis(100), || spec.handled_by("a")
+            > 0)
+        .await
+    );
+    let mut b = spec.spawn_instance("b", "instance-b");
+    assert!(
+        poll(RESTART, Duration::from_millis(100), || spec.handled_by("b")
+            > 0)
+        .await,
+        "the second instance never got partitions"
+    );
+    assert_eq!(first.await.unwrap(), third(0).len());
+
+    // Freeze `a` mid-stream, past its session: `b` takes everything.
+    let second = tokio::spawn({
+        let (producer, topic) = (producer.clone(), input.clone());
+        async move { produce_range(&producer, &topic, third(1)).await }
+    });
+    signal(&a, "-STOP");
+    let frozen_at = Instant::now();
+    let b_before = spec.handled_by("b");
+    let session = Duration::from_millis(SESSION_TIMEOUT_MS);
+    tokio::time::sleep(session * 2).await;
+    assert!(
+        poll(RESTART, Duration::from_millis(100), || spec.handled_by("b")
+            > b_before)
+        .await,
+        "the second instance did not go on while the first was frozen"
+    );
+    assert_eq!(second.await.unwrap(), third(1).len());
+    signal(&a, "-CONT");
+    let frozen = frozen_at.elapsed();
+
+    // The zombie thaws, is refused, rejoins; the rest of the input flows.
+    let a_before = spec.handled_by("a");
+    assert_eq!(
+        produce_range(&producer, &input, third(2)).await,
+        third(2).len()
+    );
+    let high = high_watermarks(&spec.bootstrap, &input, PARTITIONS);
+    let caught_up = poll(Duration::from_secs(300), Duration::from_millis(500), || {
+        committed(&spec.bootstrap, &spec.group, &input, PARTITIONS) == high
+    })
+    .await;
+    a.assert_running();
+    b.assert_running();
+    let a_after = spec.handled_by("a") - a_before;
+    let (status_a, status_b) = (
+        a.terminate(Duration::from_secs(30)),
+        b.terminate(Duration::from_secs(30)),
+    );
+    assert!(caught_up, "the group did not commit the whole input");
+    assert!(
+        status_a.success() && status_b.success(),
+        "clean exits: {status_a}, {status_b}"
+    );
+    let (committed_read, uncommitted_read) = assert_exactly_once(&spec, messages);
     report(&format!(
-        "exactly-once test [Apache Kafka, seed {seed}]: {messages} inputs, {killed} SIGKILLs of the \
-         transactional service and {injected} injected handler failures; read_committed output: \
-         {committed_read} records = 2 x {messages}, each expected value exactly once (missing 0, \
-         duplicated 0); read_uncommitted saw {uncommitted_read} ({aborted} from aborted \
-         transactions); committed input offsets = end offsets; {:.0} s",
+        "exactly-once zombie test [Apache Kafka]: {messages} inputs over two transactional \
+         instances; the second joined mid-stream, the first was frozen (SIGSTOP) {:.1} s with \
+         a {SESSION_TIMEOUT_MS} ms session and handled {a_after} more after it thawed; \
+         read_committed output {committed_read} = 2 x {messages}, each exactly once; \
+         read_uncommitted saw {uncommitted_read}; {:.0} s",
+        frozen.as_secs_f64(),
         started.elapsed().as_secs_f64()
     ));
 }
