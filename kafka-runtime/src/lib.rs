@@ -120,6 +120,20 @@
 //! ([`Serve::on_partitions_assigned`]) and a [`ServiceControl`] to pause
 //! and resume services.
 //!
+//! ## Exactly once, static membership, KIP-848, readiness
+//!
+//! `transactionalId=ID` on a consumer address makes a consume-transform-
+//! produce service exactly once: what the handler sends through its
+//! producers and the input offsets commit in one Kafka transaction, every
+//! `transactionCommitInterval`; a failed handler aborts the transaction and
+//! the service rewinds to its last commit. `groupInstanceId=ID` is static
+//! membership (a restart within the session keeps the partitions without a
+//! rebalance), `groupProtocol=consumer` KIP-848's broker-driven group
+//! protocol. [`Serve::readiness`] tells orchestrators when every member
+//! joined its group and every producer reached a broker ([`readiness`];
+//! `GET /ready` with feature `readiness-http`). CONFIGURATION.md has the
+//! details of each.
+//!
 //! ## How handlers run
 //!
 //! Each service has a thread polling its librdkafka consumer and a tokio task

@@ -103,21 +103,27 @@ impl EngineContext {
         &self,
         consumer: &BaseConsumer<EngineContext>,
     ) -> Result<(), Error> {
-        let Some(transaction) = &self.transaction else {
+        let Some(transaction) = self.transaction.as_ref().filter(|t| t.is_usable()) else {
             return Ok(());
         };
-        if transaction.end(consumer)? == Ended::Aborted {
-            self.stop_tasks(consumer, None, self.revoke_wait);
-            transaction.rewind(consumer)?;
+        let ended = transaction.end(consumer).and_then(|ended| {
+            if ended == Ended::Aborted {
+                self.stop_tasks(consumer, None, self.revoke_wait);
+                transaction.rewind(consumer)?;
+            }
+            Ok(())
+        });
+        match ended {
+            Ok(()) => transaction.reopen(),
+            Err(_) => transaction.disable(),
         }
-        transaction.reopen();
-        Ok(())
+        ended
     }
 
-    /// A fatal error inside a rebalance callback, for the poll loop to end
-    /// the member with ([`Self::take_failure`]).
+    /// A fatal error inside a rebalance callback or at shutdown, for the
+    /// poll loop to end the member with ([`Self::take_failure`]).
     fn fail(&self, error: Error) {
-        tracing::error!(service = &*self.service, %error, "fatal error during a rebalance");
+        tracing::error!(service = &*self.service, %error, "fatal transaction error");
         let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
         failure.get_or_insert(error);
     }

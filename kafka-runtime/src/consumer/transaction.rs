@@ -39,6 +39,7 @@
 //! aborts it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -85,6 +86,9 @@ pub(crate) struct Transaction {
     drained: Condvar,
     /// Wakes handlings waiting for the gate to open.
     opened: Notify,
+    /// Whether the producer is registered ([`Self::start`]) and has not
+    /// failed fatally since: only then can a transaction end.
+    usable: AtomicBool,
 }
 
 struct State {
@@ -158,7 +162,19 @@ impl Transaction {
             }),
             drained: Condvar::new(),
             opened: Notify::new(),
+            usable: AtomicBool::new(false),
         }
+    }
+
+    /// Whether a transaction is open that can end: [`Self::start`]
+    /// succeeded and nothing failed fatally since.
+    pub(crate) fn is_usable(&self) -> bool {
+        self.usable.load(Ordering::Acquire)
+    }
+
+    /// A fatal error: no transaction can end any more (the member stops).
+    pub(crate) fn disable(&self) {
+        self.usable.store(false, Ordering::Release);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -193,6 +209,7 @@ impl Transaction {
             transactional_id = self.producer.id(),
             "transactions initialised"
         );
+        self.usable.store(true, Ordering::Release);
         self.reopen();
         Ok(())
     }
