@@ -80,6 +80,8 @@ impl RuntimeHandle {
         } else {
             config
         };
+        // With KAFKA_RS_ASYNCAPI set: the application's AsyncAPI document.
+        crate::asyncapi::write_if_asked(&config)?;
         crate::security::check_services(
             config
                 .producers

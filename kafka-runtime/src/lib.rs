@@ -131,8 +131,10 @@
 //! rebalance), `groupProtocol=consumer` KIP-848's broker-driven group
 //! protocol. [`Serve::readiness`] tells orchestrators when every member
 //! joined its group and every producer reached a broker ([`readiness`];
-//! `GET /ready` with feature `readiness-http`). CONFIGURATION.md has the
-//! details of each.
+//! `GET /ready` with feature `readiness-http`). [`asyncapi`] writes an
+//! AsyncAPI 3.0 document of the application's channels, with its payload
+//! types (`KAFKA_RS_ASYNCAPI=path.json`; schemas with feature `schemars`).
+//! CONFIGURATION.md has the details of each.
 //!
 //! ## How handlers run
 //!
@@ -216,6 +218,7 @@
 //! (`metrics::install_prometheus`).
 #![deny(missing_docs)]
 
+pub mod asyncapi;
 pub mod config;
 mod consumer;
 mod context;
@@ -343,6 +346,11 @@ pub use kafka_macros::kafka_consumer;
 /// ```
 pub use kafka_macros::kafka_producer;
 
+/// The `schemars` crate whose `JsonSchema` derive gives payload types their
+/// schema in the AsyncAPI document ([`asyncapi`]; feature `schemars`).
+#[cfg(feature = "schemars")]
+pub use schemars;
+
 /// The `rdkafka` crate this runtime is built on, for native records and
 /// settings the address language does not cover.
 ///
@@ -356,6 +364,8 @@ pub use rdkafka;
 /// Not public API: paths the macros' generated code refers to.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::asyncapi::probe::{Consumed, Produced, ViaAny, ViaKnown, ViaSchema};
+    pub use crate::asyncapi::{ConsumedPayload, Payload, ProducedPayload};
     pub use crate::handler::{
         assert_send, decode, into_handler_result, Handler, HandlerFuture, Registration,
     };

@@ -89,6 +89,18 @@ pub fn registration(func: &syn::ItemFn, args: &Args, sig: &Signature) -> TokenSt
         )
     };
     let factory = format_ident!("__kafka_consumer_factory_{}", ident);
+    let describe = format_ident!("__kafka_consumer_payload_{}", ident);
+    // For the AsyncAPI document: the payload type, with its JSON Schema when
+    // it has one (chosen by autoref at this concrete type).
+    let payload = match &sig.payload {
+        Payload::Message | Payload::Bytes | Payload::Vec => quote!(#rt::Payload::bytes()),
+        Payload::String => quote!(#rt::Payload::text()),
+        Payload::Json(ty) => quote! {{
+            #[allow(unused_imports)]
+            use #rt::{ViaAny as _, ViaSchema as _};
+            (&&#rt::Consumed::<#ty>::new()).payload()
+        }},
+    };
     quote! {
         #[doc(hidden)]
         #[allow(non_snake_case)]
@@ -117,6 +129,21 @@ pub fn registration(func: &syn::ItemFn, args: &Args, sig: &Signature) -> TokenSt
                 ::core::file!(),
                 ::core::line!(),
                 #factory,
+            )
+        }
+
+        #[doc(hidden)]
+        #[allow(non_snake_case, clippy::needless_borrow)]
+        fn #describe() -> #rt::Payload {
+            #payload
+        }
+
+        #rt::inventory::submit! {
+            #rt::ConsumedPayload::new(
+                #service,
+                ::core::concat!(::core::module_path!(), "::", #name),
+                #batch,
+                #describe,
             )
         }
     }
