@@ -7,9 +7,11 @@
 #   eval "$(bash scripts/kafka.sh start-cluster)" # three nodes, replication factor 3
 #   bash scripts/kafka.sh topic create NAME [PARTITIONS] [REPLICATION]
 #   bash scripts/kafka.sh topic list | describe NAME | delete NAME
-#   bash scripts/kafka.sh kill-node N             # SIGKILL node N (1..3)
-#   bash scripts/kafka.sh stop-node N             # graceful stop of node N
-#   bash scripts/kafka.sh start-node N            # start node N again on its data
+#   bash scripts/kafka.sh kill-node N [N...]      # SIGKILL node N (1..3)
+#   bash scripts/kafka.sh stop-node N [N...]      # graceful stop of node N
+#   bash scripts/kafka.sh start-node N [N...]     # start node N again on its data
+#                                                 # (several: all launched, then
+#                                                 # waited for: a quorum needs two)
 #   bash scripts/kafka.sh restart                 # every node stopped, then started on its data
 #   bash scripts/kafka.sh env | status | logs [N]
 #   bash scripts/kafka.sh stop                    # ends only the processes it started
@@ -61,7 +63,7 @@ die() {
     exit 1
 }
 usage() {
-    sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -557,35 +559,45 @@ cmd_stop() {
 }
 
 cmd_node() {
-    local action=$1 n=${2:-}
-    [[ -n $n ]] || die "$action needs a node number"
+    local action=$1 n pid
+    shift
+    (($# > 0)) || die "$action needs a node number"
     state="$(existing_state)"
     adopt_state_version
-    check_node "$n"
+    for n in "$@"; do check_node "$n"; done
     case $action in
         kill-node)
-            local pid
-            pid=$(node_pid "$n")
-            if is_our_broker "$pid" "$n"; then
-                kill -KILL "$pid"
-                while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
-                log "node $n (pid $pid) killed"
-            else
-                log "node $n is not running"
-            fi
-            rm -f "$state/node$n/pid"
+            for n in "$@"; do
+                pid=$(node_pid "$n")
+                if is_our_broker "$pid" "$n"; then
+                    kill -KILL "$pid"
+                    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+                    log "node $n (pid $pid) killed"
+                else
+                    log "node $n is not running"
+                fi
+                rm -f "$state/node$n/pid"
+            done
             ;;
-        stop-node) stop_nodes 30 "$n" && log "node $n stopped" ;;
+        stop-node) stop_nodes 30 "$@" && log "node(s) $* stopped" ;;
         start-node)
-            if is_our_broker "$(node_pid "$n")" "$n"; then
-                log "node $n is already running"
-                return
+            local launched=()
+            for n in "$@"; do
+                if is_our_broker "$(node_pid "$n")" "$n"; then
+                    log "node $n is already running"
+                    continue
+                fi
+                # A restarted node's "started" line must be a new one.
+                [[ -f "$state/node$n/server.log" ]] && mv "$state/node$n/server.log" "$state/node$n/server.log.$(date +%s%N)"
+                launch_node "$n"
+                launched+=("$n")
+            done
+            # All launched before any is waited for: a node of the
+            # three-node quorum cannot start while the other two are down.
+            if ((${#launched[@]} > 0)); then
+                wait_ready "${launched[@]}"
+                log "node(s) ${launched[*]} started again"
             fi
-            # A restarted node's "started" line must be a new one.
-            [[ -f "$state/node$n/server.log" ]] && mv "$state/node$n/server.log" "$state/node$n/server.log.$(date +%s%N)"
-            launch_node "$n"
-            wait_ready "$n"
-            log "node $n started again"
             ;;
     esac
 }
@@ -672,7 +684,7 @@ case "${1:-}" in
     start-cluster) cmd_start cluster ;;
     stop) cmd_stop ;;
     restart) cmd_restart ;;
-    kill-node | stop-node | start-node) cmd_node "$1" "${2:-}" ;;
+    kill-node | stop-node | start-node) cmd_node "$@" ;;
     topic) shift && cmd_topic "$@" ;;
     status) cmd_status ;;
     env) cmd_env ;;

@@ -25,6 +25,12 @@
 #                  kafka-rs (Go module proxy once per machine, Apache Kafka
 #                  4.1.1 and 3.9.1 brokers of its own).
 #
+# Cluster phase:   scripts/cluster-tests.sh: a three-node Apache Kafka
+#                  (replication factor 3, min.insync.replicas 2) and the
+#                  reliability tests that kill, stop and restart its nodes
+#                  (tests/cluster_*.rs) at CI size; it stops the cluster
+#                  however it ends and prints the figures.
+#
 # Needs: a Rust toolchain with a C compiler (librdkafka is built from
 # source), a JDK 17+ and Maven (Apache Kafka), openssl (test certificates),
 # Node 18+ and npm (the AsyncAPI validator), Go 1.21+ (the interop phase).
@@ -219,3 +225,10 @@ banner "interop phase: bash scripts/interop.sh  [the tRPC-Go plugin v1.2.0 besid
 t=$SECONDS
 timeout "$phase_timeout" bash scripts/interop.sh </dev/null
 timings+=("interop phase: $((SECONDS - t))s")
+
+# The cluster phase: a three-node Apache Kafka of its own, started and
+# stopped by scripts/cluster-tests.sh.
+banner "cluster phase: bash scripts/cluster-tests.sh  [broker: three-node Apache Kafka]"
+t=$SECONDS
+timeout "$phase_timeout" bash scripts/cluster-tests.sh </dev/null
+timings+=("cluster phase (start, tests, stop): $((SECONDS - t))s")

@@ -63,6 +63,75 @@ async fn meta(ctx: Context, payload: String) -> Result<(), HandlerError> {
     Ok(())
 }
 
+/// (topic, payload, metadata in the context, metadata in scope, record headers).
+type NoMetaSeen = (String, String, Metadata, Metadata, Vec<(String, Vec<u8>)>);
+static NO_META: Mutex<Vec<NoMetaSeen>> = Mutex::new(Vec::new());
+
+#[kafka_consumer(service = "life.nometa")]
+async fn no_meta(ctx: Context, msg: Message) -> Result<(), HandlerError> {
+    let headers = msg
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_deref().unwrap_or_default().to_vec()))
+        .collect();
+    NO_META.lock().unwrap().push((
+        msg.topic.to_string(),
+        String::from_utf8_lossy(&msg.payload_bytes()).into_owned(),
+        ctx.metadata().clone(),
+        Metadata::current(),
+        headers,
+    ));
+    Ok(())
+}
+
+/// Attempts (topic, payload, service, started) and successes (topic,
+/// payload, service, when) of the timeout-and-rebalance test.
+type Attempt = (String, String, String, Instant);
+static TIMED_ATTEMPTS: Mutex<Vec<Attempt>> = Mutex::new(Vec::new());
+static TIMED_DONE: Mutex<Vec<(String, String, String, Instant)>> = Mutex::new(Vec::new());
+
+/// `stuck-N` outlasts the handler timeout on its first N attempts (counted
+/// across members); anything else succeeds at once.
+async fn timed(ctx: Context, payload: String) -> Result<(), HandlerError> {
+    let topic = ctx.raw().topic.to_string();
+    let service = ctx.service().to_owned();
+    let attempt = {
+        let mut all = TIMED_ATTEMPTS.lock().unwrap();
+        all.push((
+            topic.clone(),
+            payload.clone(),
+            service.clone(),
+            Instant::now(),
+        ));
+        all.iter()
+            .filter(|a| a.0 == topic && a.1 == payload)
+            .count()
+    };
+    let stuck_for = payload
+        .strip_prefix("stuck-")
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(0);
+    if attempt <= stuck_for {
+        // Dropped by the handler timeout long before this ends.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    }
+    TIMED_DONE
+        .lock()
+        .unwrap()
+        .push((topic, payload, service, Instant::now()));
+    Ok(())
+}
+
+#[kafka_consumer(service = "life.timeout.a")]
+async fn timed_a(ctx: Context, payload: String) -> Result<(), HandlerError> {
+    timed(ctx, payload).await
+}
+
+#[kafka_consumer(service = "life.timeout.b")]
+async fn timed_b(ctx: Context, payload: String) -> Result<(), HandlerError> {
+    timed(ctx, payload).await
+}
+
 /// Handled (topic, payload, service) for the rebalance test.
 static REBALANCED: Mutex<Vec<(String, String, String)>> = Mutex::new(Vec::new());
 
@@ -118,6 +187,9 @@ async fn shutdown_lets_in_flight_handlers_finish_and_commits_them() {
     assert_eq!(SLOW_STARTED.payloads(&topic), ["in-flight", "next"]);
 }
 
+/// The shutdown deadline of the test below.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_millis(300);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_handler_past_the_shutdown_deadline_is_dropped_and_redelivered() {
     init_logs();
@@ -137,7 +209,7 @@ async fn a_handler_past_the_shutdown_deadline_is_dropped_and_redelivered() {
         kafka_runtime::serve()
             .config(cfg())
             .only_services(["life.slow"])
-            .shutdown_timeout(Duration::from_millis(300))
+            .shutdown_timeout(SHUTDOWN_DEADLINE)
             .with_graceful_shutdown(async {
                 let _ = rx.await;
             })
@@ -152,7 +224,17 @@ async fn a_handler_past_the_shutdown_deadline_is_dropped_and_redelivered() {
         .expect("serve() honours the shutdown deadline")
         .unwrap()
         .unwrap();
-    assert!(stopping.elapsed() < Duration::from_secs(15));
+    // The deadline, then the commit of what was handled, leaving the group
+    // and closing (about 100 ms on either broker): never the handler's 30 s.
+    let took = stopping.elapsed();
+    assert!(
+        took >= SHUTDOWN_DEADLINE,
+        "serve() returned after {took:?}, before the {SHUTDOWN_DEADLINE:?} deadline"
+    );
+    assert!(
+        took < SHUTDOWN_DEADLINE + Duration::from_secs(1),
+        "serve() took {took:?} to honour a {SHUTDOWN_DEADLINE:?} deadline"
+    );
     assert_eq!(SLOW_DONE.count(&topic), 0);
 
     // Not committed: a restarted member handles it again.
@@ -244,6 +326,183 @@ async fn trpc_meta_maps_headers_and_the_raw_context_is_filled() {
         // -1 means "not joined".
         assert!(raw.generation_id.unwrap_or(-1) >= 0, "generation: {raw:?}");
     }
+}
+
+/// A record whose handler keeps timing out (`timeout: 300`, retried for
+/// ever, 40 times in all: about 13 s) while a second member joins: the
+/// rebalance completes while it is still timing out, the record is neither
+/// lost nor handled to success twice, its partition's later records wait
+/// for it, and the other partition flows meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_handler_timing_out_during_a_rebalance_loses_and_repeats_nothing() {
+    init_logs();
+    let broker = TestBroker::start().await.unwrap();
+    let topic = unique_name("life-timeout");
+    broker.create_topic(&topic, 2).await.unwrap();
+    let group = unique_name("timeout-group");
+    let service = |name: &str| {
+        Service::new(name, &topic)
+            .group(&group)
+            .key("maxRetry", 0)
+            .timeout_ms(300)
+    };
+    let config = config(
+        &broker.bootstrap(),
+        &[service("life.timeout.a"), service("life.timeout.b")],
+    );
+    let producer = producer(&broker.bootstrap());
+    let done_at = || -> Vec<(String, String, Instant)> {
+        TIMED_DONE
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|d| d.0 == topic)
+            .map(|d| (d.1.clone(), d.2.clone(), d.3))
+            .collect()
+    };
+    let done =
+        || -> Vec<(String, String)> { done_at().into_iter().map(|(p, s, _)| (p, s)).collect() };
+    let attempts_of = |payload: &str| -> usize {
+        TIMED_ATTEMPTS
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| a.0 == topic && a.1 == payload)
+            .count()
+    };
+
+    let first = start(config.clone(), &["life.timeout.a"]);
+    produce(&producer, &topic, Some(0), "k", "stuck-40").await;
+    produce(&producer, &topic, Some(0), "k", "after-stuck").await;
+    eventually("the stuck record is being retried", || {
+        attempts_of("stuck-40") >= 2
+    })
+    .await;
+    let second = start(config, &["life.timeout.b"]);
+    // Keep both partitions flowing through the rebalance (behind the stuck
+    // record on partition 0).
+    let mut sent = 0;
+    let deadline = Instant::now() + WAIT;
+    while !done().iter().any(|(_, s)| s == "life.timeout.b") {
+        assert!(
+            Instant::now() < deadline,
+            "the second member never handled a record"
+        );
+        produce(
+            &producer,
+            &topic,
+            Some(sent % 2),
+            "k",
+            &format!("flow-{sent}"),
+        )
+        .await;
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eventually("the stuck record and the one after it", || {
+        let payloads: Vec<String> = done().into_iter().map(|(p, _)| p).collect();
+        payloads.contains(&"stuck-40".to_owned()) && payloads.contains(&"after-stuck".to_owned())
+    })
+    .await;
+    let flowed = sent;
+    eventually("every flow record", || {
+        let payloads: Vec<String> = done().into_iter().map(|(p, _)| p).collect();
+        (0..flowed).all(|i| payloads.contains(&format!("flow-{i}")))
+    })
+    .await;
+    second.stop().await.unwrap();
+    first.stop().await.unwrap();
+
+    let payloads: Vec<String> = done().into_iter().map(|(p, _)| p).collect();
+    let count = |p: &str| payloads.iter().filter(|q| *q == p).count();
+    assert_eq!(
+        count("stuck-40"),
+        1,
+        "handled to success once: {payloads:?}"
+    );
+    assert!(attempts_of("stuck-40") >= 41, "40 timeouts, then success");
+    let stuck_done_at = done_at()
+        .iter()
+        .find(|d| d.0 == "stuck-40")
+        .map(|d| d.2)
+        .expect("done");
+    let second_started_at = TIMED_ATTEMPTS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|a| a.0 == topic && a.2 == "life.timeout.b")
+        .map(|a| a.3)
+        .min()
+        .expect("the second member worked");
+    assert!(
+        second_started_at < stuck_done_at,
+        "the rebalance came while the record was still timing out"
+    );
+    let at = |p: &str| payloads.iter().position(|q| q == p).unwrap();
+    assert!(
+        at("stuck-40") < at("after-stuck"),
+        "its partition waited: {payloads:?}"
+    );
+    if broker.embedded().is_none() {
+        // Apache Kafka accepts the revoking member's commit: nothing twice.
+        let mut sorted = payloads.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), payloads.len(), "handled twice: {payloads:?}");
+    }
+    // Every attempt ended by the timeout did so promptly, rebalance or not.
+    let attempts: Vec<Attempt> = TIMED_ATTEMPTS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|a| a.0 == topic && a.1 == "stuck-40")
+        .cloned()
+        .collect();
+    for pair in attempts.windows(2) {
+        let gap = pair[1].3 - pair[0].3;
+        assert!(
+            gap < Duration::from_secs(10),
+            "an attempt outlived its 300 ms timeout by far: next one {gap:?} later"
+        );
+    }
+}
+
+/// `trpcMeta=false` (the default, given explicitly here): headers stay the
+/// record's own, and neither the context nor the handler's scope carries
+/// them as tRPC metadata.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn trpc_meta_false_leaves_headers_out_of_the_metadata() {
+    init_logs();
+    let broker = TestBroker::start().await.unwrap();
+    let topic = unique_name("life-nometa");
+    broker.create_topic(&topic, 1).await.unwrap();
+    let config = config(
+        &broker.bootstrap(),
+        &[Service::new("life.nometa", &topic).key("trpcMeta", "false")],
+    );
+    let producer = producer(&broker.bootstrap());
+    produce_with_headers(&producer, &topic, 0, "first", &[("tenant", "acme")]).await;
+    let running = start(config, &["life.nometa"]);
+    let seen = || -> Vec<NoMetaSeen> {
+        NO_META
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.0 == topic)
+            .cloned()
+            .collect()
+    };
+    eventually("the record handled", || seen().len() == 1).await;
+    running.stop().await.unwrap();
+    let (_, payload, in_context, in_scope, headers) = seen().remove(0);
+    assert_eq!(payload, "first");
+    assert_eq!(headers, [("tenant".to_owned(), b"acme".to_vec())]);
+    assert_eq!(in_context, Metadata::new(), "no metadata in the context");
+    assert_eq!(
+        in_scope,
+        Metadata::new(),
+        "no metadata scope around the handler"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,5 +1,6 @@
-//! A broker restart mid-stream: the consumer process resumes on its own
-//! and loses nothing.
+//! A broker restart mid-stream: the consumer process resumes on its own,
+//! loses nothing, and handles again only records it handled while the
+//! restart kept commits from going through.
 //!
 //! On Apache Kafka (`KAFKA_RS_TEST_BOOTSTRAP` set) every node is stopped and
 //! started again on its data with `scripts/kafka.sh restart` (so it must be
@@ -15,6 +16,9 @@ use reliability_support::*;
 
 const PARTITIONS: i32 = 4;
 const MESSAGES: usize = 3_000;
+const COMMIT_INTERVAL_MS: u64 = 500;
+/// One commit interval plus the commit's round trip.
+const WINDOW_MS: u64 = COMMIT_INTERVAL_MS + 1_000;
 
 /// Restarts the broker under test; returns what was done, for the report.
 fn restart(broker: &TestBroker) -> String {
@@ -49,7 +53,7 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
         topic: topic.clone(),
         group: unique_name("reliability-restart-group"),
         record: record_path(&topic),
-        commit_interval_ms: 500,
+        commit_interval_ms: COMMIT_INTERVAL_MS,
         handler_delay_ms: 2,
     };
     // Not idempotent, so that the test covers a plain producer: its retry
@@ -58,7 +62,7 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
     let producing = {
         let topic = topic.clone();
         tokio::spawn(async move {
-            let slices = 10;
+            let slices = 20;
             let mut acked = 0;
             for s in 0..slices {
                 let range = (MESSAGES * s / slices)..(MESSAGES * (s + 1) / slices);
@@ -68,14 +72,29 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
             acked
         })
     };
+    let watch = CommitWatch::start(
+        &spec.bootstrap,
+        &spec.group,
+        &topic,
+        PARTITIONS,
+        Some(spec.record.clone()),
+    );
     let mut consumer = spec.spawn("only");
-    let started = poll(Duration::from_secs(60), Duration::from_millis(50), || {
-        handled_unique(&read_record(&spec.record)) >= 100
+    // Restart once commits go through, so that the records handled before
+    // the restart's exposure window are committed and must not come back.
+    let started = poll(Duration::from_secs(60), Duration::from_millis(100), || {
+        handled_unique(&read_record(&spec.record)) >= 300
+            && !committed(&spec.bootstrap, &spec.group, &topic, PARTITIONS).is_empty()
     })
     .await;
-    assert!(started, "the consumer handled 100 messages");
+    assert!(
+        started,
+        "the consumer handled 300 messages and committed some"
+    );
     let at = handled_unique(&read_record(&spec.record));
+    let restart_at = now_ms();
     let what = tokio::task::block_in_place(|| restart(&broker));
+    let restarted_at = now_ms();
     assert!(at < MESSAGES, "the broker restarted mid-stream");
 
     assert_eq!(
@@ -99,15 +118,31 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
         committed(&spec.bootstrap, &spec.group, &topic, PARTITIONS) == high
     })
     .await;
+    let samples = watch.stop().await;
     assert!(all_committed, "commits resumed after the restart");
     let status = consumer.terminate(Duration::from_secs(30));
     assert!(status.success(), "clean exit on SIGTERM, got {status}");
     let lines = read_record(&spec.record);
     let (handled, _, duplicates) = assert_nothing_lost(&high, &lines);
+    // A record may be handled again only if it was handled while the
+    // restart kept commits from going through: from one commit window
+    // before it until commits advanced again.
+    let resumed_at = samples
+        .advanced_after(restarted_at)
+        .unwrap_or_else(|| panic!("commits never advanced after the restart: {samples:?}"));
+    let exposure = Exposure::around("restart", restart_at, resumed_at, WINDOW_MS);
+    let repeated = repeats(&lines);
+    assert_repeats_explained(&repeated, std::slice::from_ref(&exposure));
+    let exposed = lines
+        .iter()
+        .filter(|l| l.done && (exposure.from_ms..=exposure.until_ms).contains(&l.at_ms))
+        .count();
     report(&format!(
         "broker restart [{} broker]: {what} after {at} handled; produced {MESSAGES} ({in_log} records in the log, {} messages whose delivery the broker failed sent again), \
-         handled {handled}, lost 0, duplicates {duplicates}",
+         handled {handled}, lost 0, duplicates {duplicates} (bound: only records handled from \
+         {WINDOW_MS} ms before the restart until commits resumed {} ms after it ended, {exposed} records)",
         broker.kind(),
-        RESENT.load(std::sync::atomic::Ordering::Relaxed)
+        RESENT.load(std::sync::atomic::Ordering::Relaxed),
+        resumed_at.saturating_sub(restarted_at),
     ));
 }

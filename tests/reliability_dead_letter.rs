@@ -395,8 +395,9 @@ async fn a_batch_given_up_on_is_dead_lettered_whole() {
 }
 
 /// A dead-letter write refused by the broker is tried again: the record's
-/// offset is committed only after the copy is acknowledged. On the mock
-/// cluster, the broker that injects errors, whatever the environment says.
+/// offset stays put while the copy is refused and is committed only after
+/// the copy is acknowledged. On the mock cluster, the broker that injects
+/// errors, whatever the environment says.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn refused_dead_letter_writes_are_retried_before_the_commit() {
     let Setup {
@@ -411,9 +412,10 @@ async fn refused_dead_letter_writes_are_retried_before_the_commit() {
     )
     .await;
     send(&p, &topic, 0, "k-cursed", &order(9, true), &[]).await;
-    // Every following Produce request is refused five times.
+    // The following Produce requests are refused: the copy is retried every
+    // 100 ms (retryInterval's floor), so the refusals last about 3 s.
     let embedded: &EmbeddedBroker = dlt.broker.embedded().expect("embedded broker");
-    const REFUSALS: usize = 5;
+    const REFUSALS: usize = 30;
     embedded.with_cluster(|c| {
         c.request_errors(
             RDKafkaApiKey::Produce,
@@ -426,6 +428,51 @@ async fn refused_dead_letter_writes_are_retried_before_the_commit() {
         .key("deadLetterTopic", &dlt.topic);
     let group = service.group.clone();
     let running = start(config(&bootstrap, &[service]), &["dlt.faulty"]);
+    // While the copy is refused the record's offset stays put: sampled as
+    // (committed offset, then the dead-letter topic's size) until the copy
+    // lands; every sample taken while the topic was still empty must find
+    // nothing committed.
+    let (b, g, t, d) = (
+        bootstrap.clone(),
+        group.clone(),
+        topic.clone(),
+        dlt.topic.clone(),
+    );
+    let refused_samples = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + WAIT;
+        let mut while_refused = 0;
+        loop {
+            let committed = reliability_support::committed(&b, &g, &t, 1);
+            let copies = reliability_support::high_watermarks(&b, &d, 1)[&0];
+            if copies > 0 {
+                return while_refused;
+            }
+            let attempted = CURSED_ATTEMPTS
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(topic, _)| *topic == t);
+            assert!(
+                committed.get(&0).is_none_or(|o| *o == 0),
+                "offset committed past the record while its dead-letter copy was refused: {committed:?}"
+            );
+            if attempted {
+                while_refused += 1;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the dead-letter copy never landed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        refused_samples >= 3,
+        "only {refused_samples} samples while the copy was refused: the check saw too little"
+    );
+    eprintln!("{refused_samples} samples while the copy was refused: offset stayed put in each");
     let copies = dlt.read_all(1, 1).await;
     let committed = committed_to(&bootstrap, &group, &topic, 1).await;
     running.stop().await.expect("serve() stops cleanly");
@@ -444,4 +491,228 @@ async fn refused_dead_letter_writes_are_retried_before_the_commit() {
     );
     let high = reliability_support::high_watermarks(&bootstrap, &dlt.topic, 1);
     assert_eq!(high.get(&0), Some(&1), "one copy, no duplicate");
+}
+
+/// Handled records of `dlt.timeout`: (topic, payload).
+static TIMEOUT_DONE: Seen = Seen::new();
+
+/// `slow` outlasts the 200 ms handler timeout, `boom` panics, on every
+/// attempt; anything else succeeds.
+#[kafka_consumer(service = "dlt.timeout")]
+async fn timing_out(ctx: Context, payload: String) -> Result<(), HandlerError> {
+    match payload.as_str() {
+        "slow" => tokio::time::sleep(std::time::Duration::from_secs(30)).await,
+        "boom" => panic!("boom on purpose"),
+        _ => {}
+    }
+    let raw = ctx.raw();
+    TIMEOUT_DONE.push(&raw.topic, raw.partition, raw.offset, &payload);
+    Ok(())
+}
+
+/// A handler that times out and one that panics, on every attempt, end in
+/// the dead-letter topic once `maxRetry` is spent, with the timeout's or the
+/// panic's message; the partition then moves on and commits past them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn timeouts_and_panics_end_in_the_dead_letter_topic() {
+    let Setup {
+        dlt,
+        bootstrap,
+        topic,
+        producer: p,
+    } = setup(
+        Fixture::new("dlt-timeout-copies", 1).await,
+        "dlt-timeout",
+        1,
+    )
+    .await;
+    send(&p, &topic, 0, "k-slow", "slow", &[("h", "1")]).await;
+    send(&p, &topic, 0, "k-boom", "boom", &[]).await;
+    send(&p, &topic, 0, "k-fine", "fine", &[]).await;
+    let service = Service::new("dlt.timeout", &topic)
+        .key("maxRetry", 1)
+        .key("deadLetterTopic", &dlt.topic)
+        .timeout_ms(200);
+    let group = service.group.clone();
+    let running = start(config(&bootstrap, &[service]), &["dlt.timeout"]);
+    let copies = dlt.read_all(1, 2).await;
+    eventually("the record after them", || TIMEOUT_DONE.count(&topic) == 1).await;
+    let committed_all = committed_to(&bootstrap, &group, &topic, 3).await;
+    running.stop().await.expect("serve() stops cleanly");
+    assert!(committed_all, "committed past both dead-lettered records");
+    assert_eq!(TIMEOUT_DONE.payloads(&topic), ["fine"]);
+    assert_copy(
+        &copies[0],
+        ("k-slow", "slow", &[("h", "1")]),
+        (&topic, 0, 0),
+        ("dlt.timeout", &group),
+        "handler-failed",
+        2,
+        "handler timed out after 200ms (service `timeout`)",
+    );
+    assert_copy(
+        &copies[1],
+        ("k-boom", "boom", &[]),
+        (&topic, 0, 1),
+        ("dlt.timeout", &group),
+        "handler-failed",
+        2,
+        "handler panicked: boom on purpose",
+    );
+    let high = reliability_support::high_watermarks(&bootstrap, &dlt.topic, 1);
+    assert_eq!(high.get(&0), Some(&2), "two copies, no duplicate");
+}
+
+/// (topic, key, sequence number, started, finished) of `dlt.keyed`'s
+/// successful handlings, and the attempts on cursed records.
+type KeyedDone = (String, String, u32, std::time::Instant, std::time::Instant);
+static KEYED_DONE: Mutex<Vec<KeyedDone>> = Mutex::new(Vec::new());
+static KEYED_CURSED: Mutex<Vec<(String, String, u32, std::time::Instant)>> = Mutex::new(Vec::new());
+
+/// Payload `SEQ` or `SEQ-cursed`; cursed records fail on every attempt.
+/// Every handling takes a few milliseconds so that keys overlap.
+#[kafka_consumer(service = "dlt.keyed")]
+async fn keyed(ctx: Context, msg: Message) -> Result<(), HandlerError> {
+    let topic = ctx.raw().topic.to_string();
+    let key = String::from_utf8_lossy(msg.key.as_deref().unwrap_or_default()).into_owned();
+    let payload = String::from_utf8_lossy(&msg.payload_bytes()).into_owned();
+    let (seq, cursed) = match payload.split_once('-') {
+        Some((seq, _)) => (seq.parse::<u32>().map_err(HandlerError::new)?, true),
+        None => (payload.parse::<u32>().map_err(HandlerError::new)?, false),
+    };
+    let started = std::time::Instant::now();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    if cursed {
+        KEYED_CURSED
+            .lock()
+            .unwrap()
+            .push((topic, key, seq, std::time::Instant::now()));
+        return Err(HandlerError::msg(format!("record {seq} is cursed")));
+    }
+    KEYED_DONE
+        .lock()
+        .unwrap()
+        .push((topic, key, seq, started, std::time::Instant::now()));
+    Ok(())
+}
+
+/// `keyOrderedConcurrency=4` with a dead-letter topic: records that keep
+/// failing go to the dead-letter topic with their key, the other records
+/// are each handled once, every key in order (a cursed record's successors
+/// only after it was given up on), and the commit passes everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn key_ordered_concurrency_dead_letters_and_keeps_each_key_in_order() {
+    const KEYS: u32 = 8;
+    const PER_KEY: u32 = 6;
+    let cursed = [("key-3", 1), ("key-5", 0), ("key-5", 4)];
+    let Setup {
+        dlt,
+        bootstrap,
+        topic,
+        producer: p,
+    } = setup(Fixture::new("dlt-keyed-copies", 1).await, "dlt-keyed", 1).await;
+    // Interleaved keys: seq 0 of every key, then seq 1, ...
+    let mut sent = Vec::new();
+    for seq in 0..PER_KEY {
+        for k in 0..KEYS {
+            let key = format!("key-{k}");
+            let is_cursed = cursed.contains(&(key.as_str(), seq));
+            let payload = if is_cursed {
+                format!("{seq}-cursed")
+            } else {
+                seq.to_string()
+            };
+            send(&p, &topic, 0, &key, &payload, &[]).await;
+            sent.push((key, seq, is_cursed));
+        }
+    }
+    let service = Service::new("dlt.keyed", &topic)
+        .key("keyOrderedConcurrency", 4)
+        .key("maxRetry", 1)
+        .key("deadLetterTopic", &dlt.topic);
+    let group = service.group.clone();
+    let running = start(config(&bootstrap, &[service]), &["dlt.keyed"]);
+    let copies = dlt.read_all(1, cursed.len()).await;
+    let good = sent.iter().filter(|s| !s.2).count();
+    let done = || -> Vec<KeyedDone> {
+        KEYED_DONE
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|d| d.0 == topic)
+            .cloned()
+            .collect()
+    };
+    eventually("every good record handled", || done().len() >= good).await;
+    let committed_all = committed_to(&bootstrap, &group, &topic, sent.len() as i64).await;
+    running.stop().await.expect("serve() stops cleanly");
+    assert!(committed_all, "committed past every record");
+
+    let done = done();
+    assert_eq!(done.len(), good, "each good record handled once");
+    for k in 0..KEYS {
+        let key = format!("key-{k}");
+        let order: Vec<u32> = done.iter().filter(|d| d.1 == key).map(|d| d.2).collect();
+        let expected: Vec<u32> = (0..PER_KEY)
+            .filter(|seq| !cursed.contains(&(key.as_str(), *seq)))
+            .collect();
+        assert_eq!(order, expected, "{key} in order");
+    }
+    // A cursed record's successors start only after its last attempt.
+    let attempts = KEYED_CURSED.lock().unwrap().clone();
+    for (key, seq) in cursed {
+        let tries: Vec<std::time::Instant> = attempts
+            .iter()
+            .filter(|a| a.0 == topic && a.1 == key && a.2 == seq)
+            .map(|a| a.3)
+            .collect();
+        assert_eq!(tries.len(), 2, "{key}/{seq}: maxRetry=1 runs it twice");
+        let given_up = *tries.iter().max().unwrap();
+        for d in done.iter().filter(|d| d.1 == key && d.2 > seq) {
+            assert!(
+                d.3 >= given_up,
+                "{key}/{} started before {key}/{seq} was given up on",
+                d.2
+            );
+        }
+    }
+    // Overlap: some handling of one key ran while another key's did.
+    let overlapped = done
+        .iter()
+        .any(|a| done.iter().any(|b| a.1 != b.1 && a.3 < b.4 && b.3 < a.4));
+    assert!(overlapped, "keys were handled concurrently");
+    let mut copied: Vec<(String, i64)> = copies
+        .iter()
+        .map(|c| {
+            let headers = headers_of(c);
+            (
+                String::from_utf8_lossy(c.key().unwrap_or_default()).into_owned(),
+                header(&headers, deadletter::OFFSET_HEADER).parse().unwrap(),
+            )
+        })
+        .collect();
+    copied.sort();
+    let mut expected: Vec<(String, i64)> = cursed
+        .iter()
+        .map(|(key, seq)| {
+            let k: i64 = key["key-".len()..].parse().unwrap();
+            (key.to_string(), *seq as i64 * KEYS as i64 + k)
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(copied, expected, "the cursed records, with their keys");
+    for copy in &copies {
+        let headers = headers_of(copy);
+        assert_eq!(
+            header(&headers, deadletter::REASON_HEADER),
+            "handler-failed"
+        );
+        assert_eq!(header(&headers, deadletter::ATTEMPTS_HEADER), "2");
+    }
+    let high = reliability_support::high_watermarks(&bootstrap, &dlt.topic, 1);
+    assert_eq!(
+        high.get(&0),
+        Some(&(cursed.len() as i64)),
+        "no duplicate copy"
+    );
 }

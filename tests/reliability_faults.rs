@@ -2,7 +2,10 @@
 //! these tests use it whatever `KAFKA_RS_TEST_BOOTSTRAP` says): a broker,
 //! the group's coordinator, down for several seconds; errors injected into
 //! Fetch and OffsetCommit. The consumer process resumes on its own, loses
-//! nothing, commits only what it handled, and ends with everything committed.
+//! nothing, commits only what it handled, ends with everything committed,
+//! and handles again only records it handled while the faults kept commits
+//! from going through. The framework's idempotent producer, through Produce
+//! errors and a broker down, writes every message exactly once.
 
 mod reliability_support;
 
@@ -17,11 +20,15 @@ const PARTITIONS: i32 = 6;
 const MESSAGES: usize = 3_000;
 /// How long the broker stays down.
 const DOWNTIME: Duration = Duration::from_secs(5);
+const COMMIT_INTERVAL_MS: u64 = 500;
+/// One commit interval plus the commit's round trip.
+const WINDOW_MS: u64 = COMMIT_INTERVAL_MS + 1_000;
 
 struct Setup {
     broker: EmbeddedBroker,
     spec: ConsumerSpec,
     producing: tokio::task::JoinHandle<usize>,
+    watch: CommitWatch,
 }
 
 /// A 3-broker cluster with group coordinator broker 1, a consumer process,
@@ -40,15 +47,23 @@ async fn setup(name: &str) -> Setup {
         topic: topic.clone(),
         group,
         record: record_path(&topic),
-        commit_interval_ms: 500,
+        commit_interval_ms: COMMIT_INTERVAL_MS,
         handler_delay_ms: 2,
     };
     let producer = producer(&spec.bootstrap);
-    let producing = produce_paced(producer, topic, MESSAGES, 10);
+    let producing = produce_paced(producer, topic.clone(), MESSAGES, 10);
+    let watch = CommitWatch::start(
+        &spec.bootstrap,
+        &spec.group,
+        &topic,
+        PARTITIONS,
+        Some(spec.record.clone()),
+    );
     Setup {
         broker,
         spec,
         producing,
+        watch,
     }
 }
 
@@ -60,13 +75,24 @@ async fn handled_at_least(spec: &ConsumerSpec, n: usize, within: Duration) -> bo
     .await
 }
 
-/// After the faults: every message handled, all committed, nothing
-/// committed unhandled, clean exit. Returns (handled, duplicates).
-async fn finish(setup: Setup, mut consumer: ConsumerProcess) -> (usize, usize) {
+/// After the faults, which began at `fault_at` and ended at `fault_end`
+/// (unix ms): every message handled, all committed, nothing committed
+/// unhandled, clean exit, and every record handled twice handled while the
+/// faults kept commits from going through (from one commit window before
+/// them until commits advanced again). Returns (handled, duplicates, how
+/// long after the faults commits resumed in ms, records handled in the
+/// exposure window).
+async fn finish(
+    setup: Setup,
+    mut consumer: ConsumerProcess,
+    fault_at: u128,
+    fault_end: u128,
+) -> (usize, usize, u128, usize) {
     let Setup {
         broker,
         spec,
         producing,
+        watch,
     } = setup;
     assert_eq!(
         producing.await.unwrap(),
@@ -83,6 +109,7 @@ async fn finish(setup: Setup, mut consumer: ConsumerProcess) -> (usize, usize) {
         committed(&spec.bootstrap, &spec.group, &spec.topic, PARTITIONS) == high
     })
     .await;
+    let samples = watch.stop().await;
     assert!(all_committed, "commits resumed after the faults");
     let status = consumer.terminate(Duration::from_secs(30));
     assert!(status.success(), "clean exit on SIGTERM, got {status}");
@@ -92,8 +119,22 @@ async fn finish(setup: Setup, mut consumer: ConsumerProcess) -> (usize, usize) {
         &committed(&spec.bootstrap, &spec.group, &spec.topic, PARTITIONS),
         &lines,
     );
+    let resumed_at = samples
+        .advanced_after(fault_end)
+        .unwrap_or_else(|| panic!("commits never advanced after the faults: {samples:?}"));
+    let exposure = Exposure::around("faults", fault_at, resumed_at, WINDOW_MS);
+    assert_repeats_explained(&repeats(&lines), std::slice::from_ref(&exposure));
+    let exposed = lines
+        .iter()
+        .filter(|l| l.done && (exposure.from_ms..=exposure.until_ms).contains(&l.at_ms))
+        .count();
     drop(broker);
-    (handled, duplicates)
+    (
+        handled,
+        duplicates,
+        resumed_at.saturating_sub(fault_end),
+        exposed,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -101,17 +142,22 @@ async fn the_coordinator_broker_down_for_seconds_loses_nothing() {
     let setup = setup("reliability-down").await;
     let consumer = setup.spec.spawn("only");
     assert!(handled_at_least(&setup.spec, 100, Duration::from_secs(60)).await);
+    let fault_at = now_ms();
     setup.broker.with_cluster(|c| c.broker_down(1)).unwrap();
     let down_at = handled_unique(&read_record(&setup.spec.record));
     // The fault's duration, not a synchronisation.
     tokio::time::sleep(DOWNTIME).await;
     setup.broker.with_cluster(|c| c.broker_up(1)).unwrap();
+    let fault_end = now_ms();
     assert!(down_at < MESSAGES, "the broker went down mid-stream");
-    let (handled, duplicates) = finish(setup, consumer).await;
+    let (handled, duplicates, resumed, exposed) =
+        finish(setup, consumer, fault_at, fault_end).await;
     report(&format!(
         "broker down [embedded, 3 brokers]: broker 1 (group coordinator, leader of some \
          partitions) down {DOWNTIME:?} after {down_at} handled; produced {MESSAGES}, handled \
-         {handled}, lost 0, duplicates {duplicates}"
+         {handled}, lost 0, duplicates {duplicates} (bound: only records handled from \
+         {WINDOW_MS} ms before the fault until commits resumed {resumed} ms after it, \
+         {exposed} records)"
     ));
 }
 
@@ -135,18 +181,23 @@ async fn fetch_and_offset_commit_errors_lose_nothing() {
     ]
     .repeat(5);
     let injected = fetch_errors.len() + commit_errors.len();
+    let fault_at = now_ms();
     setup.broker.with_cluster(move |c| {
         c.request_errors(RDKafkaApiKey::Fetch, &fetch_errors);
         c.request_errors(RDKafkaApiKey::OffsetCommit, &commit_errors);
     });
     let injected_at = handled_unique(&read_record(&setup.spec.record));
     assert!(injected_at < MESSAGES, "errors injected mid-stream");
-    let (handled, duplicates) = finish(setup, consumer).await;
+    // The injected errors answer the next requests: the faults last until
+    // commits go through again.
+    let (handled, duplicates, resumed, exposed) = finish(setup, consumer, fault_at, fault_at).await;
     report(&format!(
         "request errors [embedded, 3 brokers]: {injected} errors injected after {injected_at} \
          handled (30 Fetch: transport, not leader, timed out; 20 OffsetCommit: timed out, \
          coordinator not available, not coordinator, transport); produced {MESSAGES}, handled \
-         {handled}, lost 0, duplicates {duplicates}"
+         {handled}, lost 0, duplicates {duplicates} (bound: only records handled from \
+         {WINDOW_MS} ms before the injection until commits advanced {resumed} ms after it, \
+         {exposed} records)"
     ));
 }
 
@@ -253,6 +304,19 @@ async fn produce_errors_and_a_broker_down_lose_no_acknowledged_message() {
         }
     }
     assert_eq!(log.len() as i64, total, "the whole log read back");
+    // Idempotence: the producer's retries wrote no message twice.
+    let mut copies: BTreeMap<&str, usize> = BTreeMap::new();
+    for value in log.values() {
+        *copies.entry(value.as_str()).or_default() += 1;
+    }
+    let twice: Vec<(&str, usize)> = copies.into_iter().filter(|(_, n)| *n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "the idempotent producer wrote {} messages more than once: {:?}",
+        twice.len(),
+        &twice[..twice.len().min(10)]
+    );
+    assert_eq!(total, SENT as i64, "each message in the log exactly once");
     let logged: std::collections::BTreeSet<&String> = log.values().collect();
     let mut without_offset = 0;
     for (partition, offset, value) in &acked {
@@ -283,7 +347,8 @@ async fn produce_errors_and_a_broker_down_lose_no_acknowledged_message() {
         "produce faults [embedded, 3 brokers]: {injected} Produce errors injected (not leader, \
          timed out, transport, not enough replicas) and broker 2 down during sends; sent {SENT}, \
          acknowledged {} ({without_offset} of them without an offset: a retried batch the broker \
-         had written), failed {}, acknowledged but missing from the log 0, records in the log {total}",
+         had written), failed {}, acknowledged but missing from the log 0, records in the log {total}, \
+         written twice 0 (idempotent)",
         acked.len(),
         failed.len()
     ));

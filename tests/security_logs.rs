@@ -1,7 +1,9 @@
 //! Passwords never reach the logs: every log line of a failing and of a
 //! succeeding authenticated run (the runtime's `tracing` events, librdkafka's
 //! own log lines with `debug=all`, routed through the `log` crate into the
-//! same subscriber) is captured and searched for the password.
+//! same subscriber), and the logged error of `serve()` refusing a misspelt
+//! secret key (`pasword=`, `tlsKeyPasword=`), is captured and searched for
+//! the password.
 
 mod secure_support;
 
@@ -121,6 +123,32 @@ async fn passwords_are_absent_from_all_logs() {
         &topic2,
     )
     .await;
+
+    // A misspelt secret key: serve() refuses the unknown key; its error, as
+    // an application would log it, must not carry the value.
+    for misspelt in ["pasword", "tlsKeyPasword"] {
+        let address = consumer_address(
+            &broker.bootstrap,
+            &unique_name("logs-misspelt"),
+            &format!(
+                "mechanism=SCRAM-SHA-256&user={}&{misspelt}={}",
+                broker.user_256,
+                encode(&broker.password)
+            ),
+        );
+        let yaml = format!(
+            "server:\n  service:\n    - name: secure.logs.misspelt\n      address: \"{address}\"\n      protocol: kafka\n"
+        );
+        let err = kafka_runtime::serve()
+            .config_yaml(yaml)
+            .await
+            .expect_err("an unknown key stops serve()");
+        tracing::error!("serve() failed: {err}; {err:?}");
+        assert!(
+            err.to_string().contains(&format!("`{misspelt}=***`")),
+            "{err}"
+        );
+    }
 
     let text = logs.text();
     assert!(

@@ -114,6 +114,19 @@ pub enum Child {
     },
     /// Creates `topic` and fills it as the consume scenarios do, for a
     /// consumer profiled on its own (`__backlog-consumer` under valgrind).
+    /// One side of produce-async alone, for a profiler (callgrind) to
+    /// count what that side costs: `--side ours|raw`.
+    #[command(hide = true, name = "__produce-async")]
+    ProduceAsync {
+        #[arg(long)]
+        side: String,
+        #[arg(long)]
+        bootstrap: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        messages: u64,
+    },
     #[command(hide = true, name = "__fill")]
     Fill {
         #[arg(long)]
@@ -240,6 +253,26 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("kafka-bench: fill: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(Child::ProduceAsync {
+        side,
+        bootstrap,
+        topic,
+        messages,
+    }) = args.child.clone()
+    {
+        return match runtime.block_on(scenarios::produce_async_child(
+            &side, &bootstrap, &topic, messages,
+        )) {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("kafka-bench: produce-async ({side}): {e}");
                 ExitCode::FAILURE
             }
         };

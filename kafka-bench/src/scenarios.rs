@@ -636,3 +636,30 @@ pub async fn backlog_child(
     };
     serde_json::to_string(&result).map_err(|e| e.to_string())
 }
+
+/// One side of produce-async alone on an existing `topic` (hidden
+/// `__produce-async`, for profiling): the same YAML and properties as the
+/// scenario's runs.
+pub async fn produce_async_child(
+    side: &str,
+    bootstrap: &str,
+    topic: &str,
+    n: u64,
+) -> Result<String, String> {
+    let yaml = producer_yaml(produce::PRODUCER, bootstrap, topic, "&async=1");
+    let elapsed = match side {
+        "ours" => produce::ours_async(&yaml, n, VALUE).await?,
+        "raw" => {
+            let props = producer_properties(&yaml, produce::PRODUCER)?;
+            let t = topic.to_owned();
+            tokio::task::spawn_blocking(move || produce::raw_async(&props, &t, n, VALUE))
+                .await
+                .map_err(|e| e.to_string())??
+        }
+        other => return Err(format!("--side {other}: use ours or raw")),
+    };
+    Ok(format!(
+        "{side}: {n} records in {:.3} s",
+        elapsed.as_secs_f64()
+    ))
+}

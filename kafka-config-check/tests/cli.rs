@@ -294,6 +294,49 @@ fn errors_never_show_the_password() {
     assert!(!stderr(&out).contains(PASSWORD), "{}", stderr(&out));
 }
 
+/// A misspelt secret key is an unknown key, and its value is still a
+/// secret: neither the text nor the JSON format, nor the error on stderr,
+/// may show it.
+#[test]
+fn misspelt_secret_keys_never_show_their_value() {
+    let dir = Dir::new();
+    let cases = [
+        (
+            format!("server:\n  service:\n    - {{name: c, protocol: kafka, address: '127.0.0.1:9092?topics=t&group=g&mechanism=PLAIN&user=u&pasword={PASSWORD}'}}\n"),
+            "error: service `c`: `pasword=***`: unknown key `pasword`, did you mean `password`? allowed consumer keys: ",
+        ),
+        (
+            format!("client:\n  service:\n    - {{name: p, target: 'kafka://127.0.0.1:9092?topic=t&tlsKeyPasword={PASSWORD}'}}\n"),
+            "error: service `p`: `tlsKeyPasword=***`: unknown key `tlsKeyPasword`, did you mean `tlsKeyPassword`? allowed producer keys: ",
+        ),
+        (
+            format!("client:\n  service:\n    - {{name: p, target: 'kafka://127.0.0.1:9092?topic=t&passwrod={PASSWORD}'}}\n"),
+            "error: service `p`: `passwrod=***`: unknown key `passwrod`, did you mean `password`? allowed producer keys: ",
+        ),
+        (
+            format!("server:\n  service:\n    - {{name: c, protocol: kafka, address: '127.0.0.1:9092?topics=t&group=g&saslPasswd={PASSWORD}'}}\n"),
+            "error: service `c`: `saslPasswd=***`: unknown key `saslPasswd`",
+        ),
+    ];
+    for (i, (yaml, expected)) in cases.iter().enumerate() {
+        let path = dir.write(&format!("misspelt{i}.yaml"), yaml);
+        for format in ["text", "json"] {
+            let out = run(
+                dir.path(),
+                None,
+                &[path.to_str().unwrap(), "--format", format],
+            );
+            assert_eq!(out.status.code(), Some(2), "{yaml}");
+            let (err, text) = (stderr(&out), stdout(&out));
+            assert!(err.starts_with(expected), "{err}");
+            assert!(
+                !err.contains(PASSWORD) && !text.contains(PASSWORD),
+                "{err}{text}"
+            );
+        }
+    }
+}
+
 #[test]
 fn file_without_kafka_services_is_valid_and_says_so() {
     let dir = Dir::new();

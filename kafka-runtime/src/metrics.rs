@@ -77,7 +77,10 @@ pub const MESSAGES_DEAD_LETTERED: &str = "kafka_consumer_messages_dead_lettered_
 /// assert!(kafka_runtime::metrics::HANDLER_DURATION.starts_with("kafka_consumer_"));
 /// ```
 pub const HANDLER_DURATION: &str = "kafka_consumer_handler_duration_seconds";
-/// Gauge: consumer lag per partition, from librdkafka statistics.
+/// Gauge: consumer lag per partition (high watermark minus committed
+/// offset), from librdkafka statistics every `statistics.interval.ms`; for
+/// a paused partition (a paused service, or handlers behind), which fetches
+/// nothing, from a high-watermark query at the same pace.
 ///
 /// Recorded by the consumer engine while `serve()` runs; a scrape shows it
 /// under this name (`cargo run --example metrics` prints one):
@@ -384,20 +387,33 @@ fn with_handles(service: &str, topic: &str, f: impl FnOnce(&mut Handles)) {
     });
 }
 
-/// Sets the lag gauges of `service` from one librdkafka statistics report.
+/// Sets the lag gauges of `service` from one librdkafka statistics report,
+/// except for the partitions `stale` names (their report is known to be
+/// out of date: see `consumer::lag`).
 ///
 /// Partition -1 (librdkafka's "unassigned" bucket) and lags of -1 (unknown:
 /// nothing committed yet, or a broker that does not report watermarks) are
 /// skipped rather than exported as a negative lag.
-pub(crate) fn record_consumer_stats(service: &str, stats: &Statistics) {
+pub(crate) fn record_consumer_stats(
+    service: &str,
+    stats: &Statistics,
+    stale: impl Fn(&str, i32) -> bool,
+) {
     record_lags(
         service,
         stats.topics.iter().flat_map(|(topic, t)| {
             t.partitions
                 .iter()
+                .filter(|(p, _)| !stale(topic, **p))
                 .map(move |(p, part)| (topic.as_str(), *p, part.consumer_lag))
         }),
     );
+}
+
+/// Sets the lag gauge of one partition of `service` (skipped when unknown,
+/// as in [`record_consumer_stats`]).
+pub(crate) fn record_lag(service: &str, topic: &str, partition: i32, lag: i64) {
+    record_lags(service, std::iter::once((topic, partition, lag)));
 }
 
 /// Sets the lag gauge for each (topic, partition, lag) that is known.

@@ -3,7 +3,8 @@
 //! from the key table, and arbitrary YAML documents.
 //!
 //! Every input must end in `Ok` or in an `Err` whose message is non-empty,
-//! names the service it is about, and never contains a password. An
+//! names the service it is about, and never contains a password (given as
+//! `password` or `tlsKeyPassword`, or under a misspelling of either). An
 //! accepted address must also give properties librdkafka accepts.
 //!
 //! Each property runs `PROPTEST_CASES` cases (default 2,000, which keeps the
@@ -397,6 +398,41 @@ fn pair() -> impl Strategy<Value = String> {
         .prop_map(|((key, value), sep)| format!("{key}{sep}{value}"))
 }
 
+/// The key a secret is given under: `password` or `tlsKeyPassword` as the
+/// table spells them, or with a slip of the kind people make (a letter
+/// missing, doubled, replaced or swapped with its neighbour, a case or
+/// separator change). A misspelt secret key is an unknown key, and its
+/// value must stay hidden all the same.
+fn secret_key() -> impl Strategy<Value = String> {
+    let name = prop::sample::select(vec!["password", "tlsKeyPassword"]);
+    let slip = (
+        any::<prop::sample::Index>(),
+        0u8..4,
+        prop::sample::select(vec!['a', 's', 'o', 'w', 'd', 'r', 'x', '0', '_', '-', '.']),
+    );
+    prop_oneof![
+        4 => name.clone().prop_map(str::to_owned),
+        1 => name.clone().prop_map(|n| n.to_ascii_uppercase()),
+        1 => name.clone().prop_map(|n| n.replace("Key", "_key_").replace("Password", "password")),
+        4 => (name, prop::collection::vec(slip, 1..=2)).prop_map(|(name, slips)| {
+            let mut key: Vec<char> = name.chars().collect();
+            for (at, kind, letter) in slips {
+                let i = at.index(key.len());
+                match kind {
+                    0 if key.len() > 1 => {
+                        key.remove(i);
+                    }
+                    1 => key.insert(i, key[i]),
+                    2 => key[i] = letter,
+                    _ if i + 1 < key.len() => key.swap(i, i + 1),
+                    _ => key.insert(i, letter),
+                }
+            }
+            key.into_iter().collect()
+        }),
+    ]
+}
+
 /// An address, either clean (valid pieces, distinct keys: what survives
 /// reaches validation and the mapping) or messy (any slip anywhere).
 /// Returns the address and the passwords in it.
@@ -476,6 +512,7 @@ fn messy_address(consumer: bool) -> impl Strategy<Value = (String, Vec<String>)>
     ];
     // A slip in the password's own separator must not leak it through the key.
     let password_sep = prop_oneof![8 => Just("="), 1 => Just(":"), 1 => Just(""), 1 => Just("+")];
+    let password = (secret_key(), password);
     let question = prop_oneof![10 => Just("?"), 1 => Just(""), 1 => Just("??"), 1 => Just("#")];
     let joiner = prop_oneof![12 => Just("&"), 1 => Just("&&"), 1 => Just(";"), 1 => Just(",")];
     (
@@ -496,7 +533,7 @@ fn messy_address(consumer: bool) -> impl Strategy<Value = (String, Vec<String>)>
                 required,
                 pairs,
                 sasl,
-                (password, password_sep),
+                ((secret_key, password), password_sep),
                 joiner,
                 at,
                 scheme,
@@ -511,7 +548,7 @@ fn messy_address(consumer: bool) -> impl Strategy<Value = (String, Vec<String>)>
                     // separator around it would make it part of another value.
                     let position = at.index(all.len() + 1);
                     let mut with: Vec<String> = all;
-                    with.insert(position, format!("password{password_sep}{password}"));
+                    with.insert(position, format!("{secret_key}{password_sep}{password}"));
                     query = with.join("&");
                     secrets.push(password);
                 }

@@ -109,6 +109,13 @@ fn a_password_glued_to_its_key_is_never_echoed() {
         // `+` decodes to a space: `password hunter2` is one key.
         (consumer("password+hunter2"), "`***=***`: unknown key `***` (not shown: it may contain the password), did you mean `password`? allowed consumer keys: {C}"),
         (producer("pwd-hunter2=x"), "`***=***`: unknown key `***` (not shown: it may contain the password); allowed producer keys: {P}"),
+        // A misspelt secret key: its value is a secret all the same; the
+        // key, a slip from a real key, has no room for one and is shown.
+        (consumer("mechanism=PLAIN&user=u&pasword=hunter2"), "`pasword=***`: unknown key `pasword`, did you mean `password`? allowed consumer keys: {C}"),
+        (producer("tlsKeyFile=k.pem&tlsKeyPasword=hunter2"), "`tlsKeyPasword=***`: unknown key `tlsKeyPasword`, did you mean `tlsKeyPassword`? allowed producer keys: {P}"),
+        (consumer("tls_key_password=hunter2"), "`tls_key_password=***`: unknown key `tls_key_password`, did you mean `tlsKeyPassword`? allowed consumer keys: {C}"),
+        (consumer("passwrod=hunter2"), "`passwrod=***`: unknown key `passwrod`, did you mean `password`? allowed consumer keys: {C}"),
+        (producer("paswordhunter2=x"), "`***=***`: unknown key `***` (not shown: it may contain the password), did you mean `password`? allowed producer keys: {P}"),
         // A short plain word cannot hold the value: it stays readable.
         (consumer("Password=hunter2"), "`Password=***`: unknown key `Password`, did you mean `password`? allowed consumer keys: {C}"),
         (consumer("mechanism=PLAIN&user=u&password=hunter2%"), "bad percent-escape in the query pair of key `***`: `%` must be followed by two hex digits (write `%25` for a literal `%`)"),

@@ -5,7 +5,9 @@
 //! Every handled record is appended to a durable record file as one line
 //! `D <run> <topic> <partition> <offset> <unix-ms>` before the handler returns
 //! `Ok` (and a line `S ...` when the handler starts), so the file lists
-//! everything the engine may have committed.
+//! everything the engine may have committed. Each partition the group gives
+//! this process is a line `A <run> <topic> <partition> -1 <unix-ms>`, each it
+//! takes away (after its handled offsets were committed) `R ...`.
 //!
 //! Durability: each line is one `write(2)` on a file opened with `O_APPEND`,
 //! unbuffered. Once `write` returns the bytes belong to the kernel's page
@@ -32,7 +34,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kafka_runtime::config::Config;
-use kafka_runtime::{kafka_consumer, HandlerError, Message};
+use kafka_runtime::{kafka_consumer, HandlerError, Message, PartitionsEvent};
 
 /// The service name in the generated configuration.
 const SERVICE: &str = "reliability.consumer";
@@ -66,19 +68,27 @@ fn now_ms() -> u128 {
 }
 
 fn append(kind: char, msg: &Message) -> Result<(), HandlerError> {
+    write_line(kind, &msg.topic, msg.partition, msg.offset).map_err(HandlerError::new)
+}
+
+fn write_line(kind: char, topic: &str, partition: i32, offset: i64) -> std::io::Result<()> {
     let record = RECORD.get().expect("set before serving");
     let line = format!(
-        "{kind} {} {} {} {} {}\n",
+        "{kind} {} {topic} {partition} {offset} {}\n",
         record.run,
-        msg.topic,
-        msg.partition,
-        msg.offset,
         now_ms()
     );
     // One write call per line: an O_APPEND write is placed atomically.
-    (&record.file)
-        .write_all(line.as_bytes())
-        .map_err(HandlerError::new)
+    (&record.file).write_all(line.as_bytes())
+}
+
+/// Writes an `A` or `R` line per partition of `event`.
+fn partitions_changed(kind: char, event: &PartitionsEvent) {
+    for (topic, partition) in &event.partitions {
+        if let Err(e) = write_line(kind, topic, *partition, -1) {
+            eprintln!("reliability_consumer: cannot write the record file: {e}");
+        }
+    }
 }
 
 #[kafka_consumer(service = "reliability.consumer")]
@@ -122,6 +132,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     kafka_runtime::serve()
         .config(config)
         .shutdown_timeout(Duration::from_secs(20))
+        .on_partitions_assigned(|event| partitions_changed('A', event))
+        .on_partitions_revoked(|event| partitions_changed('R', event))
         .await?;
     Ok(())
 }

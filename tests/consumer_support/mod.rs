@@ -43,6 +43,13 @@ impl Service {
         self
     }
 
+    /// Leaves `key` out of the address (e.g. `initial`, which [`Service::new`]
+    /// sets to `oldest`), so its default applies.
+    pub fn without(mut self, key: &str) -> Self {
+        self.extra.retain(|(k, _)| *k != key);
+        self
+    }
+
     pub fn group(mut self, group: &str) -> Self {
         self.group = group.to_owned();
         self
@@ -142,6 +149,16 @@ pub fn start_with_shutdown_timeout(
     only: &[&str],
     shutdown_timeout: Duration,
 ) -> Running {
+    start_with_control(config, only, shutdown_timeout).0
+}
+
+/// [`start_with_shutdown_timeout`], also returning the handle that pauses
+/// and resumes its services.
+pub fn start_with_control(
+    config: Config,
+    only: &[&str],
+    shutdown_timeout: Duration,
+) -> (Running, kafka_runtime::ServiceControl) {
     let (tx, rx) = oneshot::channel::<()>();
     let serve = kafka_runtime::serve()
         .config(config)
@@ -150,10 +167,12 @@ pub fn start_with_shutdown_timeout(
         .with_graceful_shutdown(async {
             let _ = rx.await;
         });
-    Running {
+    let control = serve.control();
+    let running = Running {
         stop: Some(tx),
         task: tokio::spawn(async move { serve.await }),
-    }
+    };
+    (running, control)
 }
 
 impl Running {

@@ -4,6 +4,20 @@
 //! (nothing lost, nothing committed that was not handled, duplicates).
 #![allow(dead_code)]
 
+mod commit_watch;
+mod crash_loop;
+mod follow;
+mod repeats;
+
+#[allow(unused_imports)]
+pub use commit_watch::{CommitSamples, CommitWatch};
+#[allow(unused_imports)]
+pub use crash_loop::{CrashLoop, CrashOutcome, Kill, KillCheck, Production};
+#[allow(unused_imports)]
+pub use follow::Follow;
+#[allow(unused_imports)]
+pub use repeats::{assert_repeats_explained, repeats, unexplained, Exposure, Repeat};
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -19,6 +33,9 @@ pub use kafka_rs::{unique_name, wait_until, TestBroker};
 /// The consumer binary cargo built for these tests.
 pub const CONSUMER_BIN: &str = env!("CARGO_BIN_EXE_reliability_consumer");
 
+/// The relaying service (`src/bin/reliability_relay.rs`).
+pub const RELAY_BIN: &str = env!("CARGO_BIN_EXE_reliability_relay");
+
 /// A record file line: a handler started (`S`) or finished (`D`) a record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Line {
@@ -29,24 +46,54 @@ pub struct Line {
     pub at_ms: u128,
 }
 
-/// Reads every whole line of the record file at `path` (missing: none).
+/// A partition given to (`A`) or taken from a process, from its record file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assignment {
+    pub assigned: bool,
+    pub run: String,
+    pub partition: i32,
+    pub at_ms: u128,
+}
+
+/// One `A` or `R` record file line, `None` if it is another kind.
+fn parse_assignment(line: &str) -> Option<Assignment> {
+    let f: Vec<&str> = line.split(' ').collect();
+    if f.len() != 6 || !matches!(f[0], "A" | "R") {
+        return None;
+    }
+    Some(Assignment {
+        assigned: f[0] == "A",
+        run: f[1].to_owned(),
+        partition: f[3].parse().ok()?,
+        at_ms: f[5].parse().ok()?,
+    })
+}
+
+/// Every partition assignment and revocation in the record file at `path`.
+pub fn read_assignments(path: &Path) -> Vec<Assignment> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines().filter_map(parse_assignment).collect()
+}
+
+/// Reads every whole `S`/`D` line of the record file at `path` (missing: none).
 pub fn read_record(path: &Path) -> Vec<Line> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split(' ').collect();
-            if f.len() != 6 {
-                return None;
-            }
-            Some(Line {
-                done: f[0] == "D",
-                run: f[1].to_owned(),
-                partition: f[3].parse().ok()?,
-                offset: f[4].parse().ok()?,
-                at_ms: f[5].parse().ok()?,
-            })
-        })
-        .collect()
+    text.lines().filter_map(parse_line).collect()
+}
+
+/// One `S` or `D` record file line, `None` if it is another kind or not whole.
+fn parse_line(line: &str) -> Option<Line> {
+    let f: Vec<&str> = line.split(' ').collect();
+    if f.len() != 6 || !matches!(f[0], "S" | "D") {
+        return None;
+    }
+    Some(Line {
+        done: f[0] == "D",
+        run: f[1].to_owned(),
+        partition: f[3].parse().ok()?,
+        offset: f[4].parse().ok()?,
+        at_ms: f[5].parse().ok()?,
+    })
 }
 
 /// How many distinct (partition, offset) pairs were handled to the end.
@@ -57,6 +104,14 @@ pub fn handled_unique(lines: &[Line]) -> usize {
         .map(|l| (l.partition, l.offset))
         .collect::<BTreeSet<_>>()
         .len()
+}
+
+/// Now, as the record file writes times (unix ms).
+pub fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default()
 }
 
 /// One consumer process and its record file.
@@ -96,6 +151,27 @@ impl ConsumerSpec {
             .stdin(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {CONSUMER_BIN}: {e}"));
+        ConsumerProcess {
+            run: run.to_owned(),
+            child,
+        }
+    }
+}
+
+impl ConsumerSpec {
+    /// Starts the relaying service named `run`, which hands every record it
+    /// consumes to an asynchronous producer writing to `relay_topic`.
+    pub fn spawn_relay(&self, run: &str, relay_topic: &str) -> ConsumerProcess {
+        let child = Command::new(RELAY_BIN)
+            .env("RELIABILITY_BOOTSTRAP", &self.bootstrap)
+            .env("RELIABILITY_TOPIC", &self.topic)
+            .env("RELIABILITY_RELAY_TOPIC", relay_topic)
+            .env("RELIABILITY_GROUP", &self.group)
+            .env("RELIABILITY_RECORD", &self.record)
+            .env("RELIABILITY_RUN", run)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {RELAY_BIN}: {e}"));
         ConsumerProcess {
             run: run.to_owned(),
             child,
@@ -193,11 +269,22 @@ pub fn produce_paced(
     total: usize,
     slices: usize,
 ) -> tokio::task::JoinHandle<usize> {
+    produce_paced_range(producer, topic, 0..total, slices)
+}
+
+/// [`produce_paced`] for messages `range`.
+pub fn produce_paced_range(
+    producer: FutureProducer,
+    topic: String,
+    range: std::ops::Range<usize>,
+    slices: usize,
+) -> tokio::task::JoinHandle<usize> {
     tokio::spawn(async move {
         let mut acked = 0;
+        let (start, total) = (range.start, range.len());
         for s in 0..slices {
-            let range = (total * s / slices)..(total * (s + 1) / slices);
-            acked += produce_range(&producer, &topic, range).await;
+            let slice = (start + total * s / slices)..(start + total * (s + 1) / slices);
+            acked += produce_range(&producer, &topic, slice).await;
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         acked
@@ -435,4 +522,24 @@ pub fn redone_later(lines: &[Line], order: &[String], run: &str) -> usize {
         .iter()
         .filter(|l| l.done && l.run == run && later.contains(&(l.partition, l.offset)))
         .count()
+}
+
+/// The longest time (ms) in which no record was handled to the end, within
+/// `from_ms..=until_ms` (unix ms), on `partition` or on any: how long the
+/// consumer stalled while records kept arriving.
+pub fn longest_gap(lines: &[Line], partition: Option<i32>, from_ms: u128, until_ms: u128) -> u128 {
+    let mut times: Vec<u128> = lines
+        .iter()
+        .filter(|l| l.done && partition.is_none_or(|p| l.partition == p))
+        .map(|l| l.at_ms)
+        .filter(|at| (from_ms..=until_ms).contains(at))
+        .collect();
+    times.sort_unstable();
+    let mut longest = 0;
+    let mut previous = from_ms;
+    for at in times {
+        longest = longest.max(at - previous);
+        previous = at;
+    }
+    longest.max(until_ms.saturating_sub(previous))
 }

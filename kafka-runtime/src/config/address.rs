@@ -12,6 +12,7 @@ use super::error::ConfigError;
 use super::keys::{self, KeySpec, Side, Value};
 use super::registry;
 use super::secret::Secret;
+use super::secret_like;
 use super::types::{CommonConfig, ConsumerConfig, ProducerConfig, RetryPolicy, KAFKA_SCHEME};
 use super::values::{GroupProtocol, IsolationLevel};
 
@@ -269,7 +270,7 @@ fn find_key(
         _ => ("consumer", "producer"),
     };
     let suggestion = keys::suggest(key, side);
-    let shown = if looks_secret(key) {
+    let shown = if secret_like::may_hold_secret_value(key) {
         Secret::REDACTED
     } else {
         raw
@@ -298,8 +299,8 @@ fn find_key(
         .map(|s| format!(", did you mean `{s}`?"))
         .unwrap_or_else(|| ";".to_owned());
     // `password:hunter2` or `passwordhunter2` is one unknown key holding the
-    // password: only a short plain word is safe to echo.
-    let key_shown = if looks_secret(key) && !is_short_word(key) {
+    // password: only a key with no room for a value is safe to echo.
+    let key_shown = if secret_like::may_carry_secret_itself(key) {
         Secret::REDACTED
     } else {
         key
@@ -318,20 +319,6 @@ fn find_key(
             keys::allowed_names(side).join(", ")
         ),
     ))
-}
-
-/// An unknown key that might carry a secret (`passwd=...`) keeps its value hidden.
-fn looks_secret(key: &str) -> bool {
-    let lower = key.to_ascii_lowercase();
-    ["pass", "pwd", "secret", "token", "cred"]
-        .iter()
-        .any(|w| lower.contains(w))
-}
-
-/// A key like `passwd` or `Password`: letters only, no longer than a real key
-/// name plus a typo, so it cannot also carry a value.
-fn is_short_word(key: &str) -> bool {
-    key.len() <= "password".len() + 2 && key.bytes().all(|b| b.is_ascii_alphabetic())
 }
 
 /// Go `url.ParseQuery` semantics: `&`-separated pairs, empty pairs skipped,
@@ -353,7 +340,7 @@ fn decode_query(service: &str, query: &str) -> Result<Vec<(String, String)>, Con
                     && bytes[i + 2].is_ascii_hexdigit();
                 if !ok {
                     let key = pair.split('=').next().unwrap_or_default();
-                    let key_shown = if looks_secret(key) || key == "password" {
+                    let key_shown = if secret_like::may_hold_secret_value(key) {
                         Secret::REDACTED
                     } else {
                         key

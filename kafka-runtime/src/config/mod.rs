@@ -28,6 +28,7 @@ pub mod keys;
 pub mod mapping;
 mod registry;
 mod secret;
+mod secret_like;
 mod types;
 mod validate;
 mod values;

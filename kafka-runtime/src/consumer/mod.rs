@@ -45,6 +45,13 @@
 //! into the stages before it: a handling started on the poll thread becomes
 //! a [`shared::Continuation`] that the task awaits like any other work.
 //!
+//! # Lag
+//!
+//! The consumer lag gauges come from librdkafka's statistics (the context's
+//! callback, `rebalance.rs`), except for paused partitions, which fetch
+//! nothing and whose statistics would freeze: `lag.rs` asks for their high
+//! watermark instead.
+//!
 //! # Stopping
 //!
 //! On shutdown the poll thread stops polling, stops every task (each
@@ -60,6 +67,7 @@ mod batch;
 mod commit;
 mod governor;
 mod group;
+mod lag;
 mod limiter;
 mod offsets;
 mod ordered;
@@ -219,7 +227,9 @@ pub(crate) fn start(
             // would on a task: spawn, timers, I/O.
             let handle = consumer.context().runtime.clone();
             let _entered = handle.enter();
-            let poller = Poller::new(Arc::new(consumer), engine_service, protocol);
+            let consumer = Arc::new(consumer);
+            consumer.context().paused_lag.attach(&consumer);
+            let poller = Poller::new(consumer, engine_service, protocol);
             let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 poller.run(&shutdown, shutdown_timeout)
             }));

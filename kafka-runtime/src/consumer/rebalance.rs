@@ -2,6 +2,7 @@
 //! when the group moves partitions (the rebalance callback runs on the
 //! poll thread, inside a poll, where it may wait for handlers).
 
+use hashbrown::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use rdkafka::{ClientContext, TopicPartitionList};
 use tokio::sync::watch;
 
 use super::commit;
+use super::lag::{PausedLag, PausedPartition};
 use super::table::{Slot, Table};
 use super::transaction::{Ended, Transaction};
 use crate::control::Hooks;
@@ -35,6 +37,8 @@ pub(crate) struct EngineContext {
     transaction: Option<Arc<Transaction>>,
     /// A fatal error met inside a rebalance callback.
     failure: Mutex<Option<Error>>,
+    /// The lag of paused partitions, which the statistics do not follow.
+    pub(crate) paused_lag: PausedLag<EngineContext>,
 }
 
 impl EngineContext {
@@ -56,6 +60,23 @@ impl EngineContext {
             readiness,
             transaction,
             failure: Mutex::new(None),
+            paused_lag: PausedLag::default(),
+        }
+    }
+
+    /// The partitions fetching nothing now: the whole assignment while
+    /// user code pauses the service, else those paused for their budget.
+    fn paused_partitions(&self) -> HashSet<(String, i32)> {
+        let table = self.table();
+        if self.user_paused() {
+            table.assigned.clone()
+        } else {
+            table
+                .slots
+                .iter()
+                .filter(|(_, slot)| slot.paused)
+                .map(|(key, _)| key.clone())
+                .collect()
         }
     }
 
@@ -194,7 +215,24 @@ impl ClientContext for EngineContext {
     }
 
     fn stats(&self, statistics: Statistics) {
-        crate::metrics::record_consumer_stats(&self.service, &statistics);
+        let paused = self.paused_partitions();
+        crate::metrics::record_consumer_stats(&self.service, &statistics, |topic, partition| {
+            !paused.is_empty() && paused.contains(&(topic.to_owned(), partition))
+        });
+        let measure: Vec<PausedPartition> = paused
+            .into_iter()
+            .filter_map(|(topic, partition)| {
+                let committed = statistics
+                    .topics
+                    .get(&topic)?
+                    .partitions
+                    .get(&partition)?
+                    .committed_offset;
+                (committed >= 0).then_some((topic, partition, committed))
+            })
+            .collect();
+        self.paused_lag
+            .refresh(&self.service, &self.runtime, measure);
     }
 }
 

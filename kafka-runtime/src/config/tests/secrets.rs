@@ -100,6 +100,12 @@ fn errors_never_show_the_password() {
         format!("h:1?topics=t&group=g&mechanism=PLAIN&user=u&password={p}&protocol=SSL"),
         format!("h:1?topics=t&group=g&mechanism=PLAIN&user=u&passwd={p}"),
         format!("h:1?topics=t&group=g&mechanism=PLAIN&user=u&pass_word={p}"),
+        // Misspelt secret keys: unknown keys, their values secrets all the same.
+        format!("h:1?topics=t&group=g&mechanism=PLAIN&user=u&pasword={p}"),
+        format!("h:1?topics=t&group=g&mechanism=PLAIN&user=u&passwrod={p}"),
+        format!("h:1?topics=t&group=g&tlsKeyPasword={p}"),
+        format!("h:1?topics=t&group=g&tls_key_pasword={p}"),
+        format!("h:1?topics=t&group=g&tlsKeyPassword={p}&tlsKeyPasword={p}"),
         format!("alice:{p}@h:1?topics=t&group=g"),
         format!("h:1,alice:{p}?topics=t&group=g"),
         format!("h:1&password={p}"),
@@ -119,6 +125,9 @@ fn errors_never_show_the_password() {
         format!("kafka://h:1?topic=t&mechanism=PLAIN&user=u&password={p}&idempotent=true&requiredAcks=0"),
         format!("kafka://h:1?topic=t&mechanism=PLAIN&user=u&password={p}&maxRetry=-1"),
         format!("kafka://h:1&mechanism=PLAIN&user=u&password={p}"),
+        format!("kafka://h:1?topic=t&mechanism=PLAIN&user=u&pasword={p}"),
+        format!("kafka://h:1?topic=t&tlsKeyFile=k.pem&tlsKeyPasword={p}"),
+        format!("kafka://h:1?topic=t&saslPasswd={p}"),
     ];
     for target in &producer_targets {
         let err = parse_producer_target("svc", target)
@@ -170,4 +179,63 @@ fn tls_key_password_is_redacted() {
         .to_string();
     assert_hidden("error", &err);
     assert!(err.contains("`tlsKeyPassword=***`"), "{err}");
+}
+
+/// What a user sees when `serve()` refuses a configuration with a misspelt
+/// secret key: its error (text and `Debug`) and everything logged meanwhile.
+#[test]
+fn serve_hides_the_value_of_a_misspelt_secret_key() {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Capture {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let logs = Capture::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for (yaml, key) in [
+        (
+            format!("server:\n  service:\n    - {{name: c, protocol: kafka, address: '127.0.0.1:9092?topics=t&group=g&mechanism=PLAIN&user=u&pasword={PASSWORD}'}}\n"),
+            "`pasword=***`",
+        ),
+        (
+            format!("client:\n  service:\n    - {{name: p, target: 'kafka://127.0.0.1:9092?topic=t&tlsKeyPasword={PASSWORD}'}}\n"),
+            "`tlsKeyPasword=***`",
+        ),
+    ] {
+        tracing::info!("serve() with a misspelt secret key");
+        let err = runtime
+            .block_on(std::future::IntoFuture::into_future(
+                crate::serve().config_yaml(yaml),
+            ))
+            .expect_err("an unknown key stops serve()");
+        let text = err.to_string();
+        assert!(text.contains(key), "{text}");
+        assert_hidden("serve() error", &text);
+        assert_hidden("serve() error Debug", &format!("{err:?}"));
+    }
+    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(
+        logged.contains("misspelt secret key"),
+        "nothing captured: {logged}"
+    );
+    assert_hidden("logs", &logged);
 }
