@@ -33,7 +33,7 @@ report="$repo_root/target/tmp/interop-report.txt"
 # examples of the same name, on the plugin example's own trpc_go.yaml.
 go_examples=(consumer consumer_with_mulit_service)
 interop_tests=(interop_hash interop_metadata interop_mixed_group interop_stop_and_swap
-    interop_produce_latency interop_sticky interop_clean_logs interop_examples)
+    interop_produce_latency interop_sticky interop_clean_logs interop_examples interop_protobuf)
 
 log() { printf '\n==== interop: %s\n' "$*" >&2; }
 started=$SECONDS

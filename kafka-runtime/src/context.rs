@@ -1,6 +1,7 @@
 //! What a handler may know about where its message came from.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::Metadata;
 
@@ -24,6 +25,8 @@ pub struct Context {
     pub(crate) service: Arc<str>,
     pub(crate) raw: RawContext,
     pub(crate) metadata: Metadata,
+    pub(crate) attempt: u32,
+    pub(crate) next_retry_delay: Option<Duration>,
 }
 
 impl Context {
@@ -62,6 +65,53 @@ impl Context {
         &self.metadata
     }
 
+    /// Which run of the handler on this message (or batch) this is: 1 for
+    /// the first, 2 for the first retry... With `retryTopics`, runs on
+    /// every topic count (a record's first run in `TOPIC-retry-1` after one
+    /// run in `TOPIC` is attempt 2).
+    ///
+    /// ```
+    /// use kafka_runtime::{Context, RawContext};
+    /// let ctx = Context::for_test("svc", RawContext::for_test("orders", 0, 0));
+    /// assert_eq!(ctx.attempt(), 1);
+    /// ```
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// How long the engine waits before running the handler again if this
+    /// run fails: `retryInterval`, growing with `retryBackoff=exponential`
+    /// and drawn within `retryJitter`, or the wait before the next retry
+    /// topic's run. `None` when a failure now gives up (`maxRetry`
+    /// exhausted and no retry topic follows: the record is dead-lettered or
+    /// skipped).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kafka_runtime::{Context, RawContext};
+    /// let ctx = Context::for_test("svc", RawContext::for_test("orders", 0, 0))
+    ///     .with_attempt(3, Some(Duration::from_millis(400)));
+    /// assert_eq!((ctx.attempt(), ctx.next_retry_delay()), (3, Some(Duration::from_millis(400))));
+    /// ```
+    pub fn next_retry_delay(&self) -> Option<Duration> {
+        self.next_retry_delay
+    }
+
+    /// This context as the engine builds it for run `attempt` whose failure
+    /// is followed by `next_retry_delay`, for handler unit tests.
+    ///
+    /// ```
+    /// use kafka_runtime::{Context, RawContext};
+    /// let last = Context::for_test("svc", RawContext::for_test("orders", 0, 0)).with_attempt(4, None);
+    /// assert_eq!(last.next_retry_delay(), None); // a failure now gives up
+    /// ```
+    #[must_use]
+    pub fn with_attempt(mut self, attempt: u32, next_retry_delay: Option<Duration>) -> Self {
+        self.attempt = attempt;
+        self.next_retry_delay = next_retry_delay;
+        self
+    }
+
     /// A context for handler unit tests, outside any consumer.
     ///
     /// ```
@@ -81,6 +131,8 @@ impl Context {
             service: Arc::from(service),
             raw,
             metadata: Metadata::new(),
+            attempt: 1,
+            next_retry_delay: None,
         }
     }
 }

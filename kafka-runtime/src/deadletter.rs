@@ -1,7 +1,8 @@
 //! Dead-letter topics: where a consumer puts records it gave up on.
 //!
 //! A record is given up on when its handler keeps failing until `maxRetry`
-//! is exhausted (a timeout or a panic counts as a failure), or when its
+//! is exhausted (a timeout or a panic counts as a failure), after the last
+//! retry topic with `retryTopics=N` ([`crate::retrytopic`]), or when its
 //! payload does not decode into the handler's type (decoding is
 //! deterministic, so it is not retried). Without `deadLetterTopic` the
 //! record is skipped with an error log, as the seed does. With
@@ -34,8 +35,9 @@
 //! topic cannot be written (it does not exist on a broker that does not
 //! create topics, an ACL refuses it...), the runtime logs the error and
 //! tries again every `retryInterval` (at least 100 ms): the partition waits
-//! rather than losing the record. A batch handler that gives up sends every
-//! record of the batch.
+//! rather than losing the record. A batch handler that gives up on the whole
+//! batch sends every record of it; one that reported which records failed
+//! ([`crate::BatchError`]) sends only those.
 //!
 //! Reading the headers back, e.g. in a handler of the dead-letter topic:
 //!
@@ -66,15 +68,15 @@
 //! assert_eq!(describe(&record), "orders[3]@42 failed: boom");
 //! ```
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use futures::future::join_all;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{ConsumerConfig, ProducerConfig};
+use crate::config::ConsumerConfig;
+use crate::forward::{Copy, Forwarder};
+use crate::retrytopic::{self, RetryTopics};
 use crate::Message;
 
 /// The last error of the handler, or why the payload did not decode.
@@ -168,71 +170,26 @@ pub const SERVICE_HEADER: &str = "dlt-service";
 /// ```
 pub const GROUP_HEADER: &str = "dlt-group";
 
-/// How long one send may take before it is reported and tried again;
-/// shorter than librdkafka's 300 s default so a missing topic shows up in
-/// the logs quickly.
-const SEND_TIMEOUT: Duration = Duration::from_secs(30);
-/// The shortest wait between two rounds of failed sends.
-const MIN_RETRY_WAIT: Duration = Duration::from_millis(100);
-
-/// Why a message (or batch) was given up on.
+/// Why a record was given up on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Failure {
     /// The last attempt's error (a timeout and a panic are errors too).
     pub(crate) error: String,
-    /// How many times the handler ran.
+    /// How many times the handler ran on the record, on every topic.
     pub(crate) attempts: u32,
-    /// Whether the payload did not decode (no handler ran at all).
+    /// Whether the payload did not decode (retrying cannot help).
     pub(crate) undecodable: bool,
+    /// With retry topics: the wait before the record's next run, in the
+    /// next retry topic; `None` when no hop follows.
+    pub(crate) retry_in: Option<Duration>,
 }
 
-/// The dead-letter stage of the consumer engine: a message (batch) the
-/// retry policy gave up on goes to the dead-letter topic when the service
-/// has one, else it is skipped; logged either way. `Ok` when its offset
-/// may be stored; `Err` when `stop` fired before the dead-letter topic
-/// took it (its offset stays unstored, so it is read again).
-pub(crate) async fn give_up(
-    dead_letter: Option<&DeadLetter>,
-    source: &Source<'_>,
-    msgs: &[Message],
-    failure: &Failure,
-    stop: &CancellationToken,
-) -> Result<(), Stopped> {
-    let (Some(first), Some(last)) = (msgs.first(), msgs.last()) else {
-        return Ok(());
-    };
-    let destination = match dead_letter {
-        None => "no deadLetterTopic is configured, so it is skipped and its offset committed",
-        Some(dead_letter) => {
-            if !dead_letter.publish(source, msgs, failure, stop).await {
-                return Err(Stopped);
-            }
-            "sent to the dead-letter topic, committing its offset"
-        }
-    };
-    tracing::error!(
-        service = source.service,
-        topic = &*first.topic,
-        partition = first.partition,
-        offset = first.offset,
-        last_offset = last.offset,
-        attempts = failure.attempts,
-        error = %failure.error,
-        dead_letter_topic = dead_letter.map(DeadLetter::topic),
-        "giving up on the record as maxRetry says (or its payload does not decode); {destination}"
-    );
-    Ok(())
-}
-
-/// The service stopped before a given-up record reached the dead-letter topic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Stopped;
-
-/// A consumer service's dead-letter producer.
-pub(crate) struct DeadLetter {
-    topic: String,
-    producer: FutureProducer,
-    retry_wait: Duration,
+/// What a consumer service does with the records it gives up on: the
+/// retry topics' next hop, the dead-letter topic, or nothing (skip).
+pub(crate) struct GiveUp {
+    forwarder: Option<Forwarder>,
+    dead_letter_topic: Option<String>,
+    retry_topics: Option<RetryTopics>,
 }
 
 /// Where the records come from, for the headers and logs.
@@ -241,123 +198,174 @@ pub(crate) struct Source<'a> {
     pub(crate) group: &'a str,
 }
 
-impl DeadLetter {
-    /// The dead-letter producer of a consumer, if it has `deadLetterTopic`.
-    pub(crate) fn create(config: &ConsumerConfig) -> Result<Option<Self>, KafkaError> {
-        let Some(topic) = &config.dead_letter_topic else {
-            return Ok(None);
+/// The service stopped before a given-up record reached its topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stopped;
+
+impl GiveUp {
+    /// The give-up stage of a consumer: a producer when it has
+    /// `deadLetterTopic` or `retryTopics`.
+    pub(crate) fn create(config: &ConsumerConfig) -> Result<Self, KafkaError> {
+        let retry_topics = config
+            .retry_topics
+            .map(|levels| RetryTopics::new(&config.topics, levels));
+        let forwarder = match (&config.dead_letter_topic, &retry_topics) {
+            (None, None) => None,
+            _ => Some(Forwarder::create(config)?),
         };
-        // The consumer's brokers, client id and security, with the seed's
-        // producer defaults (acks=all): a dead-letter copy must be durable.
-        let producer_config = ProducerConfig {
-            common: config.common.clone(),
-            ..ProducerConfig::default()
-        };
-        let mut properties = producer_config.client_config();
-        properties.set("message.timeout.ms", SEND_TIMEOUT.as_millis().to_string());
-        crate::logging::configure(&mut properties);
-        Ok(Some(DeadLetter {
-            topic: topic.clone(),
-            producer: properties.create()?,
-            retry_wait: config.retry_interval.max(MIN_RETRY_WAIT),
-        }))
+        Ok(GiveUp {
+            forwarder,
+            dead_letter_topic: config.dead_letter_topic.clone(),
+            retry_topics,
+        })
     }
 
-    /// The topic records go to.
-    pub(crate) fn topic(&self) -> &str {
-        &self.topic
+    /// The retry topics, when the service has them.
+    pub(crate) fn retry_topics(&self) -> Option<&RetryTopics> {
+        self.retry_topics.as_ref()
     }
 
-    /// Sends every record and waits for the broker's acknowledgements,
-    /// trying failed ones again until they succeed; `false` when `stop`
-    /// fired first (the caller then leaves the offsets unstored, so the
-    /// records are read again).
-    pub(crate) async fn publish(
-        &self,
-        source: &Source<'_>,
-        msgs: &[Message],
-        failure: &Failure,
-        stop: &CancellationToken,
-    ) -> bool {
-        let mut pending: Vec<&Message> = msgs.iter().collect();
-        loop {
-            let results = join_all(pending.iter().map(|m| self.send(source, m, failure))).await;
-            let mut failed = Vec::new();
-            for (msg, result) in pending.into_iter().zip(results) {
-                match result {
-                    Ok(()) => crate::metrics::record_dead_lettered(source.service, &msg.topic),
-                    Err(error) => {
-                        tracing::error!(
-                            service = source.service,
-                            topic = &*msg.topic,
-                            partition = msg.partition,
-                            offset = msg.offset,
-                            dead_letter_topic = self.topic,
-                            %error,
-                            retry_in = ?self.retry_wait,
-                            "could not write a record to the dead-letter topic (does it exist?); \
-                             its offset stays uncommitted, trying again"
-                        );
-                        failed.push(msg);
-                    }
-                }
-            }
-            if failed.is_empty() {
-                return true;
-            }
-            pending = failed;
-            tokio::select! {
-                biased;
-                () = stop.cancelled() => return false,
-                () = tokio::time::sleep(self.retry_wait) => {}
-            }
-        }
-    }
-
-    async fn send(
-        &self,
-        source: &Source<'_>,
-        msg: &Message,
-        failure: &Failure,
-    ) -> Result<(), KafkaError> {
-        let headers = dead_letter_headers(source, msg, failure);
-        let mut record: FutureRecord<'_, [u8], [u8]> =
-            FutureRecord::to(&self.topic).headers(headers);
-        if let Some(key) = &msg.key {
-            record = record.key(key.as_ref());
-        }
-        if let Some(payload) = &msg.payload {
-            record = record.payload(payload.as_ref());
-        }
-        self.producer
-            .send(record, SEND_TIMEOUT)
-            .await
-            .map(|_| ())
-            .map_err(|(error, _)| error)
+    /// Whether a record read from `topic` that the handler gives up on goes
+    /// to a retry topic (rather than to the dead-letter stage).
+    pub(crate) fn hops_from(&self, topic: &str) -> bool {
+        self.retry_topics
+            .as_ref()
+            .is_some_and(|r| r.after(topic).is_some())
     }
 }
 
-/// The original headers, then the `dlt-*` ones.
+/// The dead-letter stage of the consumer engine, for the records the retry
+/// policy gave up on: each goes to the next retry topic when one follows
+/// (its failure says when it is due), else to the dead-letter topic when
+/// the service has one, else it is skipped; logged either way. `Ok` when
+/// their offsets may be stored; `Err` when `stop` fired before every copy
+/// was acknowledged (the offsets stay unstored, so they are read again).
+pub(crate) async fn give_up(
+    stage: &GiveUp,
+    source: &Source<'_>,
+    given_up: &[(Message, Failure)],
+    stop: &CancellationToken,
+) -> Result<(), Stopped> {
+    if given_up.is_empty() {
+        return Ok(());
+    }
+    let now = SystemTime::now();
+    let mut copies = Vec::new();
+    for (msg, failure) in given_up {
+        let hop = match (failure.retry_in, &stage.retry_topics) {
+            (Some(wait), Some(topics)) if !failure.undecodable => {
+                topics.after(&msg.topic).map(|next| (next, wait))
+            }
+            _ => None,
+        };
+        match (hop, &stage.dead_letter_topic) {
+            (Some((next, wait)), _) => {
+                tracing::warn!(
+                    service = source.service,
+                    topic = &*msg.topic,
+                    partition = msg.partition,
+                    offset = msg.offset,
+                    attempts = failure.attempts,
+                    error = %failure.error,
+                    retry_topic = next,
+                    retry_in = ?wait,
+                    "handler failed; the record goes to the next retry topic and its offset is committed"
+                );
+                let headers =
+                    retrytopic::hop_headers(msg, failure.attempts, now + wait, &failure.error);
+                copies.push((
+                    Copy {
+                        topic: next,
+                        msg,
+                        headers,
+                    },
+                    false,
+                ));
+            }
+            (None, Some(topic)) => {
+                log_given_up(source, msg, failure, Some(topic));
+                let headers = dead_letter_headers(source, msg, failure);
+                copies.push((
+                    Copy {
+                        topic,
+                        msg,
+                        headers,
+                    },
+                    true,
+                ));
+            }
+            (None, None) => log_given_up(source, msg, failure, None),
+        }
+    }
+    if copies.is_empty() {
+        return Ok(());
+    }
+    let Some(forwarder) = &stage.forwarder else {
+        return Ok(());
+    };
+    let dead_letter_topic = stage.dead_letter_topic.as_deref();
+    let copies = copies.into_iter().map(|(copy, _)| copy).collect();
+    let sent = |copy: &Copy<'_>| {
+        if Some(copy.topic) == dead_letter_topic {
+            crate::metrics::record_dead_lettered(source.service, &copy.msg.topic);
+        }
+    };
+    if forwarder.send_all(source.service, copies, stop, sent).await {
+        Ok(())
+    } else {
+        Err(Stopped)
+    }
+}
+
+fn log_given_up(
+    source: &Source<'_>,
+    msg: &Message,
+    failure: &Failure,
+    dead_letter_topic: Option<&str>,
+) {
+    let destination = match dead_letter_topic {
+        None => "no deadLetterTopic is configured, so it is skipped and its offset committed",
+        Some(_) => "sending it to the dead-letter topic, then committing its offset",
+    };
+    tracing::error!(
+        service = source.service,
+        topic = &*msg.topic,
+        partition = msg.partition,
+        offset = msg.offset,
+        attempts = failure.attempts,
+        error = %failure.error,
+        dead_letter_topic,
+        "giving up on the record as maxRetry says (or its payload does not decode); {destination}"
+    );
+}
+
+/// The original headers (without those of retry topics), then the `dlt-*`
+/// ones, naming where the record was first read.
 fn dead_letter_headers(source: &Source<'_>, msg: &Message, failure: &Failure) -> OwnedHeaders {
     let reason = if failure.undecodable {
         "undecodable"
     } else {
         "handler-failed"
     };
+    let origin = retrytopic::origin_of(msg);
     let mut added = vec![
         (ERROR_HEADER, failure.error.clone()),
         (REASON_HEADER, reason.to_owned()),
         (ATTEMPTS_HEADER, failure.attempts.to_string()),
-        (TOPIC_HEADER, msg.topic.to_string()),
-        (PARTITION_HEADER, msg.partition.to_string()),
-        (OFFSET_HEADER, msg.offset.to_string()),
+        (TOPIC_HEADER, origin.topic),
+        (PARTITION_HEADER, origin.partition.to_string()),
+        (OFFSET_HEADER, origin.offset.to_string()),
     ];
-    if let Some(ts) = msg.timestamp {
+    if let Some(ts) = origin.timestamp {
         added.push((TIMESTAMP_HEADER, ts.to_string()));
     }
     added.push((SERVICE_HEADER, source.service.to_owned()));
     added.push((GROUP_HEADER, source.group.to_owned()));
-    let originals = msg.headers.iter().map(|(k, v)| (k.as_str(), v.as_deref()));
+    let originals = msg
+        .headers
+        .iter()
+        .filter(|(k, _)| !retrytopic::is_own_header(k))
+        .map(|(k, v)| (k.as_str(), v.as_deref()));
     let added = added.iter().map(|(k, v)| (*k, Some(v.as_bytes())));
     originals.chain(added).fold(
         OwnedHeaders::new_with_capacity(msg.headers.len() + 9),

@@ -55,8 +55,11 @@ pub(crate) enum ErrorKind {
     Failed(Box<dyn std::error::Error + Send + Sync + 'static>),
     ContinueWithoutCommit,
     /// The payload did not decode. Decoding is deterministic, so retrying
-    /// cannot help: the engine logs it and skips the record.
+    /// cannot help: the engine gives up on the record at once.
     Undecodable(String),
+    /// Some records of a batch failed ([`crate::BatchError`]): their
+    /// positions in the batch the handler was called with, and why.
+    Partial(Vec<(usize, HandlerError)>),
 }
 
 impl HandlerError {
@@ -125,8 +128,40 @@ impl HandlerError {
         }
     }
 
+    pub(crate) fn partial(failed: Vec<(usize, HandlerError)>) -> Self {
+        HandlerError {
+            kind: ErrorKind::Partial(failed),
+        }
+    }
+
+    /// For a batch handler's error built from a [`crate::BatchError`]: the
+    /// positions of the records that failed, in order; `None` for an error
+    /// of the whole batch.
+    ///
+    /// ```
+    /// use kafka_runtime::{BatchError, HandlerError};
+    /// let err: HandlerError = BatchError::new().with(4, HandlerError::msg("bad")).into();
+    /// assert_eq!(err.failed_records(), Some(vec![4]));
+    /// assert_eq!(HandlerError::msg("all of it").failed_records(), None);
+    /// ```
+    pub fn failed_records(&self) -> Option<Vec<usize>> {
+        match &self.kind {
+            ErrorKind::Partial(failed) => Some(failed.iter().map(|(i, _)| *i).collect()),
+            _ => None,
+        }
+    }
+
+    #[cfg(test)]
     pub(crate) fn kind(&self) -> &ErrorKind {
         &self.kind
+    }
+
+    pub(crate) fn into_kind(self) -> ErrorKind {
+        self.kind
+    }
+
+    pub(crate) fn from_kind(kind: ErrorKind) -> Self {
+        HandlerError { kind }
     }
 }
 
@@ -142,8 +177,25 @@ impl fmt::Display for HandlerError {
             ErrorKind::Failed(e) => write!(f, "{e}"),
             ErrorKind::ContinueWithoutCommit => f.write_str("continue without commit"),
             ErrorKind::Undecodable(e) => write!(f, "payload does not decode: {e}"),
+            ErrorKind::Partial(failed) => fmt_failed(failed, f),
         }
     }
+}
+
+/// "N records of the batch failed: #i: error; ..." (the first three).
+pub(crate) fn fmt_failed(
+    failed: &[(usize, HandlerError)],
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
+    write!(f, "{} records of the batch failed", failed.len())?;
+    for (i, (index, error)) in failed.iter().enumerate().take(3) {
+        let sep = if i == 0 { ": " } else { "; " };
+        write!(f, "{sep}#{index}: {error}")?;
+    }
+    if failed.len() > 3 {
+        f.write_str("; ...")?;
+    }
+    Ok(())
 }
 
 impl<E: std::error::Error + Send + Sync + 'static> From<E> for HandlerError {
@@ -365,8 +417,137 @@ pub mod decode {
         })
     }
 
+    /// The value through the codec `C` (`#[kafka_consumer(codec = ...)]`).
+    ///
+    /// ```
+    /// use kafka_runtime::codec::Json;
+    /// use kafka_runtime::{handler::decode, Message};
+    /// let n: u32 = decode::with::<Json, u32>(Message::new("t", 0, 0).with_payload("7")).unwrap();
+    /// assert_eq!(n, 7);
+    /// let err = decode::with::<Json, u32>(Message::new("t", 0, 1).with_payload("x")).unwrap_err();
+    /// assert!(err.to_string().starts_with("payload does not decode: JSON into `u32`"), "{err}");
+    /// ```
+    pub fn with<C: crate::codec::Decode<T>, T>(msg: Message) -> Result<T, HandlerError> {
+        C::decode(msg.payload_bytes()).map_err(|e| {
+            HandlerError::undecodable(format!(
+                "{} into `{}`: {e}",
+                C::NAME,
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+
+    /// Decodes each message of a typed batch; what did not decode is left
+    /// out of the values and reported by [`Decoded::outcome`] as failed
+    /// records of the batch, so that they follow the dead-letter policy
+    /// while the rest is handled.
+    ///
+    /// ```
+    /// use kafka_runtime::{handler::decode, Message};
+    /// let msgs = vec![Message::new("t", 0, 0).with_payload("a"), Message::new("t", 0, 1).with_payload(vec![0xff])];
+    /// let (texts, decoded) = decode::typed_batch(msgs, decode::string);
+    /// assert_eq!(texts, ["a"]);
+    /// let err = decoded.outcome(Ok(())).unwrap_err(); // the handler succeeded on "a"
+    /// assert_eq!(err.failed_records(), Some(vec![1])); // the record that did not decode
+    /// ```
+    pub fn typed_batch<T>(
+        msgs: Vec<Message>,
+        decode: fn(Message) -> Result<T, HandlerError>,
+    ) -> (Vec<T>, Decoded) {
+        let mut values = Vec::with_capacity(msgs.len());
+        let mut decoded = Decoded::default();
+        for (position, m) in msgs.into_iter().enumerate() {
+            match decode(m) {
+                Ok(v) => {
+                    values.push(v);
+                    decoded.positions.push(position);
+                }
+                Err(e) => decoded.undecodable.push((position, e)),
+            }
+        }
+        (values, decoded)
+    }
+
+    /// Where the values of a typed batch came from, and what did not decode.
+    #[derive(Debug, Default)]
+    pub struct Decoded {
+        /// The position in the batch of each decoded value.
+        positions: Vec<usize>,
+        undecodable: Vec<(usize, HandlerError)>,
+    }
+
+    impl Decoded {
+        /// Whether nothing decoded (the handler is not called).
+        ///
+        /// ```
+        /// use kafka_runtime::{handler::decode, Message};
+        /// let (_, decoded) = decode::typed_batch(vec![Message::new("t", 0, 0).with_payload(vec![0xff])], decode::string);
+        /// assert!(decoded.nothing_decoded());
+        /// ```
+        pub fn nothing_decoded(&self) -> bool {
+            self.positions.is_empty()
+        }
+
+        /// The handler's result on the decoded values, as the batch's:
+        /// failed records of the values are named by their position in the
+        /// batch, and the records that did not decode are failed records.
+        ///
+        /// ```
+        /// use kafka_runtime::{handler::decode, BatchError, HandlerError, Message};
+        /// let msgs = (0..3).map(|i| Message::new("t", 0, i).with_payload(if i == 0 { "x" } else { "1" })).collect();
+        /// let (values, decoded) = decode::typed_batch(msgs, decode::json::<u32>);
+        /// assert_eq!(values, [1, 1]);
+        /// // The handler failed its second value: the batch's third record.
+        /// let err = decoded.outcome(Err(BatchError::new().with(1, HandlerError::msg("no")).into())).unwrap_err();
+        /// assert_eq!(err.failed_records(), Some(vec![0, 2]));
+        /// ```
+        pub fn outcome(self, result: HandlerResult) -> HandlerResult {
+            let Decoded {
+                positions,
+                mut undecodable,
+            } = self;
+            let error = match result {
+                Ok(()) if undecodable.is_empty() => return Ok(()),
+                Ok(()) => return Err(HandlerError::partial(undecodable)),
+                Err(e) => e,
+            };
+            match error.into_kind() {
+                ErrorKind::Partial(failed) => {
+                    for (i, e) in failed {
+                        match positions.get(i) {
+                            Some(&position) => undecodable.push((position, e)),
+                            None => tracing::error!(
+                                index = i,
+                                values = positions.len(),
+                                error = %e,
+                                "a batch handler reported a failed record past the end of its batch; ignored"
+                            ),
+                        }
+                    }
+                    undecodable.sort_by_key(|(position, _)| *position);
+                    Err(HandlerError::partial(undecodable))
+                }
+                kind if undecodable.is_empty() => Err(HandlerError { kind }),
+                ErrorKind::ContinueWithoutCommit => Err(HandlerError::continue_without_commit()),
+                // The whole batch failed: each decoded record with that error.
+                kind => {
+                    let text = HandlerError { kind }.to_string();
+                    undecodable.extend(
+                        positions
+                            .into_iter()
+                            .map(|position| (position, HandlerError::msg(&text))),
+                    );
+                    undecodable.sort_by_key(|(position, _)| *position);
+                    Err(HandlerError::partial(undecodable))
+                }
+            }
+        }
+    }
+
     /// Decodes each message of a batch, logging and dropping the ones that do
     /// not decode (they are committed with the batch: retrying cannot fix them).
+    /// `#[kafka_consumer]` uses [`typed_batch`] instead, which reports them
+    /// as failed records so that they reach the dead-letter topic.
     ///
     /// ```
     /// use kafka_runtime::{handler::decode, Message};

@@ -219,6 +219,8 @@
 #![deny(missing_docs)]
 
 pub mod asyncapi;
+mod batch_error;
+pub mod codec;
 pub mod config;
 mod consumer;
 mod context;
@@ -226,6 +228,7 @@ mod control;
 pub mod deadletter;
 pub mod discovery;
 mod error;
+mod forward;
 pub mod handler;
 mod inject;
 mod logging;
@@ -236,6 +239,7 @@ pub mod metrics;
 pub mod otel;
 pub mod producer;
 pub mod readiness;
+pub mod retrytopic;
 pub mod security;
 mod serve;
 #[cfg(feature = "testing")]
@@ -248,6 +252,7 @@ pub use metadata::Metadata;
 pub use producer::{ProduceError, Producer, RawProducer};
 pub use readiness::Readiness;
 
+pub use batch_error::BatchError;
 pub use context::{Context, RawContext};
 pub use control::{PartitionsEvent, ServiceControl, UnknownService};
 pub use handler::{HandlerError, HandlerResult};
@@ -364,8 +369,11 @@ pub use rdkafka;
 /// Not public API: paths the macros' generated code refers to.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::asyncapi::probe::{Consumed, Produced, ViaAny, ViaKnown, ViaSchema};
+    pub use crate::asyncapi::probe::{
+        Consumed, Produced, ViaAny, ViaKnown, ViaSchema, OCTET_STREAM, PROTOBUF,
+    };
     pub use crate::asyncapi::{ConsumedPayload, Payload, ProducedPayload};
+    pub use crate::codec::{Json, Protobuf, Raw};
     pub use crate::handler::{
         assert_send, decode, into_handler_result, Handler, HandlerFuture, Registration,
     };

@@ -367,7 +367,13 @@ impl Serve {
         let config = Arc::new(config);
         let runtime = RuntimeHandle::start(config.clone()).await?;
         let probes = runtime.broker_probes();
-        let service_names: Vec<String> = wiring.pairs.iter().map(|(s, _)| s.name.clone()).collect();
+        let mut service_names = Vec::with_capacity(wiring.pairs.len());
+        for (service, _) in &wiring.pairs {
+            service_names.push(service.name.clone());
+            if service.config.retry_topics.is_some() {
+                service_names.push(crate::readiness::retry_member_label(&service.name));
+            }
+        }
         let producer_names: Vec<String> = probes.iter().map(|p| p.label().to_owned()).collect();
         self.readiness.starting(&service_names, &producer_names);
         let stop_probes = CancellationToken::new();

@@ -134,6 +134,9 @@ pub struct Handled {
     pub meta: BTreeMap<String, Vec<u8>>,
     pub start_ns: u128,
     pub end_ns: u128,
+    /// `plugin-peer -proto`: the value as the Protobuf runtime decoded it
+    /// (a google.protobuf.Timestamp's seconds and nanos), or why it did not.
+    pub decoded: Option<Result<(i64, i32), String>>,
 }
 
 fn b64(v: &Value) -> Option<Vec<u8>> {
@@ -177,6 +180,14 @@ impl Handled {
                 .as_u64()
                 .map(u128::from)
                 .unwrap_or_else(|| v["end_ns"].as_f64().expect("end_ns") as u128),
+            decoded: match (&v["decoded"], v["decode_error"].as_str()) {
+                (_, Some(error)) => Some(Err(error.to_owned())),
+                (Value::Object(d), None) => Some(Ok((
+                    d["seconds"].as_i64().expect("seconds"),
+                    d["nanos"].as_i64().expect("nanos") as i32,
+                ))),
+                _ => None,
+            },
         }
     }
 }
@@ -212,6 +223,18 @@ impl Member {
     /// Starts a member of `side` serving `yaml`; its handler takes `delay`
     /// per record.
     pub fn start(side: Side, name: &str, yaml: &Path, delay: Duration) -> Member {
+        Member::start_with(side, name, yaml, delay, &[])
+    }
+
+    /// [`Member::start`] with more arguments for the plugin's program
+    /// (`-proto`: decode values as Protobuf).
+    pub fn start_with(
+        side: Side,
+        name: &str,
+        yaml: &Path,
+        delay: Duration,
+        plugin_args: &[&str],
+    ) -> Member {
         let log = yaml.with_file_name(format!("{name}.log"));
         let mut command = match side {
             Side::Plugin => {
@@ -221,7 +244,8 @@ impl Member {
                     .arg("-mode")
                     .arg("consume")
                     .arg("-delay")
-                    .arg(format!("{}us", delay.as_micros()));
+                    .arg(format!("{}us", delay.as_micros()))
+                    .args(plugin_args);
                 c
             }
             Side::KafkaRs => {
@@ -365,6 +389,9 @@ pub struct Outgoing {
     pub key: Option<Vec<u8>>,
     pub value: Vec<u8>,
     pub meta: BTreeMap<String, Vec<u8>>,
+    /// Set: the plugin's program sends this google.protobuf.Timestamp
+    /// (seconds, nanos), encoded by the Go Protobuf runtime, instead of `value`.
+    pub proto: Option<(i64, i32)>,
 }
 
 /// What the plugin acknowledged for record `index`.
@@ -396,6 +423,7 @@ pub fn plugin_produce(
             "key": r.key.as_ref().map(|k| STANDARD.encode(k)),
             "value": STANDARD.encode(&r.value),
             "meta": meta,
+            "proto": r.proto.map(|(seconds, nanos)| serde_json::json!({"seconds": seconds, "nanos": nanos})),
         });
         text.push_str(&line.to_string());
         text.push('\n');

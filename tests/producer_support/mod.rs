@@ -82,7 +82,7 @@ impl Fixture {
     }
 }
 
-async fn read(
+pub async fn read(
     bootstrap: String,
     topic: String,
     starts: Vec<(i32, i64)>,

@@ -34,6 +34,7 @@ func main() {
 	concurrency := flag.Int("concurrency", 1, "produce modes: goroutines sending at once")
 	delay := flag.Duration("delay", 0, "consume: how long the handler takes per record")
 	batch := flag.Bool("batch", false, "consume modes: register a batch handler (the address needs batch=N)")
+	protoValues := flag.Bool("proto", false, "consume: decode each value as a Protobuf google.protobuf.Timestamp and print it")
 	count := flag.Int64("n", 0, "bench modes: records to consume or produce")
 	size := flag.Int("size", 100, "bench-produce: value size in bytes")
 	async := flag.Bool("async", false, "bench-produce: the target has async=1 (acknowledgements come to the callbacks)")
@@ -45,7 +46,7 @@ func main() {
 	var err error
 	switch *mode {
 	case "consume":
-		err = consume(*delay, *batch)
+		err = consume(*delay, *batch, *protoValues)
 	case "produce":
 		err = produce(*service, *input, *concurrency)
 	case "bench-consume":

@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync"
 
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 	"trpc.group/trpc-go/trpc-database/kafka"
 	trpc "trpc.group/trpc-go/trpc-go"
 	"trpc.group/trpc-go/trpc-go/codec"
@@ -23,6 +25,9 @@ type outgoing struct {
 	// Meta is tRPC metadata of the calling context: with trpcMeta=true the
 	// plugin writes each entry as a record header.
 	Meta map[string][]byte `json:"meta"`
+	// Proto, when set, replaces Value with this google.protobuf.Timestamp
+	// encoded by the Protobuf runtime.
+	Proto *stamp `json:"proto"`
 }
 
 // sent is the line printed for every record the plugin acknowledged.
@@ -91,6 +96,12 @@ func send(proxy kafka.Client, i int, r outgoing) error {
 	}
 	line := sent{Event: "sent", Index: i, Partition: -1, Offset: -1}
 	var err error
+	if r.Proto != nil {
+		r.Value, err = proto.Marshal(&timestamppb.Timestamp{Seconds: r.Proto.Seconds, Nanos: r.Proto.Nanos})
+		if err != nil {
+			return fmt.Errorf("record %d: %w", i, err)
+		}
+	}
 	if r.Topic != "" {
 		line.Partition, line.Offset, err = proxy.SendMessage(ctx, r.Topic, r.Key, r.Value)
 	} else {

@@ -8,6 +8,16 @@ use quote::{format_ident, quote, quote_spanned};
 use super::args::Args;
 use super::signature::{Param, Payload, Signature};
 
+/// A JSON payload's description, with its JSON Schema when the type has
+/// one (chosen by autoref at this concrete type).
+fn json_payload(rt: &TokenStream, ty: &syn::Type) -> TokenStream {
+    quote! {{
+        #[allow(unused_imports)]
+        use #rt::{ViaAny as _, ViaSchema as _};
+        (&&#rt::Consumed::<#ty>::new()).payload()
+    }}
+}
+
 /// The registration code emitted after the user's fn.
 pub fn registration(func: &syn::ItemFn, args: &Args, sig: &Signature) -> TokenStream {
     let rt = quote!(::kafka_runtime::__private);
@@ -45,6 +55,20 @@ pub fn registration(func: &syn::ItemFn, args: &Args, sig: &Signature) -> TokenSt
         Payload::Vec => quote!(#rt::decode::vec),
         Payload::String => quote!(#rt::decode::string),
         Payload::Json(ty) => quote!(#rt::decode::json::<#ty>),
+        Payload::Codec(ty) => {
+            let codec = args
+                .codec
+                .as_ref()
+                .map(super::args::Codec::tokens)
+                .unwrap_or_else(|| quote!(#rt::Json));
+            // Spanned at the codec the user named, so a codec that cannot
+            // decode the type is reported there.
+            let span = args
+                .codec
+                .as_ref()
+                .map_or(sig.output_span, super::args::Codec::span);
+            quote_spanned!(span=> #rt::decode::with::<#codec, #ty>)
+        }
     };
     let out = sig.output_span;
     // The runtime runs handlers on a multi-threaded runtime, so the future
@@ -56,9 +80,17 @@ pub fn registration(func: &syn::ItemFn, args: &Args, sig: &Signature) -> TokenSt
     };
     // Spanned at the return type, so a wrong `Result` is reported there.
     let result = quote_spanned! {out=> __result };
-    let call = quote! {
-        let #result = #future.await;
-        #rt::into_handler_result(#result)
+    let typed_batch = batch && !matches!(sig.payload, Payload::Message);
+    let call = if typed_batch {
+        quote! {
+            let #result = #future.await;
+            __decoded.outcome(#rt::into_handler_result(#result))
+        }
+    } else {
+        quote! {
+            let #result = #future.await;
+            #rt::into_handler_result(#result)
+        }
     };
     let (variant, input_ty, decode) = if batch && matches!(sig.payload, Payload::Message) {
         // `Vec<Message>` is what the runtime hands over: no per-record pass
@@ -73,11 +105,10 @@ pub fn registration(func: &syn::ItemFn, args: &Args, sig: &Signature) -> TokenSt
             quote!(Batch),
             quote!(::std::vec::Vec<#rt::Message>),
             quote! {
-                let __count = __input.len();
-                let __payload = #rt::decode::batch(__input, #decoder);
-                if __payload.is_empty() && __count > 0 {
-                    // Nothing in the batch decoded; each was logged.
-                    return ::core::result::Result::Ok(());
+                let (__payload, __decoded) = #rt::decode::typed_batch(__input, #decoder);
+                if __decoded.nothing_decoded() {
+                    // Every record failed to decode: each is given up on.
+                    return __decoded.outcome(::core::result::Result::Ok(()));
                 }
             },
         )
@@ -95,11 +126,17 @@ pub fn registration(func: &syn::ItemFn, args: &Args, sig: &Signature) -> TokenSt
     let payload = match &sig.payload {
         Payload::Message | Payload::Bytes | Payload::Vec => quote!(#rt::Payload::bytes()),
         Payload::String => quote!(#rt::Payload::text()),
-        Payload::Json(ty) => quote! {{
-            #[allow(unused_imports)]
-            use #rt::{ViaAny as _, ViaSchema as _};
-            (&&#rt::Consumed::<#ty>::new()).payload()
-        }},
+        Payload::Json(ty) => json_payload(&rt, ty),
+        Payload::Codec(ty) => match args.codec.as_ref().map(super::args::Codec::name) {
+            None | Some(Some("json")) => json_payload(&rt, ty),
+            Some(Some("protobuf")) => quote! {
+                #rt::Payload::encoded(::core::any::type_name::<#ty>(), #rt::PROTOBUF)
+            },
+            // `raw`, and the application's own codecs.
+            Some(_) => quote! {
+                #rt::Payload::encoded(::core::any::type_name::<#ty>(), #rt::OCTET_STREAM)
+            },
+        },
     };
     quote! {
         #[doc(hidden)]

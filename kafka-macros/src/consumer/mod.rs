@@ -1,4 +1,4 @@
-//! `#[kafka_consumer(service = "...", batch)]`.
+//! `#[kafka_consumer(service = "...", batch, codec = ...)]`.
 //!
 //! Split by concern: [`args`] parses the attribute, [`signature`] classifies
 //! the fn's parameters, [`generate`] writes the registration. Errors are
@@ -27,7 +27,13 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let args = args::Args::parse(attr);
-    let sig = signature::Signature::classify(&func, args.as_ref().ok().map(|a| a.batch));
+    let sig = signature::Signature::classify(
+        &func,
+        args.as_ref().ok().map(|a| a.batch),
+        args.as_ref()
+            .ok()
+            .and_then(|a| a.codec.as_ref().map(args::Codec::span)),
+    );
     match (args, sig) {
         (Ok(args), Ok(sig)) => {
             let registration = generate::registration(&func, &args, &sig);

@@ -17,6 +17,8 @@ pub enum Payload {
     String,
     /// Anything else: the value as JSON.
     Json(Box<Type>),
+    /// Any type, through the codec the attribute names.
+    Codec(Box<Type>),
 }
 
 /// One parameter of the handler, in order.
@@ -45,8 +47,13 @@ const EXPECTED: &str =
      `serde::Deserialize` type)";
 
 impl Signature {
-    /// `batch` is `None` when the attribute itself did not parse.
-    pub fn classify(func: &syn::ItemFn, batch: Option<bool>) -> syn::Result<Signature> {
+    /// `batch` is `None` when the attribute itself did not parse; `codec`
+    /// is where the attribute names a codec, if it does.
+    pub fn classify(
+        func: &syn::ItemFn,
+        batch: Option<bool>,
+        codec: Option<Span>,
+    ) -> syn::Result<Signature> {
         let sig = &func.sig;
         let mut errors = Errors::default();
         if sig.asyncness.is_none() {
@@ -102,7 +109,7 @@ impl Signature {
                 seen_context = true;
                 params.push(Param::Context);
             } else if payload.is_none() {
-                match classify_payload(ty, batch) {
+                match classify_payload(ty, batch).and_then(|p| with_codec(p, ty, batch, codec)) {
                     Ok(p) => payload = Some(p),
                     Err(e) => {
                         errors.push(e);
@@ -167,6 +174,38 @@ fn classify_payload(ty: &Type, batch: Option<bool>) -> syn::Result<Payload> {
             _ => Ok(single(ty)),
         },
         None => Ok(single(ty)),
+    }
+}
+
+/// The payload when the attribute names a codec: any type but the whole
+/// record, decoded by that codec.
+fn with_codec(
+    payload: Payload,
+    ty: &Type,
+    batch: Option<bool>,
+    codec: Option<Span>,
+) -> syn::Result<Payload> {
+    let Some(codec) = codec else {
+        return Ok(payload);
+    };
+    match payload {
+        Payload::Message => {
+            let mut error = syn::Error::new_spanned(
+                ty,
+                "`Message` is the whole record, which no codec decodes: take the decoded \
+                 type here (e.g. `order: Order`), or remove `codec`",
+            );
+            error.combine(syn::Error::new(codec, "the codec is named here"));
+            Err(error)
+        }
+        Payload::Bytes | Payload::Vec | Payload::String | Payload::Json(_) | Payload::Codec(_) => {
+            // A batch handler takes `Vec<T>`: the codec decodes each `T`.
+            let element = match batch {
+                Some(true) => vec_element(ty).unwrap_or(ty),
+                _ => ty,
+            };
+            Ok(Payload::Codec(Box::new(element.clone())))
+        }
     }
 }
 

@@ -37,6 +37,13 @@ impl Args {
     }
 
     fn parse_one(&mut self, meta: ParseNestedMeta<'_>) -> syn::Result<()> {
+        if meta.path.is_ident("codec") {
+            return Err(meta.error(
+                "a producer's codec is part of its type, not an argument: write \
+                 `Producer<T, kafka_runtime::codec::Protobuf>` (or `Raw`, `Json`, your own codec) \
+                 for the field, and remove `codec`",
+            ));
+        }
         let slot = if meta.path.is_ident("service") {
             &mut self.service
         } else if meta.path.is_ident("target") {

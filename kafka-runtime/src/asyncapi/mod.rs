@@ -163,6 +163,22 @@ impl Payload {
         }
     }
 
+    /// A type that a codec other than JSON carries (`codec = protobuf`,
+    /// `raw`, or the application's own), known by name and content type.
+    ///
+    /// ```
+    /// let p = kafka_runtime::asyncapi::Payload::encoded("app::Order", "application/x-protobuf");
+    /// assert_eq!((p.content_type, p.schema), ("application/x-protobuf", None));
+    /// ```
+    pub fn encoded(type_name: &str, content_type: &'static str) -> Self {
+        Payload {
+            type_name: type_name.to_owned(),
+            content_type,
+            schema: None,
+            definitions: Map::new(),
+        }
+    }
+
     /// A type the runtime does not know how a producer encodes.
     pub(crate) fn unknown(type_name: &str) -> Self {
         Payload {

@@ -8,7 +8,14 @@
 use std::marker::PhantomData;
 
 use super::Payload;
+use crate::codec::{Protobuf, Raw};
 use crate::{Producer, RawProducer};
+
+/// The content type of `codec = protobuf` payloads.
+pub const PROTOBUF: &str = "application/x-protobuf";
+/// The content type of `codec = raw` payloads and of the application's own
+/// codecs.
+pub const OCTET_STREAM: &str = "application/octet-stream";
 
 /// A consumer's payload type `T` (deserialized from JSON).
 pub struct Consumed<T: ?Sized>(PhantomData<fn() -> T>);
@@ -83,6 +90,18 @@ impl<T: schemars::JsonSchema> ViaSchema for &&Produced<Producer<T>> {
 impl<T> ViaKnown for &Produced<Producer<T>> {
     fn payload(&self) -> Payload {
         Payload::json_named(std::any::type_name::<T>())
+    }
+}
+
+impl<T> ViaKnown for &Produced<Producer<T, Raw>> {
+    fn payload(&self) -> Payload {
+        Payload::encoded(std::any::type_name::<T>(), OCTET_STREAM)
+    }
+}
+
+impl<T> ViaKnown for &Produced<Producer<T, Protobuf>> {
+    fn payload(&self) -> Payload {
+        Payload::encoded(std::any::type_name::<T>(), PROTOBUF)
     }
 }
 

@@ -468,6 +468,13 @@ fn apply_consumer(cfg: &mut ConsumerConfig, spec: &KeySpec, value: Value) -> boo
         ("limiterBurst", Value::Int(n)) => cfg.limiter_burst = Some(to_u32(n)),
         ("maxRetry", Value::Int(n)) => cfg.retry = RetryPolicy::from_max_retry(n),
         ("retryInterval", Value::Int(n)) => cfg.retry_interval = millis(n),
+        ("retryBackoff", Value::Text(v)) => match v.parse() {
+            Ok(b) => cfg.retry_backoff = b,
+            Err(_) => return false,
+        },
+        ("retryMaxInterval", Value::Int(n)) => cfg.retry_max_interval = Some(millis(n)),
+        ("retryJitter", Value::Int(n)) => cfg.retry_jitter = to_u32(n),
+        ("retryTopics", Value::Int(n)) => cfg.retry_topics = Some(to_u32(n)),
         ("deadLetterTopic", Value::Text(v)) => cfg.dead_letter_topic = Some(v),
         ("groupInstanceId", Value::Text(v)) => cfg.group_instance_id = Some(v),
         ("groupProtocol", Value::Text(v)) => match v.parse() {

@@ -9,6 +9,7 @@
 
 use std::fmt;
 
+use super::types::RetryBackoff;
 use super::values::{
     Compression, GroupProtocol, InitialOffset, IsolationLevel, Partitioner, RequiredAcks,
     SaslMechanism, SecurityProtocol, Strategy,
@@ -82,6 +83,8 @@ pub enum Unit {
     Millis,
     /// Seconds.
     Seconds,
+    /// Percent.
+    Percent,
 }
 
 impl Unit {
@@ -91,6 +94,7 @@ impl Unit {
             Unit::Bytes => " (bytes)",
             Unit::Millis => " (milliseconds)",
             Unit::Seconds => " (seconds)",
+            Unit::Percent => " (percent)",
         }
     }
 }
@@ -490,11 +494,23 @@ pub const KEYS: &[KeySpec] = &[
         "Token bucket size; requires limiterRate.",
         "none: implemented by the runtime"),
     key!("maxRetry", Consumer, int(-2_147_483_648, 2_147_483_647, Unit::Count), default "0",
-        "Handler retries: 0 retries for ever, negative never retries, N > 0 runs at most N+1 times, then the message is committed and skipped.",
+        "Handler retries: 0 retries for ever, negative never retries, N > 0 runs at most N+1 times, then the message is committed and skipped (or dead-lettered). With retryTopics: the runs in place on each topic before the next hop (0 or negative: one run per topic).",
         "none: implemented by the runtime"),
     key!("retryInterval", Consumer, int(0, 86_400_000, Unit::Millis), default "3000",
-        "Wait before running a failed handler again.",
+        "Wait before running a failed handler again; with retryBackoff=exponential, the first wait.",
         "none: implemented by the runtime"),
+    key!("retryBackoff", Consumer, Kind::Choice(RetryBackoff::ALLOWED), default "fixed",
+        "How the wait between runs of a failing handler grows: fixed waits retryInterval every time (the Go plugin's behaviour); exponential waits retryInterval, then twice that, four times..., at most retryMaxInterval. The handler's Context shows the attempt number and the wait that follows a failure.",
+        "none: implemented by the runtime"),
+    key!("retryMaxInterval", Consumer, int(1, 86_400_000, Unit::Millis), default "60000 (with retryBackoff=exponential)",
+        "Longest wait of retryBackoff=exponential; must be >= retryInterval; only with retryBackoff=exponential.",
+        "none: implemented by the runtime"),
+    key!("retryJitter", Consumer, int(0, 100, Unit::Percent), default "0 (waits exactly as scheduled)",
+        "Each in-place wait is drawn at random between (100 - retryJitter)% and 100% of its scheduled length, so that consumers failing together do not retry in lockstep; never longer than the schedule.",
+        "none: implemented by the runtime"),
+    key!("retryTopics", Consumer, int(1, 100, Unit::Count), default "none (retries wait in place, holding the partition)",
+        "Non-blocking retries: a record the handler gives up on is written to TOPIC-retry-1, handled again there after the next wait of the retry schedule by the same handler (in group GROUP-retry), then TOPIC-retry-2 ... TOPIC-retry-N, then deadLetterTopic (or skipped); the partition it came from goes on at once. With it, maxRetry counts the runs in place on each topic (0, the default, means one run per topic). The retry topics must exist (startup fails naming the missing ones). See \"Retry topics\".",
+        "none: implemented by the runtime (a consumer of the retry topics and a producer on the consumer's brokers, acks=all)"),
     key!("deadLetterTopic", Consumer, Kind::Text, default "none (skip with an error log)",
         "Topic that receives a record whose handler gave up (maxRetry exhausted) or whose payload does not decode, with its key, value and headers plus dlt-* headers naming the error; must differ from the subscribed topics.",
         "none: implemented by the runtime (a producer on the consumer's brokers, acks=all)"),
@@ -505,7 +521,7 @@ pub const KEYS: &[KeySpec] = &[
         "Consumer group protocol: consumer is KIP-848's (Apache Kafka 4.0 and later), where the broker assigns partitions (strategy sticky becomes its uniform assignor, range its range; roundrobin has no broker twin) and owns session and heartbeat timing, so groupSessionTimeout is refused with it. All members of a group need not agree: the broker upgrades a classic group when a consumer-protocol member joins.",
         "group.protocol (consumer: group.remote.assignor instead of partition.assignment.strategy; no session.timeout.ms, heartbeat.interval.ms)"),
     key!("transactionalId", Consumer, Kind::Text, default "none (at least once)",
-        "Exactly once: the handler's records (sent by the producers it uses) and the input offsets commit in one Kafka transaction. The id must be unique per running instance and stable across its restarts, e.g. `orders-etl-${HOSTNAME}`; see CONFIGURATION.md, \"Transactions\". Requires keyOrderedConcurrency=1; isolationLevel becomes ReadCommitted.",
+        "Exactly once: the handler's records (sent by the producers it uses) and the input offsets commit in one Kafka transaction. The id must be unique per running instance and stable across its restarts, e.g. `orders-etl-${HOSTNAME}`; see CONFIGURATION.md, \"Transactions\". Requires keyOrderedConcurrency=1; isolationLevel becomes ReadCommitted; retryTopics is refused (retries happen through the transaction's abort and rewind).",
         "transactional.id of the service's transactional producer; the consumer gets enable.auto.commit=false and isolation.level=read_committed"),
     key!("transactionCommitInterval", Consumer, int(1, 900_000, Unit::Millis), default "100",
         "How often a transactional service commits its transaction; read-committed consumers see its records after that. Requires transactionalId.",

@@ -41,8 +41,8 @@ pub use mapping::Properties;
 pub use registry::{register_consumer_addr_config, register_producer_addr_config};
 pub use secret::Secret;
 pub use types::{
-    CommonConfig, ConsumerConfig, ProducerConfig, RetryPolicy, TlsConfig, DEFAULT_CLIENT_ID,
-    DEFAULT_TRANSACTION_COMMIT_INTERVAL, DEFAULT_VERSION, KAFKA_SCHEME,
+    CommonConfig, ConsumerConfig, ProducerConfig, RetryBackoff, RetryPolicy, TlsConfig,
+    DEFAULT_CLIENT_ID, DEFAULT_TRANSACTION_COMMIT_INTERVAL, DEFAULT_VERSION, KAFKA_SCHEME,
 };
 pub use values::{
     Compression, GroupProtocol, InitialOffset, IsolationLevel, NotAllowed, Partitioner,

@@ -307,6 +307,73 @@ impl RetryPolicy {
     }
 }
 
+/// How the wait between a failed handler's runs grows (`retryBackoff`).
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_runtime::config::{parse_consumer_address, RetryBackoff};
+///
+/// assert_eq!("exponential".parse(), Ok(RetryBackoff::Exponential));
+/// assert!("linear".parse::<RetryBackoff>().is_err());
+/// let cfg = parse_consumer_address("svc", "h:9092?topics=t&group=g&retryBackoff=exponential&retryInterval=100").unwrap();
+/// assert_eq!(cfg.retry_backoff, RetryBackoff::Exponential);
+/// assert_eq!(cfg.effective_retry_max_interval(), Duration::from_secs(60)); // the default cap
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum RetryBackoff {
+    /// `fixed` (the default, the Go plugin's behaviour): every wait is
+    /// `retryInterval`.
+    #[default]
+    Fixed,
+    /// `exponential`: `retryInterval`, then twice that, four times...,
+    /// never more than `retryMaxInterval`.
+    Exponential,
+}
+
+impl RetryBackoff {
+    /// Every allowed value, as written in an address.
+    ///
+    /// ```
+    /// assert_eq!(kafka_runtime::config::RetryBackoff::ALLOWED, ["fixed", "exponential"]);
+    /// ```
+    pub const ALLOWED: &'static [&'static str] = &["fixed", "exponential"];
+
+    /// The value as written in an address.
+    ///
+    /// ```
+    /// assert_eq!(kafka_runtime::config::RetryBackoff::Exponential.as_str(), "exponential");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetryBackoff::Fixed => "fixed",
+            RetryBackoff::Exponential => "exponential",
+        }
+    }
+}
+
+impl std::str::FromStr for RetryBackoff {
+    type Err = super::NotAllowed;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "fixed" => Ok(RetryBackoff::Fixed),
+            "exponential" => Ok(RetryBackoff::Exponential),
+            _ => Err(super::NotAllowed {
+                allowed: Self::ALLOWED,
+            }),
+        }
+    }
+}
+
+impl fmt::Display for RetryBackoff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `retryMaxInterval` when the address does not set it.
+pub(crate) const DEFAULT_RETRY_MAX_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Everything one consumer service (`server.service[]` entry) needs.
 ///
 /// ```
@@ -359,8 +426,21 @@ pub struct ConsumerConfig {
     pub max_wait_time: Duration,
     /// `maxRetry`: handler retry policy.
     pub retry: RetryPolicy,
-    /// `retryInterval`: wait before running a failed handler again.
+    /// `retryInterval`: wait before running a failed handler again (the
+    /// first wait with `retryBackoff=exponential`).
     pub retry_interval: Duration,
+    /// `retryBackoff`: how the wait grows from one retry to the next.
+    pub retry_backoff: RetryBackoff,
+    /// `retryMaxInterval`: the longest wait with `retryBackoff=exponential`
+    /// (`None`: 60 s).
+    pub retry_max_interval: Option<Duration>,
+    /// `retryJitter`: each wait is drawn between `(100 - retryJitter)`% and
+    /// 100% of its scheduled length (0, the default, keeps it exact).
+    pub retry_jitter: u32,
+    /// `retryTopics=N`: a record the handler gives up on goes to
+    /// `TOPIC-retry-1`, ... `TOPIC-retry-N` (see [`crate::retrytopic`])
+    /// before the dead-letter topic; `None`: retries block the partition.
+    pub retry_topics: Option<u32>,
     /// `maxProcessingTime`: sarama's per-message processing budget.
     pub max_processing_time: Duration,
     /// `groupSessionTimeout`: consumer group session timeout.
@@ -410,6 +490,10 @@ impl Default for ConsumerConfig {
             max_wait_time: Duration::from_millis(1_000),
             retry: RetryPolicy::Forever,
             retry_interval: Duration::from_millis(3_000),
+            retry_backoff: RetryBackoff::Fixed,
+            retry_max_interval: None,
+            retry_jitter: 0,
+            retry_topics: None,
             max_processing_time: Duration::from_millis(100),
             group_session_timeout: Duration::from_millis(10_000),
             group_rebalance_timeout: Duration::from_millis(60_000),
@@ -443,6 +527,20 @@ impl ConsumerConfig {
             Some(id) if id != DEFAULT_CLIENT_ID => id,
             _ => &self.group,
         }
+    }
+
+    /// The longest wait of `retryBackoff=exponential`: `retryMaxInterval`,
+    /// else 60 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kafka_runtime::config::parse_consumer_address;
+    /// let cfg = parse_consumer_address("svc", "h:9092?topics=t&group=g&retryBackoff=exponential&retryMaxInterval=5000").unwrap();
+    /// assert_eq!(cfg.effective_retry_max_interval(), Duration::from_secs(5));
+    /// ```
+    pub fn effective_retry_max_interval(&self) -> Duration {
+        self.retry_max_interval
+            .unwrap_or(DEFAULT_RETRY_MAX_INTERVAL)
     }
 }
 

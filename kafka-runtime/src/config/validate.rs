@@ -9,7 +9,9 @@ use std::time::Duration;
 use super::address::check_broker;
 use super::error::ConfigError;
 use super::keys::{self, Side, MESSAGE_TIMEOUT_MS};
-use super::types::{CommonConfig, ConsumerConfig, ProducerConfig, RetryPolicy, TlsConfig};
+use super::types::{
+    CommonConfig, ConsumerConfig, ProducerConfig, RetryBackoff, RetryPolicy, TlsConfig,
+};
 use super::values::{GroupProtocol, IsolationLevel, RequiredAcks, SecurityProtocol};
 
 /// `plugins.database.kafka.max_request_size` range (sarama's is any positive
@@ -415,6 +417,8 @@ impl ConsumerConfig {
             check.int("maxRetry", i64::from(n))?;
         }
         check.millis("retryInterval", self.retry_interval)?;
+        self.validate_backoff(&check)?;
+        self.validate_retry_topics(&check)?;
         if let Some(topic) = &self.dead_letter_topic {
             if let Some(problem) = topic_name_problem(topic) {
                 return Err(check.fail("deadLetterTopic", topic, problem));
@@ -554,6 +558,24 @@ impl ConsumerConfig {
                  (or batch) at a time; remove `keyOrderedConcurrency` (or set it to 1)",
             ));
         }
+        // A hop to a retry topic is a write of the give-up stage, outside
+        // the transaction, and the retry topics are read by a second
+        // group whose offsets no transaction of this service commits:
+        // exactly once would not hold across a hop. Retries in place
+        // (through the transaction's abort and rewind, with the backoff
+        // keys) and the dead-letter topic are what a transactional service
+        // has.
+        if let Some(levels) = self.retry_topics {
+            return Err(check.fail(
+                "retryTopics",
+                levels,
+                "not allowed with `transactionalId`: a hop to a retry topic is written outside \
+                 the transaction and read back by a second consumer group, so exactly once \
+                 would not hold; a transactional service retries in place (`maxRetry`, \
+                 `retryInterval`, `retryBackoff`, `retryMaxInterval`, `retryJitter`) and then \
+                 gives up to `deadLetterTopic`; remove `retryTopics` or `transactionalId`",
+            ));
+        }
         if self.isolation_level == IsolationLevel::ReadUncommitted {
             return Err(check.fail(
                 "isolationLevel",
@@ -561,6 +583,80 @@ impl ConsumerConfig {
                 "not allowed with `transactionalId`: exactly once needs the input's aborted \
                  records left out; allowed: ReadCommitted (the default with transactionalId)",
             ));
+        }
+        Ok(())
+    }
+
+    /// `retryBackoff`, `retryMaxInterval` and `retryJitter`.
+    fn validate_backoff(&self, check: &Checker<'_>) -> Result<(), ConfigError> {
+        check.int("retryJitter", i64::from(self.retry_jitter))?;
+        let Some(max) = self.retry_max_interval else {
+            return Ok(());
+        };
+        check.millis("retryMaxInterval", max)?;
+        if self.retry_backoff != RetryBackoff::Exponential {
+            return Err(check.fail(
+                "retryMaxInterval",
+                ms(max),
+                "only applies to `retryBackoff=exponential` (with `fixed` every wait is \
+                 `retryInterval`): add `retryBackoff=exponential`, or remove `retryMaxInterval`",
+            ));
+        }
+        if max < self.retry_interval {
+            return Err(check.fail(
+                "retryMaxInterval",
+                ms(max),
+                format!(
+                    "must be >= retryInterval ({}): the first wait of the exponential \
+                     schedule is retryInterval",
+                    ms(self.retry_interval)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `retryTopics`: valid topic names that no other role of the service
+    /// uses.
+    fn validate_retry_topics(&self, check: &Checker<'_>) -> Result<(), ConfigError> {
+        let Some(levels) = self.retry_topics else {
+            return Ok(());
+        };
+        check.int("retryTopics", i64::from(levels))?;
+        for topic in &self.topics {
+            for level in 1..=levels {
+                let retry = crate::retrytopic::topic_name(topic, level);
+                if let Some(problem) = topic_name_problem(&retry) {
+                    return Err(check.fail(
+                        "retryTopics",
+                        levels,
+                        format!("the retry topic `{retry}` of `{topic}` is {problem}"),
+                    ));
+                }
+                if self.topics.contains(&retry) {
+                    return Err(check.fail(
+                        "retryTopics",
+                        levels,
+                        format!(
+                            "`{retry}` is both a subscribed topic and the retry topic of \
+                             `{topic}`, so a record would be handled twice per hop; subscribe \
+                             to `{topic}` only (the retry topics are consumed by the service \
+                             itself)"
+                        ),
+                    ));
+                }
+                if self.dead_letter_topic.as_deref() == Some(retry.as_str()) {
+                    return Err(check.fail(
+                        "deadLetterTopic",
+                        &retry,
+                        format!(
+                            "is the retry topic {level} of `{topic}` (`retryTopics={levels}`); \
+                             allowed: a topic that is neither subscribed nor a retry topic, \
+                             e.g. `{topic}.dlt`"
+                        ),
+                    ));
+                }
+            }
         }
         Ok(())
     }

@@ -26,7 +26,9 @@
 //!    starts a handling with [`attempt::begin`] (one poll); what does not
 //!    end there continues as a boxed continuation on the partition's task.
 //! 4. **Dead letter** ([`crate::deadletter::give_up`]): what the policy
-//!    gives up on is written to `deadLetterTopic`, or logged and skipped.
+//!    gives up on is written to the next retry topic (`retryTopics`, whose
+//!    records a second member of the service handles once due:
+//!    [`crate::retrytopic`]), to `deadLetterTopic`, or logged and skipped.
 //! 5. **Offset store** (`offsets.rs`): every path completes offsets in one
 //!    contiguous-prefix tracker and stores the prefix once per chunk (at
 //!    most 64 records), before another thread takes the partition over.
@@ -88,11 +90,13 @@ use rdkafka::consumer::Consumer;
 use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ConsumerService;
+use crate::config::{ConsumerConfig, ConsumerService};
 use crate::control::Hooks;
+use crate::deadletter::GiveUp;
 use crate::handler::Handler;
 use crate::producer::TransactionalProducer;
 use crate::readiness::ServiceReadiness;
+use crate::retrytopic::RetryTopics;
 use crate::Error;
 use poll::{EngineConsumer, Poller};
 use rebalance::EngineContext;
@@ -135,8 +139,10 @@ pub(crate) struct Controls {
     pub(crate) readiness: ServiceReadiness,
 }
 
-/// Creates the service's consumer, subscribes it and starts its poll thread.
-/// `shutdown` stops it; it then gives in-flight handlers `shutdown_timeout`.
+/// Creates the service's consumer, subscribes it and starts its poll thread
+/// (and, with `retryTopics`, a second member consuming the retry topics:
+/// see [`crate::retrytopic`]). `shutdown` stops it; it then gives in-flight
+/// handlers `shutdown_timeout`.
 pub(crate) fn start(
     service: &ConsumerService,
     handler: Handler,
@@ -149,99 +155,274 @@ pub(crate) fn start(
         service: service.name.clone(),
         source,
     };
-    let name: Arc<str> = Arc::from(service.name.as_str());
-    let transaction = match &config.transactional_id {
-        None => None,
-        Some(id) => {
-            let producer =
-                TransactionalProducer::create(&service.name, config, id).map_err(kafka_err)?;
-            Some(Arc::new(Transaction::new(
-                name.clone(),
-                Arc::new(producer),
-                config.transaction_commit_interval,
-                config.retry_interval,
-            )))
-        }
-    };
-    let context = EngineContext::new(
-        name.clone(),
-        // A revocation must finish within the group's rebalance timeout
-        // (also librdkafka's `max.poll.interval.ms` here, and the callback
-        // blocks polling), or the coordinator evicts this member anyway;
-        // keep a margin for the commit that follows.
-        config.group_rebalance_timeout.mul_f64(0.75),
-        controls.hooks,
-        controls.paused.clone(),
-        controls.readiness,
-        transaction.clone(),
-    );
-    let mut client_config = config.client_config();
-    if client_config.get("statistics.interval.ms").is_none() {
-        // Statistics feed the consumer lag gauges (crate::metrics).
-        let interval = crate::metrics::DEFAULT_STATISTICS_INTERVAL.as_millis();
-        client_config.set("statistics.interval.ms", interval.to_string());
-    }
-    for (key, value) in engine_defaults() {
-        if client_config.get(key).is_none() {
-            client_config.set(key, value);
-        }
-    }
-    crate::logging::configure(&mut client_config);
-    let consumer =
-        EngineConsumer::from_config_and_context(&client_config, context).map_err(kafka_err)?;
-    for topic in &config.topics {
-        crate::metrics::register_consumer(&service.name, topic);
-    }
-    let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
-    consumer.subscribe(&topics).map_err(kafka_err)?;
-
-    let batch = match (&handler, config.batch) {
-        (Handler::Batch(_), Some(n)) => Some((n.max(1) as usize, config.batch_flush)),
-        (Handler::Batch(_), None) => Some((1, config.batch_flush)),
-        (Handler::Single(_), _) => None,
-    };
-    let engine_service = Arc::new(Service {
-        name,
-        group: Arc::from(config.group.as_str()),
+    let give_up = Arc::new(GiveUp::create(config).map_err(kafka_err)?);
+    let member = |config, handler, controls, stop, due_gate| Member {
+        service,
+        config,
         handler,
-        policy: Policy {
-            retry: config.retry,
-            interval: config.retry_interval,
-            timeout: service.timeout,
-        },
-        batch,
-        trpc_meta: config.common.trpc_meta,
-        limiter: limiter::Limiter::new(config.limiter_rate, config.limiter_burst),
-        key_ordered_concurrency: config.key_ordered_concurrency.max(1) as usize,
-        paused: controls.paused,
-        dead_letter: crate::deadletter::DeadLetter::create(config).map_err(kafka_err)?,
-        transaction,
-    });
+        controls,
+        give_up: give_up.clone(),
+        due_gate,
+        stop,
+        shutdown_timeout,
+    };
+    let member = constrain(member);
+    let Some(retry_topics) = give_up.retry_topics().map(RetryTopics::all) else {
+        let done = member(config, handler, controls, shutdown, false).start()?;
+        return Ok(RunningService {
+            name: service.name.clone(),
+            done,
+        });
+    };
+    check_retry_topics_exist(service, &retry_topics)?;
+    let mut retry_config = config.clone();
+    retry_config.topics = retry_topics;
+    retry_config.group = format!("{}-retry", config.group);
+    // Either member ending ends both, as one service.
+    let both = shutdown.child_token();
+    let retry_controls = Controls {
+        hooks: controls.hooks.clone(),
+        paused: controls.paused.clone(),
+        // The retry member is in a group of its own: the service is ready
+        // once both members joined theirs.
+        readiness: controls.readiness.retry_member(),
+    };
+    let main = member(config, handler.clone(), controls, both.clone(), false).start()?;
+    let retry = match member(&retry_config, handler, retry_controls, both.clone(), true).start() {
+        Ok(retry) => retry,
+        Err(e) => {
+            // The main member stops on its own and ends its thread.
+            both.cancel();
+            return Err(e);
+        }
+    };
     let (done_tx, done) = oneshot::channel();
-    let protocol = protocol::ProtocolConflict::new(&service.name, config);
-    let thread_name = format!("kafka-consumer-{}", service.name);
-    std::thread::Builder::new()
-        .name(thread_name)
-        .spawn(move || {
-            // Handlers started on this thread find the runtime as they
-            // would on a task: spawn, timers, I/O.
-            let handle = consumer.context().runtime.clone();
-            let _entered = handle.enter();
-            let consumer = Arc::new(consumer);
-            consumer.context().paused_lag.attach(&consumer);
-            let poller = Poller::new(consumer, engine_service, protocol);
-            let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                poller.run(&shutdown, shutdown_timeout)
-            }));
-            commit::leave_group(poller.consumer, &poller.service.name, shutdown_timeout);
-            let _ = done_tx.send(ended);
-        })
-        .map_err(|e| Error::Wiring(format!("could not start a consumer thread: {e}")))?;
+    tokio::spawn(async move {
+        let _ = done_tx.send(first_then_other(main, retry, both).await);
+    });
     Ok(RunningService {
         name: service.name.clone(),
         done,
     })
 }
+
+/// Ties the lifetime of a member builder's configuration to the member's.
+fn constrain<'a, F>(f: F) -> F
+where
+    F: Fn(&'a ConsumerConfig, Handler, Controls, CancellationToken, bool) -> Member<'a>,
+{
+    f
+}
+
+/// One consumer-group member of a service: the service's own, or the one
+/// of its retry topics.
+struct Member<'a> {
+    service: &'a ConsumerService,
+    config: &'a ConsumerConfig,
+    handler: Handler,
+    controls: Controls,
+    give_up: Arc<GiveUp>,
+    due_gate: bool,
+    stop: CancellationToken,
+    shutdown_timeout: Duration,
+}
+
+impl Member<'_> {
+    /// Creates the member's consumer, subscribes it and starts its poll
+    /// thread; the receiver resolves when the thread has finished.
+    fn start(self) -> Result<oneshot::Receiver<Ended>, Error> {
+        let Member {
+            service,
+            config,
+            handler,
+            controls,
+            give_up,
+            due_gate,
+            stop,
+            shutdown_timeout,
+        } = self;
+        let kafka_err = |source| Error::Kafka {
+            service: service.name.clone(),
+            source,
+        };
+        let name: Arc<str> = Arc::from(service.name.as_str());
+        // Config validation refuses `transactionalId` with `retryTopics`,
+        // so only a service's own member is ever transactional.
+        let transaction = match &config.transactional_id {
+            None => None,
+            Some(id) => {
+                let producer =
+                    TransactionalProducer::create(&service.name, config, id).map_err(kafka_err)?;
+                Some(Arc::new(Transaction::new(
+                    name.clone(),
+                    Arc::new(producer),
+                    config.transaction_commit_interval,
+                    config.retry_interval,
+                )))
+            }
+        };
+        let context = EngineContext::new(
+            name.clone(),
+            // A revocation must finish within the group's rebalance timeout
+            // (also librdkafka's `max.poll.interval.ms` here, and the callback
+            // blocks polling), or the coordinator evicts this member anyway;
+            // keep a margin for the commit that follows.
+            config.group_rebalance_timeout.mul_f64(0.75),
+            controls.hooks,
+            controls.paused.clone(),
+            controls.readiness,
+            transaction.clone(),
+        );
+        let mut client_config = config.client_config();
+        if client_config.get("statistics.interval.ms").is_none() {
+            // Statistics feed the consumer lag gauges (crate::metrics).
+            let interval = crate::metrics::DEFAULT_STATISTICS_INTERVAL.as_millis();
+            client_config.set("statistics.interval.ms", interval.to_string());
+        }
+        for (key, value) in engine_defaults() {
+            if client_config.get(key).is_none() {
+                client_config.set(key, value);
+            }
+        }
+        crate::logging::configure(&mut client_config);
+        let consumer =
+            EngineConsumer::from_config_and_context(&client_config, context).map_err(kafka_err)?;
+        for topic in &config.topics {
+            crate::metrics::register_consumer(&service.name, topic);
+        }
+        let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics).map_err(kafka_err)?;
+
+        let batch = match (&handler, config.batch) {
+            (Handler::Batch(_), Some(n)) => Some((n.max(1) as usize, config.batch_flush)),
+            (Handler::Batch(_), None) => Some((1, config.batch_flush)),
+            (Handler::Single(_), _) => None,
+        };
+        let engine_service = Arc::new(Service {
+            name,
+            group: Arc::from(config.group.as_str()),
+            handler,
+            policy: Policy::of(config, service.timeout),
+            batch,
+            trpc_meta: config.common.trpc_meta,
+            limiter: limiter::Limiter::new(config.limiter_rate, config.limiter_burst),
+            key_ordered_concurrency: config.key_ordered_concurrency.max(1) as usize,
+            paused: controls.paused,
+            give_up,
+            due_gate,
+            transaction,
+        });
+        let (done_tx, done) = oneshot::channel();
+        let protocol = protocol::ProtocolConflict::new(&service.name, config);
+        let thread_name = if due_gate {
+            format!("kafka-consumer-{}-retry", service.name)
+        } else {
+            format!("kafka-consumer-{}", service.name)
+        };
+        std::thread::Builder::new()
+            .name(thread_name)
+            .spawn(move || {
+                // Handlers started on this thread find the runtime as they
+                // would on a task: spawn, timers, I/O.
+                let handle = consumer.context().runtime.clone();
+                let _entered = handle.enter();
+                let consumer = Arc::new(consumer);
+                consumer.context().paused_lag.attach(&consumer);
+                let poller = Poller::new(consumer, engine_service, protocol);
+                let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    poller.run(&stop, shutdown_timeout)
+                }));
+                commit::leave_group(poller.consumer, &poller.service.name, shutdown_timeout);
+                let _ = done_tx.send(ended);
+            })
+            .map_err(|e| Error::Wiring(format!("could not start a consumer thread: {e}")))?;
+        Ok(done)
+    }
+}
+
+/// How a service of two members ended: when the first ends (an error, or
+/// shutdown), the other is stopped too; a panic, else an error, of either
+/// is the service's.
+async fn first_then_other(
+    mut main: oneshot::Receiver<Ended>,
+    mut retry: oneshot::Receiver<Ended>,
+    both: CancellationToken,
+) -> Ended {
+    // A dropped sender cannot happen (the thread always sends), but if it
+    // did, the member is gone all the same.
+    let ended = |r: Result<Ended, oneshot::error::RecvError>| r.unwrap_or(Ok(Ok(())));
+    let (first, other) = tokio::select! {
+        first = &mut main => (ended(first), retry),
+        first = &mut retry => (ended(first), main),
+    };
+    both.cancel();
+    let second = ended(other.await);
+    match (first, second) {
+        (Err(panic), _) | (_, Err(panic)) => Err(panic),
+        (Ok(Err(e)), _) | (_, Ok(Err(e))) => Ok(Err(e)),
+        _ => Ok(Ok(())),
+    }
+}
+
+/// Startup fails naming the retry topics that do not exist: a copy written
+/// to a missing topic would wait for it for ever (or, where brokers create
+/// topics on first use, land in a topic of their default size).
+fn check_retry_topics_exist(service: &ConsumerService, topics: &[String]) -> Result<(), Error> {
+    let mut client_config = service.config.client_config();
+    // Asking must not create them.
+    client_config.set("allow.auto.create.topics", "false");
+    crate::logging::configure(&mut client_config);
+    let probe: rdkafka::consumer::BaseConsumer = match client_config.create() {
+        Ok(probe) => probe,
+        Err(error) => {
+            return Err(Error::Kafka {
+                service: service.name.clone(),
+                source: error,
+            })
+        }
+    };
+    let mut missing = Vec::new();
+    for topic in topics {
+        match probe.fetch_metadata(Some(topic), RETRY_TOPIC_CHECK_TIMEOUT) {
+            Ok(metadata) => {
+                let exists = metadata.topics().iter().any(|t| {
+                    t.name() == topic && t.error().is_none() && !t.partitions().is_empty()
+                });
+                if !exists {
+                    missing.push(topic.as_str());
+                }
+            }
+            Err(error) => {
+                // Unreachable brokers are the security check's and
+                // librdkafka's to report; the member's subscription says
+                // so again if a topic is missing.
+                tracing::warn!(service = &*service.name, topic, %error, "could not check that a retry topic exists");
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let levels = service.config.retry_topics.unwrap_or_default();
+    Err(Error::Config(crate::config::ConfigError::for_key(
+        &service.name,
+        "retryTopics",
+        Some(&levels.to_string()),
+        format!(
+            "the retry topics {} do not exist; create them before starting the service, \
+             each with as many partitions as the topic it retries (kafka-rs does not create \
+             topics)",
+            missing
+                .iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )))
+}
+
+/// How long the startup check of the retry topics waits for metadata.
+const RETRY_TOPIC_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The librdkafka properties the engine sets unless the configuration
 /// does: [`FETCH_QUEUE_BACKOFF`] and [`QUEUED_MAX_KBYTES`].

@@ -154,7 +154,10 @@ async fn one(
     stop: CancellationToken,
 ) -> Done {
     let (offset, key, bytes) = (msg.offset, msg.key.clone(), held_bytes(&msg));
-    let outcome = if service.admit(&stop, 1).await {
+    let due = service
+        .wait_until_due(&stop, std::slice::from_ref(&msg))
+        .await;
+    let outcome = if due && service.admit(&stop, 1).await {
         attempt::handle(&service, &claim, Records::One(msg), &stop).await
     } else {
         Outcome::Stopped

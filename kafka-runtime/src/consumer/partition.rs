@@ -85,7 +85,9 @@ impl Partition {
                 let Some(last) = msgs.last().map(|m| m.offset) else {
                     return true;
                 };
-                if !service.admit(stop, msgs.len()).await {
+                if !service.wait_until_due(stop, &msgs).await
+                    || !service.admit(stop, msgs.len()).await
+                {
                     return false;
                 }
                 let outcome = attempt::handle(service, claim, Records::Batch(msgs), stop).await;
@@ -93,7 +95,12 @@ impl Partition {
             }
             Work::Records(msgs) => {
                 for msg in msgs {
-                    if stop.is_cancelled() || !service.admit(stop, 1).await {
+                    if stop.is_cancelled()
+                        || !service
+                            .wait_until_due(stop, std::slice::from_ref(&msg))
+                            .await
+                        || !service.admit(stop, 1).await
+                    {
                         return false;
                     }
                     let offset = msg.offset;

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::limiter::Limiter;
 use super::retry::Policy;
 use super::transaction::Transaction;
-use crate::deadletter::DeadLetter;
+use crate::deadletter::GiveUp;
 use crate::handler::Handler;
 use crate::Message;
 
@@ -34,8 +34,13 @@ pub(crate) struct Service {
     pub(crate) key_ordered_concurrency: usize,
     /// The service's pause switch ([`crate::ServiceControl`]).
     pub(crate) paused: watch::Receiver<bool>,
-    /// Where given-up records go (`deadLetterTopic`); `None` skips them.
-    pub(crate) dead_letter: Option<DeadLetter>,
+    /// Where given-up records go: the next retry topic (`retryTopics`),
+    /// `deadLetterTopic`, or nowhere (skipped). Shared with the consumer of
+    /// the retry topics.
+    pub(crate) give_up: Arc<GiveUp>,
+    /// Whether this member consumes retry topics: a record is handled only
+    /// once the wait its copy names has passed.
+    pub(crate) due_gate: bool,
     /// The transaction of a transactional service (`transactionalId`).
     pub(crate) transaction: Option<Arc<Transaction>>,
 }
@@ -47,7 +52,30 @@ impl Service {
     /// task), and no transaction (a handling may wait for the transaction
     /// to reopen, and the poll thread is what ends it).
     pub(crate) fn may_start_on_poll_thread(&self) -> bool {
-        self.key_ordered_concurrency <= 1 && self.limiter.is_none() && self.transaction.is_none()
+        self.key_ordered_concurrency <= 1
+            && self.limiter.is_none()
+            && !self.due_gate
+            && self.transaction.is_none()
+    }
+
+    /// On a member of retry topics, waits until `msgs` are due (the last
+    /// one is due last: a retry topic's records become due in the order
+    /// they were written). `false` if stopped meanwhile.
+    pub(crate) async fn wait_until_due(&self, stop: &CancellationToken, msgs: &[Message]) -> bool {
+        if !self.due_gate {
+            return true;
+        }
+        let Some(due) = msgs.last().and_then(crate::retrytopic::due_of) else {
+            return true;
+        };
+        let Ok(wait) = due.duration_since(std::time::SystemTime::now()) else {
+            return true;
+        };
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => false,
+            () = tokio::time::sleep(wait) => true,
+        }
     }
 
     /// Whether user code has paused the service.

@@ -22,12 +22,17 @@
 //! records into the transaction, and no retry can take them back: the
 //! failure dooms the transaction. It is aborted once the running handlings
 //! finished, every partition goes back to its last committed offset (the
-//! engine drops what it holds and seeks), and handling resumes after
-//! `retryInterval` in a new transaction, starting with the failed record.
-//! Attempts are counted per record across these rewinds, so `maxRetry`
-//! holds as usual; a record given up on goes to the dead-letter topic (or
-//! is skipped) without calling the handler again, and its offset commits
-//! with the next transaction. A commit the cluster refuses is aborted and
+//! engine drops what it holds and seeks), and handling resumes after the
+//! retry schedule's wait (`retryInterval`, `retryBackoff`, `retryJitter`)
+//! in a new transaction, starting with the failed record. Attempts are
+//! counted per handling across these rewinds, so `maxRetry` holds as
+//! usual; a record given up on goes to the dead-letter topic (or is
+//! skipped) without calling the handler again, and its offset commits
+//! with the next transaction. A batch whose handler names only some
+//! records as failed ([`crate::BatchError`]) still dooms the transaction,
+//! which took the other records' outputs too: the whole batch runs again,
+//! and once `maxRetry` is spent the named records are given up on and the
+//! rest runs once more. A commit the cluster refuses is aborted and
 //! rewound the same way; a fatal error (the producer was fenced by a newer
 //! instance with the same `transactional.id`) ends the member.
 //!
@@ -66,13 +71,23 @@ type PartitionKey = (String, i32);
 /// A record (its handling's first offset) and its failed attempts.
 pub(crate) type RecordKey = (String, i32, i64);
 
-/// A record whose handler failed in an aborted transaction.
+/// A handling (a record, or a batch) whose handler failed in an aborted
+/// transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Failed {
     /// How many times its handler ran and failed.
     pub(crate) attempts: u32,
     /// The last error.
     pub(crate) error: String,
+    /// The offsets of the records that failed, each with its error: every
+    /// record of the handling, unless a batch handler's
+    /// [`crate::BatchError`] named only some. Once `maxRetry` is spent,
+    /// these are given up on and the others run again (their outputs were
+    /// aborted with the transaction).
+    pub(crate) records: Vec<(i64, String)>,
+    /// How long handling waits after the abort: the retry schedule's wait
+    /// after this attempt (`retryInterval`, `retryBackoff`, `retryJitter`).
+    pub(crate) retry_in: Duration,
 }
 
 /// One transactional service's transaction state.
@@ -106,6 +121,8 @@ struct State {
     failed: bool,
     /// The gate stays closed until then, after an abort for a failure.
     hold_until: Option<Instant>,
+    /// The longest wait the failures of the open transaction asked for.
+    retry_in: Option<Duration>,
     /// The last offset each partition's handlings completed in the open
     /// transaction.
     offsets: HashMap<PartitionKey, i64>,
@@ -156,6 +173,7 @@ impl Transaction {
                 doomed: None,
                 failed: false,
                 hold_until: None,
+                retry_in: None,
                 offsets: HashMap::new(),
                 positions: HashMap::new(),
                 failures: HashMap::new(),
@@ -359,8 +377,10 @@ impl Transaction {
         state.used = false;
         state.doomed = None;
         state.began = Instant::now();
+        let retry_in = state.retry_in.take();
         if ended == Ended::Aborted && std::mem::take(&mut state.failed) {
-            state.hold_until = Some(Instant::now() + self.retry_interval);
+            let wait = retry_in.unwrap_or(self.retry_interval);
+            state.hold_until = Some(Instant::now() + wait);
         }
         Ok(ended)
     }
@@ -528,15 +548,19 @@ impl Lease<'_> {
         self.transaction.lock().failures.remove(key);
     }
 
-    /// The handler failed on the record at `key` (attempt number
-    /// `attempts`): the transaction is doomed.
-    pub(crate) fn failed(&self, key: RecordKey, attempts: u32, error: String) {
+    /// The handler failed on the handling at `key`: the transaction is
+    /// doomed.
+    pub(crate) fn failed(&self, key: RecordKey, failed: Failed) {
         let mut state = self.transaction.lock();
         let why = format!(
-            "the handler failed on {}[{}]@{} (attempt {attempts}): {error}",
-            key.0, key.1, key.2
+            "the handler failed on {}[{}]@{} (attempt {}): {}",
+            key.0, key.1, key.2, failed.attempts, failed.error
         );
-        state.failures.insert(key, Failed { attempts, error });
+        let wait = state
+            .retry_in
+            .map_or(failed.retry_in, |w| w.max(failed.retry_in));
+        state.retry_in = Some(wait);
+        state.failures.insert(key, failed);
         state.open = false;
         state.failed = true;
         state.doomed.get_or_insert(why);
@@ -615,14 +639,14 @@ mod tests {
         let lease = rt.block_on(t.enter(&stop)).unwrap();
         let key = ("t".to_owned(), 1, 42);
         assert_eq!(lease.earlier_failure(&key), None);
-        lease.failed(key.clone(), 1, "boom".into());
-        assert_eq!(
-            lease.earlier_failure(&key),
-            Some(Failed {
-                attempts: 1,
-                error: "boom".into()
-            })
-        );
+        let failed = Failed {
+            attempts: 1,
+            error: "boom".into(),
+            records: vec![(42, "boom".into())],
+            retry_in: Duration::from_millis(5),
+        };
+        lease.failed(key.clone(), failed.clone());
+        assert_eq!(lease.earlier_failure(&key), Some(failed));
         drop(lease);
         assert_eq!(t.tick(), Tick::End, "doomed: ends at once");
         assert!(t

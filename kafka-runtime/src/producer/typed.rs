@@ -1,19 +1,24 @@
-//! Typed producers: values serialized with serde (JSON) before they are sent.
+//! Typed producers: values encoded by a codec (JSON by default) before
+//! they are sent.
 
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::Serialize;
+use crate::codec::{Encode, Json};
 
 use super::callbacks::AsyncCallbacks;
 use super::error::ProduceError;
 use super::raw::RawProducer;
 use super::record::{Delivered, Headers, Key};
 
-/// A producer of `T` values, each sent as its JSON serialization.
+/// A producer of `T` values, each sent as encoded by the codec `C`: JSON
+/// (serde) by default, [`Protobuf`](crate::codec::Protobuf) for
+/// `prost::Message` types (`Producer<Order, Protobuf>`, feature
+/// `protobuf`), [`Raw`](crate::codec::Raw) for bytes and text as they are,
+/// or your own ([`crate::codec`]).
 ///
-/// Declare it in a `#[kafka_producer]` struct; for raw bytes use
-/// [`RawProducer`] instead.
+/// Declare it in a `#[kafka_producer]` struct; for native records use
+/// [`RawProducer`].
 ///
 /// ```
 /// use kafka_runtime::{kafka_consumer, kafka_producer, HandlerError, Producer};
@@ -34,14 +39,14 @@ use super::record::{Delivered, Headers, Key};
 ///
 /// A round trip on a broker: see `kafka_runtime::testing::EmbeddedBroker`
 /// (feature `testing`) and the crate-level quick start.
-pub struct Producer<T> {
+pub struct Producer<T, C = Json> {
     raw: RawProducer,
     // `fn(&T)`: the producer only consumes `T`s, so it is `Send + Sync` and
-    // `Clone` whatever `T` is.
-    _value: PhantomData<fn(&T)>,
+    // `Clone` whatever `T` and `C` are.
+    _value: PhantomData<fn(&T, C)>,
 }
 
-impl<T> Clone for Producer<T> {
+impl<T, C> Clone for Producer<T, C> {
     fn clone(&self) -> Self {
         Producer {
             raw: self.raw.clone(),
@@ -50,16 +55,17 @@ impl<T> Clone for Producer<T> {
     }
 }
 
-impl<T> fmt::Debug for Producer<T> {
+impl<T, C> fmt::Debug for Producer<T, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Producer")
             .field("value", &std::any::type_name::<T>())
+            .field("codec", &std::any::type_name::<C>())
             .field("raw", &self.raw)
             .finish()
     }
 }
 
-impl<T: Serialize> Producer<T> {
+impl<T, C: Encode<T>> Producer<T, C> {
     /// The bytes-level producer underneath, for native records and raw payloads.
     ///
     /// ```
@@ -114,7 +120,7 @@ impl<T: Serialize> Producer<T> {
         }
     }
 
-    /// Serializes `value` and writes it to the target's `topic`; see
+    /// Encodes `value` and writes it to the target's `topic`; see
     /// [`RawProducer::produce`].
     ///
     /// ```
@@ -141,11 +147,11 @@ impl<T: Serialize> Producer<T> {
         headers: impl Into<Headers>,
     ) -> Result<(), ProduceError> {
         let topic = self.raw.configured_topic()?;
-        let payload = encode(topic, value)?;
+        let payload = encode::<T, C>(topic, value)?;
         self.raw.produce(key, payload, headers).await
     }
 
-    /// Serializes `value`, writes it to `topic` and waits for the
+    /// Encodes `value`, writes it to `topic` and waits for the
     /// acknowledgement; see [`RawProducer::send_message`].
     ///
     /// ```
@@ -173,11 +179,11 @@ impl<T: Serialize> Producer<T> {
         value: &T,
         headers: impl Into<Headers>,
     ) -> Result<Delivered, ProduceError> {
-        let payload = encode(topic, value)?;
+        let payload = encode::<T, C>(topic, value)?;
         self.raw.send_message(topic, key, payload, headers).await
     }
 
-    /// Serializes `value` and queues it for `topic`; the outcome goes to the
+    /// Encodes `value` and queues it for `topic`; the outcome goes to the
     /// callbacks. See [`RawProducer::async_send_message`].
     ///
     /// ```
@@ -205,17 +211,20 @@ impl<T: Serialize> Producer<T> {
         value: &T,
         headers: impl Into<Headers>,
     ) -> Result<(), ProduceError> {
-        let payload = encode(topic, value)?;
+        let payload = encode::<T, C>(topic, value)?;
         self.raw
             .async_send_message(topic, key, payload, headers)
             .await
     }
 }
 
-fn encode<T: Serialize>(topic: &str, value: &T) -> Result<Vec<u8>, ProduceError> {
-    serde_json::to_vec(value).map_err(|error| ProduceError::Serialization {
+fn encode<'v, T, C: Encode<T>>(
+    topic: &str,
+    value: &'v T,
+) -> Result<std::borrow::Cow<'v, [u8]>, ProduceError> {
+    C::encode(value).map_err(|error| ProduceError::Serialization {
         topic: topic.to_owned(),
-        reason: error.to_string(),
+        reason: format!("{}: {error}", C::NAME),
     })
 }
 
@@ -224,7 +233,7 @@ fn encode<T: Serialize>(topic: &str, value: &T) -> Result<Vec<u8>, ProduceError>
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a producer type",
     label = "a `#[kafka_producer]` field must be a producer",
-    note = "use `Producer<T>` for serde values (JSON) or `RawProducer` for bytes"
+    note = "use `Producer<T>` for serde values (JSON), `Producer<T, Protobuf>` for prost messages, `Producer<T, C>` for another codec, or `RawProducer` for native records"
 )]
 ///
 /// ```
@@ -233,6 +242,7 @@ fn encode<T: Serialize>(topic: &str, value: &T) -> Result<Vec<u8>, ProduceError>
 /// fn field_type<T: FromRawProducer>() {}
 /// field_type::<RawProducer>();
 /// field_type::<Producer<String>>();
+/// field_type::<Producer<bytes::Bytes, kafka_runtime::codec::Raw>>();
 /// ```
 pub trait FromRawProducer: Sized {
     /// Wraps the producer the runtime built for the field.
@@ -246,7 +256,7 @@ impl FromRawProducer for RawProducer {
     }
 }
 
-impl<T: Serialize> FromRawProducer for Producer<T> {
+impl<T, C: Encode<T>> FromRawProducer for Producer<T, C> {
     fn from_raw(raw: RawProducer) -> Self {
         Producer {
             raw,

@@ -74,7 +74,8 @@ pub struct ReadinessReport {
     pub ready: bool,
     /// What `serve()` as a whole is doing (starting, running, stopping).
     pub phase: String,
-    /// Each consumer service, by name.
+    /// Each consumer service, by name; a service with `retryTopics` also
+    /// as `NAME (retry topics)`, the member consuming its retry topics.
     pub services: BTreeMap<String, ComponentState>,
     /// Each producer (its `client.service[]` name or declaring type), by name.
     pub producers: BTreeMap<String, ComponentState>,
@@ -271,6 +272,12 @@ impl Readiness {
     }
 }
 
+/// How the readiness report names the consumer of a service's retry
+/// topics: a member of its own group, which must join too.
+pub(crate) fn retry_member_label(service: &str) -> String {
+    format!("{service} (retry topics)")
+}
+
 fn pending_join() -> ComponentState {
     ComponentState::Pending("joining its consumer group".to_owned())
 }
@@ -294,6 +301,15 @@ impl ServiceReadiness {
                 }
                 _ => false,
             });
+    }
+
+    /// The reporter of the service's second member, the consumer of its
+    /// retry topics (`retryTopics`), listed as [`retry_member_label`].
+    pub(crate) fn retry_member(&self) -> ServiceReadiness {
+        ServiceReadiness {
+            readiness: self.readiness.clone(),
+            name: Arc::from(retry_member_label(&self.name)),
+        }
     }
 
     /// Whether the member is known to be in its group.
@@ -368,6 +384,29 @@ mod tests {
             .report()
             .to_string()
             .starts_with("not ready (serve() is stopping: shutdown requested)"));
+    }
+
+    #[test]
+    fn a_service_with_retry_topics_waits_for_both_members() {
+        let readiness = Readiness::default();
+        readiness.starting(&["s".into(), retry_member_label("s")], &[]);
+        readiness.running();
+        let main = readiness.service("s");
+        main.joined();
+        assert!(!readiness.is_ready(), "the retry member has not joined");
+        let retry = main.retry_member();
+        retry.joined();
+        assert!(readiness.is_ready());
+        retry.rejoining("session expired");
+        assert!(!readiness.is_ready());
+        assert!(
+            readiness
+                .report()
+                .to_string()
+                .contains("service s (retry topics): failing: session expired"),
+            "{}",
+            readiness.report()
+        );
     }
 
     #[test]
