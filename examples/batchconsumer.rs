@@ -11,9 +11,11 @@ use std::sync::atomic::Ordering;
 
 use kafka_runtime::{kafka_consumer, Context, HandlerError};
 
+// `JsonSchema` gives the type its schema in the application's AsyncAPI
+// document (`KAFKA_RS_ASYNCAPI=path.json`).
 /// A typed payload: records are decoded from JSON; one that does not decode
 /// is logged and skipped.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 struct Order {
     id: u32,
     item: String,

@@ -16,7 +16,10 @@ use kafka_runtime::producer::Headers;
 use kafka_runtime::{kafka_producer, Inject, Producer, RuntimeHandle};
 use serde::Serialize;
 
-#[derive(Debug, Serialize)]
+// `JsonSchema` gives the type its schema in the application's AsyncAPI
+// document (`KAFKA_RS_ASYNCAPI=path.json`).
+/// A greeting, sent as JSON.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct Greeting {
     id: u32,
     text: String,

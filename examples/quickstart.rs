@@ -51,8 +51,11 @@ client:
 const ORDERS: usize = 3;
 static AUDITED: AtomicUsize = AtomicUsize::new(0);
 
+// `JsonSchema` gives the type its schema in the application's AsyncAPI
+// document (`KAFKA_RS_ASYNCAPI=path.json`); its doc comment becomes the
+// schema's description.
 /// A typed payload: records are JSON, decoded before the handler runs.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 struct Order {
     id: u32,
     item: String,

@@ -11,8 +11,13 @@
 #                  (scripts/kafka.sh install: Maven Central, ~55 MB), starts a
 #                  single node with PLAINTEXT, SASL, SSL, mTLS and SASL_SSL
 #                  listeners, then runs the integration tests of the top-level
-#                  package, the security tests and every example against it
-#                  (KAFKA_RS_TEST_BOOTSTRAP and friends exported). The broker
+#                  package, the consumer tests again with KIP-848's
+#                  groupProtocol=consumer, the tests that need Apache Kafka
+#                  itself (transactions, static membership, readiness), the
+#                  security tests and every example against it
+#                  (KAFKA_RS_TEST_BOOTSTRAP and friends exported), then
+#                  validates every example's AsyncAPI document with
+#                  @asyncapi/parser (npm registry, once per machine). The broker
 #                  is stopped however the phase ends; its logs stay in
 #                  target/kafka-VERSION/.
 #
@@ -28,7 +33,7 @@
 #
 # Needs: a Rust toolchain with a C compiler (librdkafka is built from
 # source), a JDK 17+ and Maven (Apache Kafka), openssl (test certificates),
-# Go 1.21+ (the interop phase).
+# Node 18+ and npm (the AsyncAPI validator), Go 1.21+ (the interop phase).
 # Exits non-zero as soon as a phase fails. Never reads stdin.
 # Environment: KAFKA_RS_PHASE_TIMEOUT (seconds per cargo test phase, default
 # 3600), KAFKA_RS_SKIP_EMBEDDED=1 (start at the Apache Kafka phase, for
@@ -79,19 +84,64 @@ print_reliability() {
 }
 rm -f "$reliability_report"
 
-# Every example (the seed's five, metrics and those of #22) runs to completion and exits 0
-# on the broker the environment selects. The quick start, the README's first
-# command, always embeds its broker: it runs in the embedded phase only.
+# Every example (the seed's five, metrics and those of #22) runs to completion
+# and exits 0 on the broker the environment selects, and writes its AsyncAPI
+# document (KAFKA_RS_ASYNCAPI) into target/asyncapi/. The quick start, the
+# README's first command, always embeds its broker: it runs in the embedded
+# phase only.
 examples=(consumer batchconsumer consumer_with_mulit_service producer producer_ex metrics backoff batch_outcomes codecs retry_topics)
+asyncapi_dir="$repo_root/target/asyncapi"
+rm -rf "$asyncapi_dir"
+mkdir -p "$asyncapi_dir"
 run_examples() {
     local where=$1 example t
     shift
     for example in "$@"; do
         banner "cargo run --example $example  [broker: $where]"
         t=$SECONDS
-        timeout 300 cargo run --example "$example" </dev/null
+        KAFKA_RS_ASYNCAPI="$asyncapi_dir/app-$example.json" \
+            timeout 300 cargo run --example "$example" </dev/null
         timings+=("example $example ($where): $((SECONDS - t))s")
     done
+}
+
+# The AsyncAPI documents of every example, from the application itself
+# (written by the runs above; the quick start's in the embedded phase) and
+# from its trpc_go.yaml alone (kafka-config-check --asyncapi), validated by
+# the AsyncAPI initiative's parser (@asyncapi/parser from the npm registry,
+# pinned in scripts/asyncapi/package-lock.json, installed once per machine by
+# scripts/asyncapi/validate.sh). A document that breaks the AsyncAPI 3.0
+# schema must be refused first: the validator can fail.
+validate_asyncapi() {
+    local yaml name example status=0 t=$SECONDS
+    local documents=()
+    banner "AsyncAPI: every example's document, validated with @asyncapi/parser"
+    for yaml in examples/*.yaml; do
+        name="$(basename "$yaml" .yaml)"
+        # The producer examples' targets name ${KAFKA_BOOTSTRAP}.
+        KAFKA_BOOTSTRAP="$KAFKA_RS_TEST_BOOTSTRAP" \
+            cargo run -q -p kafka-config-check -- --asyncapi --api-version 1.0.0 "$yaml" \
+            >"$asyncapi_dir/config-$name.json" </dev/null
+        documents+=("$asyncapi_dir/config-$name.json")
+    done
+    local apps=("${examples[@]}")
+    if [[ "${KAFKA_RS_SKIP_EMBEDDED:-}" != 1 ]]; then
+        apps+=(quickstart)
+    fi
+    for example in "${apps[@]}"; do
+        [[ -s "$asyncapi_dir/app-$example.json" ]] || {
+            echo "example $example wrote no AsyncAPI document" >&2
+            return 1
+        }
+        documents+=("$asyncapi_dir/app-$example.json")
+    done
+    bash scripts/asyncapi/validate.sh scripts/asyncapi/not-asyncapi-3.json </dev/null || status=$?
+    if ((status != 1)); then
+        echo "the AsyncAPI validator did not refuse scripts/asyncapi/not-asyncapi-3.json (exit $status)" >&2
+        return 1
+    fi
+    bash scripts/asyncapi/validate.sh "${documents[@]}" </dev/null
+    timings+=("AsyncAPI validation (${#documents[@]} documents): $((SECONDS - t))s")
 }
 
 if [[ "${KAFKA_RS_SKIP_EMBEDDED:-}" != 1 ]]; then
@@ -135,6 +185,30 @@ timeout "$phase_timeout" cargo test -p kafka-rs --tests </dev/null
 timings+=("Apache Kafka phase, integration tests: $((SECONDS - t))s")
 print_reliability "Apache Kafka $KAFKA_RS_TEST_KAFKA_VERSION"
 
+# KIP-848: every consumer_* target again, each consumer address the tests
+# build with groupProtocol=consumer (tests/consumer_support; the
+# consumer_group_protocol target checks the broker really ran it).
+consumer_targets=()
+for target in tests/consumer_*.rs; do
+    target="${target#tests/}"
+    consumer_targets+=(--test "${target%.rs}")
+done
+banner "Apache Kafka phase: consumer tests with groupProtocol=consumer (KIP-848)  [broker: $where]"
+t=$SECONDS
+KAFKA_RS_TEST_GROUP_PROTOCOL=consumer timeout "$phase_timeout" \
+    cargo test -p kafka-rs "${consumer_targets[@]}" </dev/null
+timings+=("Apache Kafka phase, consumer tests with KIP-848: $((SECONDS - t))s")
+
+# Tests that need Apache Kafka itself: exactly once across SIGKILLs and a
+# frozen zombie (transactions), static membership, readiness.
+banner "Apache Kafka phase: broker tests (transactions, static membership, readiness)  [broker: $where]"
+t=$SECONDS
+timeout "$phase_timeout" cargo test -p kafka-rs --features kafka-broker-tests \
+    --test reliability_exactly_once --test transaction_batch_outcomes \
+    --test static_membership --test readiness </dev/null
+timings+=("Apache Kafka phase, broker tests: $((SECONDS - t))s")
+print_reliability "Apache Kafka $KAFKA_RS_TEST_KAFKA_VERSION, broker tests"
+
 banner "Apache Kafka phase: security tests (SASL_PLAINTEXT, SSL, mTLS, SASL_SSL listeners)  [broker: $where]"
 t=$SECONDS
 timeout "$phase_timeout" cargo test -p kafka-rs --features kafka-secure-tests \
@@ -142,6 +216,7 @@ timeout "$phase_timeout" cargo test -p kafka-rs --features kafka-secure-tests \
 timings+=("Apache Kafka phase, security tests: $((SECONDS - t))s")
 
 run_examples "$where" "${examples[@]}"
+validate_asyncapi
 
 # The interop phase: kafka-rs beside the tRPC-Go plugin itself, on Apache
 # Kafka 4.1.1 and 3.9.1 brokers of its own (scripts/interop.sh starts and

@@ -44,6 +44,35 @@ pub const TEST_SESSION_TIMEOUT: Duration = Duration::from_secs(6);
 /// How long topic creation may take before a test fails.
 const TOPIC_READY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The environment variable that makes the consumer integration tests'
+/// addresses speak another consumer group protocol: with
+/// `KAFKA_RS_TEST_GROUP_PROTOCOL=consumer` (KIP-848, Apache Kafka 4), every
+/// consumer address the tests build gets `groupProtocol=consumer`, and loses
+/// `groupSessionTimeout` (the broker's with that protocol). `scripts/test.sh`
+/// runs the `consumer_*` test targets again with it.
+pub const GROUP_PROTOCOL_ENV: &str = "KAFKA_RS_TEST_GROUP_PROTOCOL";
+
+/// Applies [`GROUP_PROTOCOL_ENV`] to the `(key, value)` pairs of a consumer
+/// address a test builds.
+///
+/// ```
+/// let mut keys = vec![("topics", "t".to_owned()), ("groupSessionTimeout", "6000".to_owned())];
+/// kafka_rs::apply_group_protocol(&mut keys, Some("consumer"));
+/// assert_eq!(keys, [("topics", "t".to_owned()), ("groupProtocol", "consumer".to_owned())]);
+/// kafka_rs::apply_group_protocol(&mut keys, None); // unset: unchanged
+/// assert_eq!(keys.len(), 2);
+/// ```
+pub fn apply_group_protocol(keys: &mut Vec<(&str, String)>, protocol: Option<&str>) {
+    let Some(protocol) = protocol.filter(|p| !p.is_empty()) else {
+        return;
+    };
+    if protocol == "consumer" {
+        keys.retain(|(k, _)| *k != "groupSessionTimeout");
+    }
+    keys.retain(|(k, _)| *k != "groupProtocol");
+    keys.push(("groupProtocol", protocol.to_owned()));
+}
+
 /// The environment variable `scripts/kafka.sh` sets to its state directory.
 pub const KAFKA_STATE_ENV: &str = "KAFKA_RS_TEST_KAFKA_STATE";
 
@@ -299,19 +328,33 @@ pub fn free_local_addr() -> std::io::Result<std::net::SocketAddr> {
 /// scraping the Prometheus endpoint in examples and tests without an HTTP
 /// client dependency. Fails on a non-200 answer.
 pub fn scrape_metrics(addr: std::net::SocketAddr) -> std::io::Result<String> {
+    let (status, body) = http_get(addr, "/metrics")?;
+    if status != 200 {
+        return Err(std::io::Error::other(format!(
+            "scrape failed: status {status}"
+        )));
+    }
+    Ok(body)
+}
+
+/// `GET path` at `addr` (plain HTTP/1.0, blocking): the status code and the
+/// body, for the Prometheus and readiness endpoints in examples and tests.
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     use std::io::{Error, Read, Write};
     let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let (head, body) = response
         .split_once("\r\n\r\n")
         .ok_or_else(|| Error::other(format!("not an HTTP response: {response:?}")))?;
-    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
-        return Err(Error::other(format!("scrape failed: {head}")));
-    }
-    Ok(body.to_owned())
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| Error::other(format!("no status code in {head:?}")))?;
+    Ok((status, body.to_owned()))
 }
 
 /// The value of the sample `name{labels}` in Prometheus text `exposition`

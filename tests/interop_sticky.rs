@@ -4,7 +4,8 @@
 //! no protocol. A kafka-rs member that joins a group of plugin members
 //! fails clearly once the conflict outlasts the group session timeout
 //! (members of a stopped service have left by then): `serve()` returns one
-//! error naming the group, the protocols on both sides and the recipe. The
+//! error naming the group, the protocols on both sides and the recipe. Its
+//! readiness handle is never ready and names the refusal before that. The
 //! plugin's members go on unaffected.
 
 mod interop_support;
@@ -93,6 +94,21 @@ async fn a_kafka_rs_member_in_a_group_of_sticky_plugin_members_fails_clearly() {
     assert!(
         ours.handled().is_empty(),
         "the kafka-rs member handled records"
+    );
+    // Its readiness handle never said ready, and said why before serve()
+    // returned the error.
+    let readiness = ours.readiness();
+    assert!(
+        readiness.iter().all(|(ready, ..)| !ready),
+        "the refused member was ready at some point: {readiness:?}"
+    );
+    let said_why = readiness
+        .iter()
+        .find(|(_, report, _)| report.contains(&group) && report.contains("refuses"))
+        .unwrap_or_else(|| panic!("no readiness report named the refusal: {readiness:?}"));
+    assert!(
+        !said_why.2,
+        "the refusal reached the readiness handle only after serve() failed: {readiness:?}"
     );
 
     // The plugin's member keeps its partitions and goes on handling.

@@ -413,3 +413,75 @@ fn near_misses_are_noted_but_valid() {
     assert_eq!(doc["notes"], serde_json::json!([]));
     assert!(!stdout(&run(dir.path(), None, &[path.to_str().unwrap()])).contains("note:"));
 }
+
+#[test]
+fn asyncapi_describes_every_channel_without_secrets() {
+    let dir = Dir::new();
+    let path = dir.write("trpc_go.yaml", &good_yaml());
+    let out = run(
+        dir.path(),
+        None,
+        &[
+            "--asyncapi",
+            "--api-version",
+            "2.1.0",
+            path.to_str().unwrap(),
+        ],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(
+        !text.contains(PASSWORD) && !text.contains("alice"),
+        "{text}"
+    );
+    let doc: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(doc["asyncapi"], "3.0.0");
+    assert_eq!(doc["info"]["title"], "trpc_go.yaml");
+    assert_eq!(doc["info"]["version"], "2.1.0");
+    // Two clusters: the consumer's (SCRAM) and the producer's.
+    assert_eq!(doc["servers"]["kafka_1"]["host"], "127.0.0.1:9092");
+    assert_eq!(
+        doc["servers"]["kafka_1"]["security"][0]["$ref"],
+        "#/components/securitySchemes/scramSha512"
+    );
+    assert_eq!(doc["servers"]["kafka_2"]["protocol"], "kafka");
+    let channels: Vec<&str> = doc["channels"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|c| c["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(channels, ["audit", "orders", "refunds"]);
+    let operations = doc["operations"].as_object().unwrap();
+    let receive = &operations["trpc_app_server_consumer_receive_orders"];
+    assert_eq!(receive["action"], "receive");
+    assert_eq!(receive["channel"]["$ref"], "#/channels/orders");
+    assert_eq!(
+        receive["bindings"]["kafka"]["groupId"]["enum"][0],
+        "billing"
+    );
+    assert!(!receive["summary"]
+        .as_str()
+        .unwrap()
+        .contains("(in batches)"));
+    assert_eq!(
+        operations["trpc_app_server_producer_send"]["action"],
+        "send"
+    );
+    // The configuration alone does not know the payload types.
+    assert!(doc["components"]["messages"]["unspecified"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("KAFKA_RS_ASYNCAPI"));
+
+    let out = run(
+        dir.path(),
+        None,
+        &["--asyncapi", "--format", "json", path.to_str().unwrap()],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--asyncapi replaces the report formats"
+    );
+}

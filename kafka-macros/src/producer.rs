@@ -23,7 +23,7 @@
 mod args;
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned, ToTokens};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{Attribute, Fields, Item, ItemStruct};
 
@@ -145,7 +145,7 @@ fn expand_struct(attr: TokenStream, strukt: &ItemStruct) -> syn::Result<TokenStr
 
     let mut registrations = Vec::new();
     let mut builds = Vec::new();
-    for (field, init) in strukt.fields.iter().zip(&inits) {
+    for (index, (field, init)) in strukt.fields.iter().zip(&inits).enumerate() {
         let ty = &field.ty;
         let declared_by = match &field.ident {
             Some(name) => format!("{ident}.{name}"),
@@ -154,6 +154,9 @@ fn expand_struct(attr: TokenStream, strukt: &ItemStruct) -> syn::Result<TokenStr
         let value = match init {
             FieldInit::Producer(source) => {
                 let source = source_tokens(source);
+                // For the AsyncAPI document: the field's payload type, with
+                // its JSON Schema when it has one (autoref at this type).
+                let describe = format_ident!("__kafka_producer_payload_{}", index);
                 registrations.push(quote! {
                     ::kafka_runtime::__private::inventory::submit! {
                         ::kafka_runtime::__private::ProducerRegistration::new(
@@ -162,6 +165,17 @@ fn expand_struct(attr: TokenStream, strukt: &ItemStruct) -> syn::Result<TokenStr
                             ::core::file!(),
                             ::core::line!(),
                         )
+                    }
+
+                    #[allow(clippy::needless_borrow)]
+                    fn #describe() -> ::kafka_runtime::__private::Payload {
+                        #[allow(unused_imports)]
+                        use ::kafka_runtime::__private::{ViaAny as _, ViaKnown as _, ViaSchema as _};
+                        (&&&::kafka_runtime::__private::Produced::<#ty>::new()).payload()
+                    }
+
+                    ::kafka_runtime::__private::inventory::submit! {
+                        ::kafka_runtime::__private::ProducedPayload::new(#source, #declared_by, #describe)
                     }
                 });
                 let from_raw = quote_spanned! {ty.span()=>

@@ -53,6 +53,17 @@ pub enum Error {
     /// A producer could not finish its work (shutdown's flush deadline passed).
     #[error("producer error: {0}")]
     Produce(#[from] crate::producer::ProduceError),
+    /// The readiness endpoint ([`crate::Serve::readiness_endpoint`]) could
+    /// not listen on its address.
+    #[cfg(feature = "readiness-http")]
+    #[error("the readiness endpoint cannot listen on {addr}: {source}")]
+    ReadinessEndpoint {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// Why it could not be bound.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The runtime's result type.

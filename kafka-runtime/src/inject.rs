@@ -80,6 +80,8 @@ impl RuntimeHandle {
         } else {
             config
         };
+        // With KAFKA_RS_ASYNCAPI set: the application's AsyncAPI document.
+        crate::asyncapi::write_if_asked(&config)?;
         crate::security::check_services(
             config
                 .producers
@@ -206,6 +208,11 @@ impl RuntimeHandle {
     #[doc(hidden)]
     pub fn __client_count(&self) -> usize {
         self.inner.producers.client_count()
+    }
+
+    /// One broker probe per producer client, for readiness.
+    pub(crate) fn broker_probes(&self) -> Vec<crate::producer::BrokerProbe> {
+        self.inner.producers.probes()
     }
 
     /// Flushes every producer, waiting at most `deadline`: every record

@@ -120,6 +120,22 @@
 //! ([`Serve::on_partitions_assigned`]) and a [`ServiceControl`] to pause
 //! and resume services.
 //!
+//! ## Exactly once, static membership, KIP-848, readiness
+//!
+//! `transactionalId=ID` on a consumer address makes a consume-transform-
+//! produce service exactly once: what the handler sends through its
+//! producers and the input offsets commit in one Kafka transaction, every
+//! `transactionCommitInterval`; a failed handler aborts the transaction and
+//! the service rewinds to its last commit. `groupInstanceId=ID` is static
+//! membership (a restart within the session keeps the partitions without a
+//! rebalance), `groupProtocol=consumer` KIP-848's broker-driven group
+//! protocol. [`Serve::readiness`] tells orchestrators when every member
+//! joined its group and every producer reached a broker ([`readiness`];
+//! `GET /ready` with feature `readiness-http`). [`asyncapi`] writes an
+//! AsyncAPI 3.0 document of the application's channels, with its payload
+//! types (`KAFKA_RS_ASYNCAPI=path.json`; schemas with feature `schemars`).
+//! CONFIGURATION.md has the details of each.
+//!
 //! ## How handlers run
 //!
 //! Each service has a thread polling its librdkafka consumer and a tokio task
@@ -202,6 +218,7 @@
 //! (`metrics::install_prometheus`).
 #![deny(missing_docs)]
 
+pub mod asyncapi;
 mod batch_error;
 pub mod codec;
 pub mod config;
@@ -221,6 +238,7 @@ pub mod metrics;
 #[cfg(feature = "opentelemetry")]
 pub mod otel;
 pub mod producer;
+pub mod readiness;
 pub mod retrytopic;
 pub mod security;
 mod serve;
@@ -232,6 +250,7 @@ pub use error::{Error, GroupProtocolConflict, Result};
 pub use inject::{Inject, RuntimeHandle};
 pub use metadata::Metadata;
 pub use producer::{ProduceError, Producer, RawProducer};
+pub use readiness::Readiness;
 
 pub use batch_error::BatchError;
 pub use context::{Context, RawContext};
@@ -332,6 +351,11 @@ pub use kafka_macros::kafka_consumer;
 /// ```
 pub use kafka_macros::kafka_producer;
 
+/// The `schemars` crate whose `JsonSchema` derive gives payload types their
+/// schema in the AsyncAPI document ([`asyncapi`]; feature `schemars`).
+#[cfg(feature = "schemars")]
+pub use schemars;
+
 /// The `rdkafka` crate this runtime is built on, for native records and
 /// settings the address language does not cover.
 ///
@@ -345,6 +369,10 @@ pub use rdkafka;
 /// Not public API: paths the macros' generated code refers to.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::asyncapi::probe::{
+        Consumed, Produced, ViaAny, ViaKnown, ViaSchema, OCTET_STREAM, PROTOBUF,
+    };
+    pub use crate::asyncapi::{ConsumedPayload, Payload, ProducedPayload};
     pub use crate::codec::{Json, Protobuf, Raw};
     pub use crate::handler::{
         assert_send, decode, into_handler_result, Handler, HandlerFuture, Registration,

@@ -12,8 +12,10 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::control::{Hooks, PartitionsEvent, ServiceControl};
 use crate::handler::Registration;
+use crate::readiness::Readiness;
 use crate::{consumer, Error, RuntimeHandle};
 
+mod probes;
 mod wiring;
 
 pub use wiring::Wiring;
@@ -72,6 +74,9 @@ pub fn serve() -> Serve {
         only: None,
         hooks: Hooks::default(),
         control: ServiceControl::default(),
+        readiness: Readiness::default(),
+        #[cfg(feature = "readiness-http")]
+        readiness_endpoint: None,
     }
 }
 
@@ -111,6 +116,9 @@ pub struct Serve {
     only: Option<Vec<String>>,
     hooks: Hooks,
     control: ServiceControl,
+    readiness: Readiness,
+    #[cfg(feature = "readiness-http")]
+    readiness_endpoint: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for Serve {
@@ -284,6 +292,46 @@ impl Serve {
         self.control.clone()
     }
 
+    /// A handle that says whether this `serve()` is ready: every service's
+    /// member joined its group and every producer reached a broker (see
+    /// [`crate::readiness`]). For orchestrators' readiness probes; with
+    /// feature `readiness-http`, `Serve::readiness_endpoint` serves it over
+    /// HTTP.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), kafka_runtime::Error> {
+    /// let serve = kafka_runtime::serve();
+    /// let readiness = serve.readiness();
+    /// tokio::spawn(async move {
+    ///     readiness.ready().await;
+    ///     println!("{}", readiness.report());
+    /// });
+    /// serve.await
+    /// # }
+    /// ```
+    pub fn readiness(&self) -> Readiness {
+        self.readiness.clone()
+    }
+
+    /// Serves `GET /ready` on `addr` while `serve()` runs: 200 when
+    /// [ready](Self::readiness), 503 when not, with the
+    /// [report](crate::readiness::ReadinessReport) as text (feature
+    /// `readiness-http`). An address that cannot be bound stops `serve()`
+    /// with [`Error::ReadinessEndpoint`] before any service starts.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), kafka_runtime::Error> {
+    /// kafka_runtime::serve()
+    ///     .readiness_endpoint("0.0.0.0:8081".parse().unwrap()) // readinessProbe: httpGet /ready on 8081
+    ///     .await
+    /// # }
+    /// ```
+    #[cfg(feature = "readiness-http")]
+    pub fn readiness_endpoint(mut self, addr: std::net::SocketAddr) -> Self {
+        self.readiness_endpoint = Some(addr);
+        self
+    }
+
     async fn run(self) -> Result<(), Error> {
         let config = match self.source {
             Source::Config(c) => *c,
@@ -306,8 +354,31 @@ impl Serve {
             crate::security::STARTUP_PROBE_DEADLINE,
         )
         .await?;
+        #[cfg(feature = "readiness-http")]
+        let _endpoint = match self.readiness_endpoint {
+            Some(addr) => Some(
+                self.readiness
+                    .serve_http(addr)
+                    .await
+                    .map_err(|source| Error::ReadinessEndpoint { addr, source })?,
+            ),
+            None => None,
+        };
         let config = Arc::new(config);
         let runtime = RuntimeHandle::start(config.clone()).await?;
+        let probes = runtime.broker_probes();
+        let mut service_names = Vec::with_capacity(wiring.pairs.len());
+        for (service, _) in &wiring.pairs {
+            service_names.push(service.name.clone());
+            if service.config.retry_topics.is_some() {
+                service_names.push(crate::readiness::retry_member_label(&service.name));
+            }
+        }
+        let producer_names: Vec<String> = probes.iter().map(|p| p.label().to_owned()).collect();
+        self.readiness.starting(&service_names, &producer_names);
+        let stop_probes = CancellationToken::new();
+        let _stop_probes = stop_probes.clone().drop_guard();
+        probes::spawn(probes, &self.readiness, &stop_probes);
 
         let mut handlers = Vec::with_capacity(wiring.pairs.len());
         for (service, registration) in &wiring.pairs {
@@ -320,6 +391,7 @@ impl Serve {
             let controls = consumer::Controls {
                 hooks: self.hooks.clone(),
                 paused: self.control.register(&service.name),
+                readiness: self.readiness.service(&service.name),
             };
             match consumer::start(
                 &service,
@@ -330,6 +402,7 @@ impl Serve {
             ) {
                 Ok(r) => running.push(r),
                 Err(e) => {
+                    self.readiness.stopping("a service could not start");
                     stop.cancel();
                     let _ = wait_all(running).await;
                     let _ = runtime.shutdown(self.shutdown_timeout).await;
@@ -341,6 +414,7 @@ impl Serve {
             services = ?running.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
             "kafka consumers running"
         );
+        self.readiness.running();
 
         let signal = self.shutdown.unwrap_or_else(os_signal);
         // A service that ends on its own (fatal client error) ends them all.
@@ -351,6 +425,12 @@ impl Serve {
             }
             ended = first_to_end(&mut running) => Some(ended),
         };
+        match &early {
+            None => self.readiness.stopping("shutdown requested"),
+            Some((service, _)) => self
+                .readiness
+                .stopping(&format!("service `{service}` ended")),
+        }
         stop.cancel();
         let mut result = wait_all(running).await;
         if let Some((service, ended)) = early {

@@ -10,7 +10,9 @@
 //!   value, headers, meta, start_ns, end_ns}` per handled record (bytes in
 //!   base64, as Go's encoding/json writes them; `null` for an absent key);
 //! - `{"event":"serve-error","error":...}` when `serve()` returns an error,
-//!   after which the process exits with status 1.
+//!   after which the process exits with status 1;
+//! - kafka-rs only: `{"event":"readiness","ready":bool,"report":...}` each
+//!   time the readiness report of `serve()` changes (checked every 20 ms).
 //!
 //! `INTEROP_DELAY_MS` (default 0) is how long the handler works per record.
 //! It stops cleanly on SIGTERM/SIGINT (serve()'s default signals).
@@ -90,7 +92,23 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let _ = DELAY.set(Duration::from_millis(delay));
-    match kafka_runtime::serve().await {
+    let serve = kafka_runtime::serve();
+    let readiness = serve.readiness();
+    tokio::spawn(async move {
+        let mut last = String::new();
+        loop {
+            let report = readiness.report();
+            let text = report.to_string();
+            if text != last {
+                print_line(
+                    &json!({ "event": "readiness", "ready": report.ready, "report": &text }),
+                );
+                last = text;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    match serve.await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             print_line(&json!({ "event": "serve-error", "error": e.to_string() }));

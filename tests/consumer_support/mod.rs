@@ -78,6 +78,10 @@ pub fn config(bootstrap: &str, services: &[Service]) -> Config {
             keys.retain(|(existing, _)| existing != k);
             keys.push((k, v.clone()));
         }
+        // The KIP-848 pass of scripts/test.sh: every consumer address
+        // speaks the protocol the environment names.
+        let protocol = std::env::var(kafka_rs::GROUP_PROTOCOL_ENV).ok();
+        kafka_rs::apply_group_protocol(&mut keys, protocol.as_deref());
         let query = keys
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -172,6 +176,18 @@ pub fn start_with_control(
 }
 
 impl Running {
+    /// A `serve()` a test built itself (hooks, readiness...), spawned as
+    /// `task`, stopped through `stop`.
+    pub fn from_parts(
+        stop: oneshot::Sender<()>,
+        task: JoinHandle<Result<(), kafka_runtime::Error>>,
+    ) -> Self {
+        Running {
+            stop: Some(stop),
+            task,
+        }
+    }
+
     /// Signals shutdown and waits for `serve()` to return.
     pub async fn stop(mut self) -> Result<(), kafka_runtime::Error> {
         if let Some(tx) = self.stop.take() {

@@ -309,6 +309,25 @@ impl Member {
             .and_then(|v| v["error"].as_str().map(str::to_owned))
     }
 
+    /// The readiness reports a kafka-rs member printed, in order, each with
+    /// whether `serve()` had already printed its error then.
+    pub fn readiness(&self) -> Vec<(bool, String, bool)> {
+        let mut failed = false;
+        let mut reports = Vec::new();
+        for v in self.lines.lock().unwrap().iter() {
+            match v["event"].as_str() {
+                Some("serve-error") => failed = true,
+                Some("readiness") => reports.push((
+                    v["ready"].as_bool().unwrap_or(false),
+                    v["report"].as_str().unwrap_or_default().to_owned(),
+                    failed,
+                )),
+                _ => {}
+            }
+        }
+        reports
+    }
+
     /// Whether the process has exited, and how.
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().expect("try_wait")

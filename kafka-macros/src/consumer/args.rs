@@ -29,6 +29,19 @@ impl Codec {
         }
     }
 
+    /// The built-in codec's name (`json`, `protobuf`, `raw`); `None` for
+    /// the application's own.
+    pub fn name(&self) -> Option<&'static str> {
+        match self {
+            Codec::Builtin(name) => match name.to_string().as_str() {
+                "json" => Some("json"),
+                "protobuf" => Some("protobuf"),
+                _ => Some("raw"),
+            },
+            Codec::Path(_) => None,
+        }
+    }
+
     /// Where the user wrote it.
     pub fn span(&self) -> Span {
         match self {

@@ -8,6 +8,16 @@ use quote::{format_ident, quote, quote_spanned};
 use super::args::Args;
 use super::signature::{Param, Payload, Signature};
 
+/// A JSON payload's description, with its JSON Schema when the type has
+/// one (chosen by autoref at this concrete type).
+fn json_payload(rt: &TokenStream, ty: &syn::Type) -> TokenStream {
+    quote! {{
+        #[allow(unused_imports)]
+        use #rt::{ViaAny as _, ViaSchema as _};
+        (&&#rt::Consumed::<#ty>::new()).payload()
+    }}
+}
+
 /// The registration code emitted after the user's fn.
 pub fn registration(func: &syn::ItemFn, args: &Args, sig: &Signature) -> TokenStream {
     let rt = quote!(::kafka_runtime::__private);
@@ -110,6 +120,24 @@ pub fn registration(func: &syn::ItemFn, args: &Args, sig: &Signature) -> TokenSt
         )
     };
     let factory = format_ident!("__kafka_consumer_factory_{}", ident);
+    let describe = format_ident!("__kafka_consumer_payload_{}", ident);
+    // For the AsyncAPI document: the payload type, with its JSON Schema when
+    // it has one (chosen by autoref at this concrete type).
+    let payload = match &sig.payload {
+        Payload::Message | Payload::Bytes | Payload::Vec => quote!(#rt::Payload::bytes()),
+        Payload::String => quote!(#rt::Payload::text()),
+        Payload::Json(ty) => json_payload(&rt, ty),
+        Payload::Codec(ty) => match args.codec.as_ref().map(super::args::Codec::name) {
+            None | Some(Some("json")) => json_payload(&rt, ty),
+            Some(Some("protobuf")) => quote! {
+                #rt::Payload::encoded(::core::any::type_name::<#ty>(), #rt::PROTOBUF)
+            },
+            // `raw`, and the application's own codecs.
+            Some(_) => quote! {
+                #rt::Payload::encoded(::core::any::type_name::<#ty>(), #rt::OCTET_STREAM)
+            },
+        },
+    };
     quote! {
         #[doc(hidden)]
         #[allow(non_snake_case)]
@@ -138,6 +166,21 @@ pub fn registration(func: &syn::ItemFn, args: &Args, sig: &Signature) -> TokenSt
                 ::core::file!(),
                 ::core::line!(),
                 #factory,
+            )
+        }
+
+        #[doc(hidden)]
+        #[allow(non_snake_case, clippy::needless_borrow)]
+        fn #describe() -> #rt::Payload {
+            #payload
+        }
+
+        #rt::inventory::submit! {
+            #rt::ConsumedPayload::new(
+                #service,
+                ::core::concat!(::core::module_path!(), "::", #name),
+                #batch,
+                #describe,
             )
         }
     }

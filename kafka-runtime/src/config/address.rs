@@ -14,6 +14,7 @@ use super::registry;
 use super::secret::Secret;
 use super::secret_like;
 use super::types::{CommonConfig, ConsumerConfig, ProducerConfig, RetryPolicy, KAFKA_SCHEME};
+use super::values::{GroupProtocol, IsolationLevel};
 
 /// Parses a consumer address (`server.service[].address`) for `service`.
 ///
@@ -52,6 +53,27 @@ pub fn parse_consumer_address(service: &str, address: &str) -> Result<ConsumerCo
         }
     }
     cfg.common.brokers = parsed.brokers();
+    let given = |key: &str| parsed.values.iter().any(|(spec, _)| spec.name == key);
+    if cfg.transactional_id.is_some() && !given("isolationLevel") {
+        // A transactional service reads committed records only, as Kafka
+        // Streams does under exactly-once.
+        cfg.isolation_level = IsolationLevel::ReadCommitted;
+    }
+    if cfg.group_protocol == GroupProtocol::Consumer {
+        for key in ["groupSessionTimeout"] {
+            if given(key) {
+                return Err(ConfigError::for_key(
+                    service,
+                    key,
+                    None,
+                    "not allowed with `groupProtocol=consumer`: KIP-848 moves the session and \
+                     heartbeat timing to the broker (group.consumer.session.timeout.ms and \
+                     group.consumer.heartbeat.interval.ms); remove the key, or use \
+                     `groupProtocol=classic`",
+                ));
+            }
+        }
+    }
     cfg.validate(service)?;
     Ok(cfg)
 }
@@ -454,6 +476,13 @@ fn apply_consumer(cfg: &mut ConsumerConfig, spec: &KeySpec, value: Value) -> boo
         ("retryJitter", Value::Int(n)) => cfg.retry_jitter = to_u32(n),
         ("retryTopics", Value::Int(n)) => cfg.retry_topics = Some(to_u32(n)),
         ("deadLetterTopic", Value::Text(v)) => cfg.dead_letter_topic = Some(v),
+        ("groupInstanceId", Value::Text(v)) => cfg.group_instance_id = Some(v),
+        ("groupProtocol", Value::Text(v)) => match v.parse() {
+            Ok(p) => cfg.group_protocol = p,
+            Err(_) => return false,
+        },
+        ("transactionalId", Value::Text(v)) => cfg.transactional_id = Some(v),
+        ("transactionCommitInterval", Value::Int(n)) => cfg.transaction_commit_interval = millis(n),
         _ => return false,
     }
     true

@@ -3,6 +3,25 @@
 
 use super::error::ConfigError;
 
+/// The variables `${NAME}` expands to: the process environment, where
+/// `HOSTNAME` falls back to the kernel's host name, since shells keep
+/// `HOSTNAME` as an unexported variable (a container orchestrator sets it
+/// to the pod's name in the environment): `groupInstanceId` and
+/// `transactionalId` are per-instance identities, and `${HOSTNAME}` is how
+/// addresses say so.
+pub(crate) fn environment(name: &str) -> Option<String> {
+    std::env::var(name).ok().or_else(|| match name {
+        "HOSTNAME" => kernel_host_name(),
+        _ => None,
+    })
+}
+
+fn kernel_host_name() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
 /// Replaces every `${NAME}` in `text` with the variable's value. An
 /// undefined variable, an unterminated `${` or a bad name is an error that
 /// names the variable, never a value. `$` not followed by `{` stays as is.
@@ -74,6 +93,14 @@ mod tests {
             expand("svc", "address", "a$b?x=$1", env).unwrap(),
             "a$b?x=$1"
         );
+    }
+
+    #[test]
+    fn hostname_is_always_defined() {
+        // Set in the environment or not, `${HOSTNAME}` names this machine.
+        let host = environment("HOSTNAME").expect("a host name");
+        assert!(!host.is_empty());
+        assert_eq!(environment("KAFKA_RS_SURELY_UNSET_VARIABLE"), None);
     }
 
     #[test]

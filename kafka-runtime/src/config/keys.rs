@@ -11,8 +11,8 @@ use std::fmt;
 
 use super::types::RetryBackoff;
 use super::values::{
-    Compression, InitialOffset, IsolationLevel, Partitioner, RequiredAcks, SaslMechanism,
-    SecurityProtocol, Strategy,
+    Compression, GroupProtocol, InitialOffset, IsolationLevel, Partitioner, RequiredAcks,
+    SaslMechanism, SecurityProtocol, Strategy,
 };
 
 /// Which kind of address a key belongs to.
@@ -484,7 +484,7 @@ pub const KEYS: &[KeySpec] = &[
     key!("groupRebalanceRetryMax", Consumer, int(0, 2_147_483_647, Unit::Count), default "4",
         "sarama's rebalance retry budget.",
         "none: librdkafka rejoins until it succeeds or the consumer closes; accepted for compatibility"),
-    key!("isolationLevel", Consumer, Kind::Choice(IsolationLevel::ALLOWED), default "ReadUncommitted",
+    key!("isolationLevel", Consumer, Kind::Choice(IsolationLevel::ALLOWED), default "ReadUncommitted (ReadCommitted with transactionalId)",
         "Whether records of aborted transactions are visible.",
         "isolation.level"),
     key!("limiterRate", Consumer, Kind::Rate, default "none (no limit)",
@@ -514,6 +514,18 @@ pub const KEYS: &[KeySpec] = &[
     key!("deadLetterTopic", Consumer, Kind::Text, default "none (skip with an error log)",
         "Topic that receives a record whose handler gave up (maxRetry exhausted) or whose payload does not decode, with its key, value and headers plus dlt-* headers naming the error; must differ from the subscribed topics.",
         "none: implemented by the runtime (a producer on the consumer's brokers, acks=all)"),
+    key!("groupInstanceId", Consumer, Kind::Text, default "none (dynamic membership)",
+        "Static group membership (KIP-345): this member's stable identity in the group, unique per running instance, e.g. `orders-${HOSTNAME}`. A member restarted within the session timeout gets its partitions back without a rebalance; leaving does not rebalance either (the group waits for the session timeout).",
+        "group.instance.id"),
+    key!("groupProtocol", Consumer, Kind::Choice(GroupProtocol::ALLOWED), default "classic",
+        "Consumer group protocol: consumer is KIP-848's (Apache Kafka 4.0 and later), where the broker assigns partitions (strategy sticky becomes its uniform assignor, range its range; roundrobin has no broker twin) and owns session and heartbeat timing, so groupSessionTimeout is refused with it. All members of a group need not agree: the broker upgrades a classic group when a consumer-protocol member joins.",
+        "group.protocol (consumer: group.remote.assignor instead of partition.assignment.strategy; no session.timeout.ms, heartbeat.interval.ms)"),
+    key!("transactionalId", Consumer, Kind::Text, default "none (at least once)",
+        "Exactly once: the handler's records (sent by the producers it uses) and the input offsets commit in one Kafka transaction. The id must be unique per running instance and stable across its restarts, e.g. `orders-etl-${HOSTNAME}`; see CONFIGURATION.md, \"Transactions\". Requires keyOrderedConcurrency=1; isolationLevel becomes ReadCommitted; retryTopics is refused (retries happen through the transaction's abort and rewind).",
+        "transactional.id of the service's transactional producer; the consumer gets enable.auto.commit=false and isolation.level=read_committed"),
+    key!("transactionCommitInterval", Consumer, int(1, 900_000, Unit::Millis), default "100",
+        "How often a transactional service commits its transaction; read-committed consumers see its records after that. Requires transactionalId.",
+        "none: implemented by the runtime (Kafka Streams' commit.interval.ms under exactly-once)"),
     // ---- producer ----
     key!("topic", Producer, Kind::Text, default "none (required by produce)",
         "Topic that produce writes to.",

@@ -30,7 +30,10 @@
 //! | `groupSessionTimeout` | consumer | `session.timeout.ms`, and `heartbeat.interval.ms` = min(3000, session / 3) |
 //! | `groupRebalanceTimeout` | consumer | `max.poll.interval.ms`, which librdkafka sends as the JoinGroup rebalance timeout |
 //! | `isolationLevel` | consumer | `isolation.level` |
-//! | (commit interval, 3 s) | consumer | `enable.auto.commit=true`, `enable.auto.offset.store=false`, `auto.commit.interval.ms` |
+//! | `groupInstanceId` | consumer | `group.instance.id` |
+//! | `groupProtocol` | consumer | `group.protocol`; with `consumer`: `group.remote.assignor` (`sticky` -> `uniform`, `range` -> `range`) instead of `partition.assignment.strategy`, and no `session.timeout.ms` / `heartbeat.interval.ms` (the broker's) |
+//! | `transactionalId` | consumer | `transactional.id` of the service's transactional producer; the consumer gets `enable.auto.commit=false` |
+//! | (commit interval, 3 s) | consumer | `enable.auto.commit=true`, `enable.auto.offset.store=false`, `auto.commit.interval.ms` (transactional services: offsets commit with the transaction) |
 //! | `partitioner` | producer | `partitioner`: `random` -> `random`, `hash` -> `fnv1a_random` (sarama's FNV-1a, absolute value, modulo; nil keys random) |
 //! | `maxMessageBytes` | producer | `message.max.bytes` |
 //! | `requiredAcks` | producer | `acks` (`-1` -> `all`) |
@@ -72,7 +75,7 @@ use rdkafka::ClientConfig;
 use super::secret::Secret;
 use super::types::{CommonConfig, ConsumerConfig, ProducerConfig, TlsConfig};
 use super::validate::DEFAULT_MESSAGE_MAX_BYTES;
-use super::values::SecurityProtocol;
+use super::values::{GroupProtocol, SecurityProtocol};
 use super::Partitioner;
 
 /// The tRPC-Go plugin's metadata refresh period (seconds) when the address
@@ -368,10 +371,22 @@ impl ConsumerConfig {
         let mut props = Properties::new();
         common_properties(&self.common, self.effective_client_id(), &mut props);
         props.set("group.id", self.group.as_str());
-        props.set(
-            "partition.assignment.strategy",
-            self.strategy.rdkafka_value(),
-        );
+        if let Some(instance) = &self.group_instance_id {
+            props.set("group.instance.id", instance.as_str());
+        }
+        let classic = self.group_protocol == GroupProtocol::Classic;
+        if classic {
+            props.set(
+                "partition.assignment.strategy",
+                self.strategy.rdkafka_value(),
+            );
+        } else {
+            // KIP-848: the broker assigns, times sessions and heartbeats.
+            props.set("group.protocol", self.group_protocol.rdkafka_value());
+            if let Some(assignor) = self.strategy.remote_assignor() {
+                props.set("group.remote.assignor", assignor);
+            }
+        }
         props.set("max.partition.fetch.bytes", self.fetch_default.to_string());
         props.set("fetch.max.bytes", self.fetch_max.to_string());
         if self.fetch_max < DEFAULT_MESSAGE_MAX_BYTES {
@@ -381,14 +396,21 @@ impl ConsumerConfig {
         }
         props.set("auto.offset.reset", self.initial.rdkafka_value());
         props.set("fetch.wait.max.ms", ms(self.max_wait_time));
-        props.set("session.timeout.ms", ms(self.group_session_timeout));
-        let heartbeat = (self.group_session_timeout.as_millis() / 3).clamp(1, HEARTBEAT_MS);
-        props.set("heartbeat.interval.ms", heartbeat.to_string());
+        if classic {
+            props.set("session.timeout.ms", ms(self.group_session_timeout));
+            let heartbeat = (self.group_session_timeout.as_millis() / 3).clamp(1, HEARTBEAT_MS);
+            props.set("heartbeat.interval.ms", heartbeat.to_string());
+        }
         props.set("max.poll.interval.ms", ms(self.group_rebalance_timeout));
         props.set("isolation.level", self.isolation_level.rdkafka_value());
-        props.set("enable.auto.commit", "true");
+        if self.transactional_id.is_some() {
+            // Offsets commit with the transaction (send_offsets_to_transaction).
+            props.set("enable.auto.commit", "false");
+        } else {
+            props.set("enable.auto.commit", "true");
+            props.set("auto.commit.interval.ms", ms(self.commit_interval));
+        }
         props.set("enable.auto.offset.store", "false");
-        props.set("auto.commit.interval.ms", ms(self.commit_interval));
         apply_overrides(&self.common, &mut props);
         props
     }

@@ -42,11 +42,11 @@ pub use registry::{register_consumer_addr_config, register_producer_addr_config}
 pub use secret::Secret;
 pub use types::{
     CommonConfig, ConsumerConfig, ProducerConfig, RetryBackoff, RetryPolicy, TlsConfig,
-    DEFAULT_CLIENT_ID, DEFAULT_VERSION, KAFKA_SCHEME,
+    DEFAULT_CLIENT_ID, DEFAULT_TRANSACTION_COMMIT_INTERVAL, DEFAULT_VERSION, KAFKA_SCHEME,
 };
 pub use values::{
-    Compression, InitialOffset, IsolationLevel, NotAllowed, Partitioner, RequiredAcks,
-    SaslMechanism, SecurityProtocol, Strategy,
+    Compression, GroupProtocol, InitialOffset, IsolationLevel, NotAllowed, Partitioner,
+    RequiredAcks, SaslMechanism, SecurityProtocol, Strategy,
 };
 pub use yaml::{CONFIG_ENV, DEFAULT_CONFIG_PATH};
 

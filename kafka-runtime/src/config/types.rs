@@ -21,9 +21,22 @@ pub const KAFKA_SCHEME: &str = "kafka://";
 
 use super::secret::Secret;
 use super::values::{
-    Compression, InitialOffset, IsolationLevel, Partitioner, RequiredAcks, SaslMechanism,
-    SecurityProtocol, Strategy,
+    Compression, GroupProtocol, InitialOffset, IsolationLevel, Partitioner, RequiredAcks,
+    SaslMechanism, SecurityProtocol, Strategy,
 };
+
+/// How often a transactional service commits its transaction unless
+/// `transactionCommitInterval` says otherwise: Kafka Streams' commit interval
+/// under exactly-once, short because read-committed consumers of the
+/// service's output see its records only once their transaction commits.
+///
+/// ```
+/// use kafka_runtime::config::{parse_consumer_address, DEFAULT_TRANSACTION_COMMIT_INTERVAL};
+/// let cfg = parse_consumer_address("svc", "h:9092?topics=t&group=g&transactionalId=etl-1").unwrap();
+/// assert_eq!(cfg.transaction_commit_interval, DEFAULT_TRANSACTION_COMMIT_INTERVAL);
+/// assert_eq!(DEFAULT_TRANSACTION_COMMIT_INTERVAL.as_millis(), 100);
+/// ```
+pub const DEFAULT_TRANSACTION_COMMIT_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The client id the tRPC-Go plugin uses when `clientid` is not set.
 ///
@@ -448,6 +461,17 @@ pub struct ConsumerConfig {
     /// `deadLetterTopic`: where records the handler gave up on are sent
     /// (see [`crate::deadletter`]); `None` skips them with an error log.
     pub dead_letter_topic: Option<String>,
+    /// `groupInstanceId`: static group membership (librdkafka
+    /// `group.instance.id`); `None` is dynamic membership.
+    pub group_instance_id: Option<String>,
+    /// `groupProtocol`: the classic group protocol or KIP-848's.
+    pub group_protocol: GroupProtocol,
+    /// `transactionalId`: makes the service transactional (exactly once);
+    /// the `transactional.id` of its transactional producer.
+    pub transactional_id: Option<String>,
+    /// `transactionCommitInterval`: how often a transactional service
+    /// commits its transaction.
+    pub transaction_commit_interval: Duration,
 }
 
 impl Default for ConsumerConfig {
@@ -479,6 +503,10 @@ impl Default for ConsumerConfig {
             limiter_burst: None,
             commit_interval: Duration::from_millis(3_000),
             dead_letter_topic: None,
+            group_instance_id: None,
+            group_protocol: GroupProtocol::Classic,
+            transactional_id: None,
+            transaction_commit_interval: DEFAULT_TRANSACTION_COMMIT_INTERVAL,
         }
     }
 }

@@ -12,7 +12,7 @@ use super::keys::{self, Side, MESSAGE_TIMEOUT_MS};
 use super::types::{
     CommonConfig, ConsumerConfig, ProducerConfig, RetryBackoff, RetryPolicy, TlsConfig,
 };
-use super::values::{RequiredAcks, SecurityProtocol};
+use super::values::{GroupProtocol, IsolationLevel, RequiredAcks, SecurityProtocol};
 
 /// `plugins.database.kafka.max_request_size` range (sarama's is any positive
 /// int32; below librdkafka's smallest `message.max.bytes` it would refuse
@@ -453,6 +453,8 @@ impl ConsumerConfig {
             (Some(_), Some(burst)) => check.int("limiterBurst", i64::from(burst))?,
             _ => {}
         }
+        self.validate_membership(&check)?;
+        self.validate_transactions(&check)?;
         let commit_ms = ms(self.commit_interval);
         if !(1..=86_400_000).contains(&commit_ms) {
             return Err(check.fail(
@@ -490,6 +492,101 @@ impl ConsumerConfig {
 }
 
 impl ConsumerConfig {
+    /// `groupInstanceId` and `groupProtocol`, and what KIP-848 moves to the broker.
+    fn validate_membership(&self, check: &Checker<'_>) -> Result<(), ConfigError> {
+        if self.group_instance_id.as_deref() == Some("") {
+            return Err(check.fail(
+                "groupInstanceId",
+                "",
+                "empty value; allowed: any non-empty text, unique per running instance (e.g. `orders-${HOSTNAME}`)",
+            ));
+        }
+        if self.group_protocol != GroupProtocol::Consumer {
+            return Ok(());
+        }
+        if self.strategy.remote_assignor().is_none() {
+            return Err(check.fail(
+                "strategy",
+                self.strategy,
+                "not available with `groupProtocol=consumer`: the broker assigns partitions \
+                 and has no round-robin assignor; allowed: sticky (the broker's `uniform`) or \
+                 range, or `groupProtocol=classic`",
+            ));
+        }
+        if self.group_session_timeout != ConsumerConfig::default().group_session_timeout {
+            return Err(check.fail(
+                "groupSessionTimeout",
+                ms(self.group_session_timeout),
+                "not allowed with `groupProtocol=consumer`: KIP-848 moves the session and \
+                 heartbeat timing to the broker (group.consumer.session.timeout.ms); leave it \
+                 at its default, or use `groupProtocol=classic`",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `transactionalId`, `transactionCommitInterval` and what they exclude.
+    fn validate_transactions(&self, check: &Checker<'_>) -> Result<(), ConfigError> {
+        check.millis(
+            "transactionCommitInterval",
+            self.transaction_commit_interval,
+        )?;
+        let Some(id) = &self.transactional_id else {
+            let default = ConsumerConfig::default().transaction_commit_interval;
+            if self.transaction_commit_interval != default {
+                return Err(check.fail(
+                    "transactionCommitInterval",
+                    ms(self.transaction_commit_interval),
+                    "`transactionCommitInterval` requires `transactionalId` (it is how often a transactional service commits)",
+                ));
+            }
+            return Ok(());
+        };
+        if id.is_empty() {
+            return Err(check.fail(
+                "transactionalId",
+                "",
+                "empty value; allowed: any non-empty text, unique per running instance and stable across its restarts (e.g. `orders-etl-${HOSTNAME}`)",
+            ));
+        }
+        if self.key_ordered_concurrency > 1 {
+            return Err(check.fail(
+                "keyOrderedConcurrency",
+                self.key_ordered_concurrency,
+                "not allowed with `transactionalId`: a transaction commits a partition's input \
+                 offsets in order, so a transactional service handles a partition one record \
+                 (or batch) at a time; remove `keyOrderedConcurrency` (or set it to 1)",
+            ));
+        }
+        // A hop to a retry topic is a write of the give-up stage, outside
+        // the transaction, and the retry topics are read by a second
+        // group whose offsets no transaction of this service commits:
+        // exactly once would not hold across a hop. Retries in place
+        // (through the transaction's abort and rewind, with the backoff
+        // keys) and the dead-letter topic are what a transactional service
+        // has.
+        if let Some(levels) = self.retry_topics {
+            return Err(check.fail(
+                "retryTopics",
+                levels,
+                "not allowed with `transactionalId`: a hop to a retry topic is written outside \
+                 the transaction and read back by a second consumer group, so exactly once \
+                 would not hold; a transactional service retries in place (`maxRetry`, \
+                 `retryInterval`, `retryBackoff`, `retryMaxInterval`, `retryJitter`) and then \
+                 gives up to `deadLetterTopic`; remove `retryTopics` or `transactionalId`",
+            ));
+        }
+        if self.isolation_level == IsolationLevel::ReadUncommitted {
+            return Err(check.fail(
+                "isolationLevel",
+                self.isolation_level,
+                "not allowed with `transactionalId`: exactly once needs the input's aborted \
+                 records left out; allowed: ReadCommitted (the default with transactionalId)",
+            ));
+        }
+        Ok(())
+    }
+
     /// `retryBackoff`, `retryMaxInterval` and `retryJitter`.
     fn validate_backoff(&self, check: &Checker<'_>) -> Result<(), ConfigError> {
         check.int("retryJitter", i64::from(self.retry_jitter))?;

@@ -116,6 +116,42 @@ value_enum! {
     }
 }
 
+impl Strategy {
+    /// The broker-side assignor that takes this strategy's place with
+    /// `groupProtocol=consumer` (KIP-848: the group coordinator assigns
+    /// partitions, and every one of its assignors is sticky): `sticky` is
+    /// the broker's `uniform`, `range` its `range`; the broker has no
+    /// round-robin assignor.
+    ///
+    /// ```
+    /// use kafka_runtime::config::Strategy;
+    /// assert_eq!(Strategy::Sticky.remote_assignor(), Some("uniform"));
+    /// assert_eq!(Strategy::Range.remote_assignor(), Some("range"));
+    /// assert_eq!(Strategy::RoundRobin.remote_assignor(), None);
+    /// ```
+    pub fn remote_assignor(self) -> Option<&'static str> {
+        match self {
+            Strategy::Sticky => Some("uniform"),
+            Strategy::Range => Some("range"),
+            Strategy::RoundRobin => None,
+        }
+    }
+}
+
+value_enum! {
+    /// `groupProtocol`: which consumer group protocol the member speaks.
+    ///
+    /// `consumer` is KIP-848's protocol (Apache Kafka 4.0 and later): the
+    /// group coordinator computes assignments and owns the session and
+    /// heartbeat timing, and rebalances are incremental.
+    GroupProtocol {
+        /// The classic protocol (JoinGroup/SyncGroup), the seed's.
+        Classic => "classic" / [] => "classic",
+        /// KIP-848's consumer protocol.
+        Consumer => "consumer" / [] => "consumer",
+    }
+}
+
 value_enum! {
     /// `partitioner`: how a produced record's partition is chosen.
     Partitioner {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_yaml::Value;
 
 use super::address::{parse_consumer_address, parse_producer_target};
-use super::env::expand;
+use super::env::{environment, expand};
 use super::error::ConfigError;
 use super::registry;
 use super::types::CommonConfig;
@@ -86,7 +86,7 @@ impl Config {
     /// assert!(err.to_string().contains("did you mean `topic`"), "{err}");
     /// ```
     pub fn from_yaml_str(text: &str) -> Result<Config, ConfigError> {
-        from_yaml_with_env(text, |name| std::env::var(name).ok())
+        from_yaml_with_env(text, environment)
     }
 }
 
@@ -160,6 +160,8 @@ pub(crate) fn from_yaml_with_env(
         });
     }
 
+    check_instance_identities(&config.consumers)?;
+
     let clients = services(&value, "client")?;
     let mut names = HashSet::new();
     for (index, entry) in clients.iter().enumerate() {
@@ -203,6 +205,47 @@ pub(crate) fn from_yaml_with_env(
         });
     }
     Ok(config)
+}
+
+/// Two services of one file with the same `transactionalId` would fence
+/// each other's transactions, and two members of one group with the same
+/// `groupInstanceId` each other's membership: both are per-instance
+/// identities.
+fn check_instance_identities(consumers: &[ConsumerService]) -> Result<(), ConfigError> {
+    for (i, a) in consumers.iter().enumerate() {
+        for b in &consumers[..i] {
+            let (x, y) = (&a.config, &b.config);
+            if x.transactional_id.is_some() && x.transactional_id == y.transactional_id {
+                return Err(ConfigError::for_key(
+                    &a.name,
+                    "transactionalId",
+                    x.transactional_id.as_deref(),
+                    format!(
+                        "service `{}` has the same transactional id: each transactional service \
+                         needs its own (the producer of one would fence the other's), e.g. \
+                         `<service>-${{HOSTNAME}}`",
+                        b.name
+                    ),
+                ));
+            }
+            if x.group_instance_id.is_some()
+                && x.group_instance_id == y.group_instance_id
+                && x.group == y.group
+            {
+                return Err(ConfigError::for_key(
+                    &a.name,
+                    "groupInstanceId",
+                    x.group_instance_id.as_deref(),
+                    format!(
+                        "service `{}` is a member of the same group `{}` with the same \
+                         instance id: each static member of a group needs its own",
+                        b.name, x.group
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Plugin settings fill what a (registered) config leaves unset.

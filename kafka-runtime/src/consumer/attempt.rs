@@ -31,6 +31,8 @@ use tracing::Instrument;
 
 use super::retry::{Next, Policy};
 use super::shared::{Claim, Continuation, Outcome, Records, Service};
+use super::transaction::{Failed as TransactionFailure, Transaction};
+use crate::config::RetryPolicy;
 use crate::context::{Context, RawContext};
 use crate::deadletter::{self, Failure};
 use crate::handler::{ErrorKind, Handler, HandlerError, HandlerFuture, HandlerResult};
@@ -121,8 +123,200 @@ pub(crate) async fn handle(
     let Some(prepared) = Prepared::new(service, claim, records.as_slice()) else {
         return Outcome::Commit;
     };
+    if let Some(transaction) = &service.transaction {
+        return in_transaction(service, claim, prepared, records, stop, transaction).await;
+    }
     let spare = records.clone();
     finish(service, claim, prepared, spare, Some(records), None, stop).await
+}
+
+/// One handling of a transactional service, under a lease of the open
+/// transaction (see `transaction.rs`): one attempt, with the handler's
+/// producers in the transaction; its offset recorded in the transaction on
+/// success. A failure dooms the transaction (what the handler sent cannot
+/// be taken back), and the handling runs again after the rewind; once
+/// `maxRetry` says so, what failed is given up on without calling the
+/// handler again.
+///
+/// How #22's features meet a transaction, and why:
+/// - Retries happen through the rewind, not in place: an in-place retry
+///   would leave the failed attempt's records in the transaction.
+///   `retryBackoff`/`retryJitter` set the wait before the rewound
+///   handling runs again, and the handler's `Context` counts attempts
+///   across rewinds.
+/// - A [`crate::BatchError`] naming some records still fails the attempt
+///   as a whole: the abort takes back the outputs of the records that
+///   succeeded too, so they must run again. Once `maxRetry` is spent, the
+///   named records are given up on and only the others run (once more,
+///   in the new transaction), so a dead-lettered batch holds just the
+///   records its handler reported.
+/// - Records that do not decode are given up on at once (retrying cannot
+///   help) and the rest of the handling commits normally.
+/// - The dead-letter copy is written by the dead-letter producer, outside
+///   the transaction, just before the input offset is recorded in it: a
+///   crash or abort in between may write it twice (at least once), never
+///   lose it. `retryTopics` is refused with `transactionalId` at config
+///   validation (`config/validate.rs`).
+async fn in_transaction(
+    service: &Service,
+    claim: &Claim,
+    prepared: Prepared,
+    records: Records,
+    stop: &CancellationToken,
+    transaction: &Transaction,
+) -> Outcome {
+    let Some(lease) = transaction.enter(stop).await else {
+        return Outcome::Stopped;
+    };
+    let key = (claim.topic.to_string(), claim.partition, prepared.first);
+    let earlier = lease.earlier_failure(&key);
+    let runs_before = earlier.as_ref().map_or(0, |f| f.attempts);
+    let exhausted = earlier
+        .as_ref()
+        .is_some_and(|f| !service.policy.retry.allows_another_attempt(f.attempts));
+    let (mut given_up, rest) = match &earlier {
+        Some(failed) if exhausted => split_exhausted(records, failed),
+        _ => (Vec::new(), records),
+    };
+    let attempt = runs_before.saturating_add(1);
+    let next = service.policy.after_failure(attempt, attempt, false);
+    let mut failing: Vec<(i64, String)> = Vec::new();
+    let mut outcome = Outcome::Commit;
+    if !rest.as_slice().is_empty() {
+        // One run here: what follows a failure is the transaction's abort
+        // and rewind, not a retry in place.
+        let once = Policy {
+            retry: RetryPolicy::Never,
+            ..service.policy
+        };
+        let producer = Arc::clone(transaction.producer());
+        let handling = Handling {
+            records: rest.clone(),
+            unused: Some(rest),
+            base: runs_before,
+            hops: false,
+            reads_retry_topic: false,
+        };
+        let verdict = run(
+            &once,
+            prepared.origin(service, claim),
+            &prepared.span,
+            stop,
+            None,
+            handling,
+            |records, _, _| {
+                // The handler is told its run number across rewinds (a
+                // transactional service reads no retry topic, so
+                // `prepared.base` is 0) and the wait its failure causes.
+                let handling = prepared.call(service, claim, records, attempt, next);
+                Box::pin(crate::producer::transaction_scope(
+                    producer.clone(),
+                    handling,
+                ))
+            },
+        )
+        .instrument(prepared.span.clone())
+        .await;
+        if verdict.outcome == Outcome::Stopped {
+            return Outcome::Stopped;
+        }
+        outcome = verdict.outcome;
+        for (msg, failure) in verdict.gave_up {
+            if failure.undecodable {
+                given_up.push((
+                    msg,
+                    Failure {
+                        attempts: attempt,
+                        ..failure
+                    },
+                ));
+            } else {
+                failing.push((msg.offset, failure.error));
+            }
+        }
+    }
+    if let Some((_, error)) = failing.first() {
+        let error = if failing.len() == 1 {
+            error.clone()
+        } else {
+            format!("{} records failed, the first: {error}", failing.len())
+        };
+        let retry_in = next.delay().unwrap_or(service.policy.interval);
+        tracing::warn!(
+            parent: &prepared.span,
+            attempts = attempt,
+            error = %error,
+            retry_in = ?retry_in,
+            "handler failed in a transaction: the transaction is aborted and every \
+             partition goes back to its last committed offset, to run again"
+        );
+        // Past `maxRetry`, the records given up on this time stay given up
+        // on: the set only grows, so the rest ends up handled or given up.
+        let mut records = match earlier {
+            Some(failed) if exhausted => failed.records,
+            _ => Vec::new(),
+        };
+        records.extend(failing);
+        lease.failed(
+            key,
+            TransactionFailure {
+                attempts: attempt,
+                error,
+                records,
+                retry_in,
+            },
+        );
+        return Outcome::Stopped;
+    }
+    let source = deadletter::Source {
+        service: &service.name,
+        group: &service.group,
+    };
+    if deadletter::give_up(&service.give_up, &source, &given_up, stop)
+        .instrument(prepared.span.clone())
+        .await
+        .is_err()
+    {
+        return Outcome::Stopped;
+    }
+    lease.forget_failure(&key);
+    if outcome == Outcome::Commit {
+        lease.handled(&claim.topic, claim.partition, prepared.last);
+    }
+    outcome
+}
+
+/// Past `maxRetry` in a transaction: the records of `records` that
+/// `failed` names, with their errors, to give up on, and the others, to
+/// run again.
+fn split_exhausted(
+    records: Records,
+    failed: &TransactionFailure,
+) -> (Vec<(Message, Failure)>, Records) {
+    let error_of = |offset: i64| {
+        failed
+            .records
+            .iter()
+            .find(|(o, _)| *o == offset)
+            .map(|(_, e)| e.clone())
+    };
+    let mut given_up = Vec::new();
+    let mut rest = Vec::new();
+    for msg in records.into_vec() {
+        match error_of(msg.offset) {
+            Some(error) => given_up.push((
+                msg,
+                Failure {
+                    error,
+                    attempts: failed.attempts,
+                    undecodable: false,
+                    retry_in: None,
+                },
+            )),
+            None => rest.push(msg),
+        }
+    }
+    (given_up, Records::Batch(rest))
 }
 
 /// The attempts of a handling, the `first` of which may have started
@@ -981,6 +1175,34 @@ mod tests {
             ]
         );
         assert_eq!(verdict.outcome, Outcome::Commit);
+    }
+
+    #[test]
+    fn past_max_retry_in_a_transaction_only_the_named_records_are_given_up() {
+        let batch: Vec<Message> = (10..15).map(|o| Message::new("t", 0, o)).collect();
+        let failed = TransactionFailure {
+            attempts: 3,
+            error: "2 records failed, the first: bad 11".to_owned(),
+            records: vec![(11, "bad 11".to_owned()), (13, "bad 13".to_owned())],
+            retry_in: Duration::from_millis(1),
+        };
+        let (given_up, rest) = split_exhausted(Records::Batch(batch), &failed);
+        let given: Vec<(i64, &str, u32)> = given_up
+            .iter()
+            .map(|(m, f)| (m.offset, f.error.as_str(), f.attempts))
+            .collect();
+        assert_eq!(given, [(11, "bad 11", 3), (13, "bad 13", 3)]);
+        let rest: Vec<i64> = rest.as_slice().iter().map(|m| m.offset).collect();
+        assert_eq!(rest, [10, 12, 14], "the others run again");
+
+        // A single record that failed is given up on with nothing left to run.
+        let one = TransactionFailure {
+            records: vec![(7, "boom".to_owned())],
+            ..failed
+        };
+        let (given_up, rest) = split_exhausted(Records::One(Message::new("t", 0, 7)), &one);
+        assert_eq!(given_up.len(), 1);
+        assert!(rest.as_slice().is_empty());
     }
 
     #[tokio::test]

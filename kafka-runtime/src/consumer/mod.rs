@@ -80,6 +80,7 @@ mod rebalance;
 mod retry;
 mod shared;
 mod table;
+mod transaction;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,12 +94,15 @@ use crate::config::{ConsumerConfig, ConsumerService};
 use crate::control::Hooks;
 use crate::deadletter::GiveUp;
 use crate::handler::Handler;
+use crate::producer::TransactionalProducer;
+use crate::readiness::ServiceReadiness;
 use crate::retrytopic::RetryTopics;
 use crate::Error;
 use poll::{EngineConsumer, Poller};
 use rebalance::EngineContext;
 use retry::Policy;
 use shared::Service;
+use transaction::Transaction;
 
 /// librdkafka's `fetch.queue.backoff.ms` unless the configuration sets it
 /// (`librdkafka_overrides`): how long fetching a partition is postponed once
@@ -131,6 +135,8 @@ pub(crate) struct RunningService {
 pub(crate) struct Controls {
     pub(crate) hooks: Hooks,
     pub(crate) paused: watch::Receiver<bool>,
+    /// Where the member reports joining and leaving its group.
+    pub(crate) readiness: ServiceReadiness,
 }
 
 /// Creates the service's consumer, subscribes it and starts its poll thread
@@ -177,6 +183,9 @@ pub(crate) fn start(
     let retry_controls = Controls {
         hooks: controls.hooks.clone(),
         paused: controls.paused.clone(),
+        // The retry member is in a group of its own: the service is ready
+        // once both members joined theirs.
+        readiness: controls.readiness.retry_member(),
     };
     let main = member(config, handler.clone(), controls, both.clone(), false).start()?;
     let retry = match member(&retry_config, handler, retry_controls, both.clone(), true).start() {
@@ -237,6 +246,21 @@ impl Member<'_> {
             source,
         };
         let name: Arc<str> = Arc::from(service.name.as_str());
+        // Config validation refuses `transactionalId` with `retryTopics`,
+        // so only a service's own member is ever transactional.
+        let transaction = match &config.transactional_id {
+            None => None,
+            Some(id) => {
+                let producer =
+                    TransactionalProducer::create(&service.name, config, id).map_err(kafka_err)?;
+                Some(Arc::new(Transaction::new(
+                    name.clone(),
+                    Arc::new(producer),
+                    config.transaction_commit_interval,
+                    config.retry_interval,
+                )))
+            }
+        };
         let context = EngineContext::new(
             name.clone(),
             // A revocation must finish within the group's rebalance timeout
@@ -246,6 +270,8 @@ impl Member<'_> {
             config.group_rebalance_timeout.mul_f64(0.75),
             controls.hooks,
             controls.paused.clone(),
+            controls.readiness,
+            transaction.clone(),
         );
         let mut client_config = config.client_config();
         if client_config.get("statistics.interval.ms").is_none() {
@@ -284,6 +310,7 @@ impl Member<'_> {
             paused: controls.paused,
             give_up,
             due_gate,
+            transaction,
         });
         let (done_tx, done) = oneshot::channel();
         let protocol = protocol::ProtocolConflict::new(&service.name, config);

@@ -50,6 +50,7 @@ use super::protocol::ProtocolConflict;
 use super::rebalance::EngineContext;
 use super::shared::{Claim, Outcome, Records, Service, Work};
 use super::table::{PartitionRef, Queued, Slot, Table};
+use super::transaction::Tick;
 use crate::metrics::HandledMetrics;
 use crate::{Error, Message};
 
@@ -123,12 +124,17 @@ impl Poller {
         shutdown: &CancellationToken,
         shutdown_timeout: Duration,
     ) -> Result<(), Error> {
-        let mut outcome = Ok(());
+        let mut outcome = match &self.service.transaction {
+            Some(transaction) => transaction.start(shutdown),
+            None => Ok(()),
+        };
         let mut paused = false;
+        let mut draining = false;
         let mut burst: Vec<BorrowedMessage<'_>> = Vec::with_capacity(BURST);
-        'polling: while !shutdown.is_cancelled() {
+        'polling: while outcome.is_ok() && !shutdown.is_cancelled() {
             paused = self.apply_user_pause(paused);
-            let mut timeout = if self.any_paused.get() {
+            self.note_membership();
+            let mut timeout = if self.any_paused.get() || draining {
                 FEED_INTERVAL
             } else {
                 POLL_INTERVAL
@@ -145,6 +151,11 @@ impl Poller {
                             == Some(RDKafkaErrorCode::InconsistentGroupProtocol) =>
                     {
                         let assignments = self.consumer.context().table().assignments;
+                        self.consumer.context().readiness.refused(&format!(
+                            "consumer group `{}` refuses this member's partition assignment \
+                             protocol (InconsistentGroupProtocol): its members use another strategy",
+                            self.service.group
+                        ));
                         if let Some(error) = self.protocol.refused(&self.consumer, assignments) {
                             tracing::error!(service = &*self.service.name, %error, "leaving the group");
                             outcome = Err(error);
@@ -174,16 +185,58 @@ impl Poller {
             if self.any_paused.get() {
                 self.resume_drained();
             }
+            if let Some(error) = self.consumer.context().take_failure() {
+                outcome = Err(error);
+                break 'polling;
+            }
+            draining = false;
+            if let Some(transaction) = &self.service.transaction {
+                match transaction.tick() {
+                    Tick::Nothing => {}
+                    Tick::Draining => draining = true,
+                    Tick::End => {
+                        if let Err(error) = self.consumer.context().end_transaction(&self.consumer)
+                        {
+                            tracing::error!(service = &*self.service.name, %error, "fatal transaction error");
+                            outcome = Err(error);
+                            break 'polling;
+                        }
+                    }
+                }
+            }
         }
         drop(burst);
+        let readiness = &self.consumer.context().readiness;
+        match &outcome {
+            Ok(()) => readiness.stopped("the service is stopping"),
+            Err(error) => readiness.stopped(&error.to_string()),
+        }
         tracing::info!(
             service = &*self.service.name,
             "stopping: finishing in-flight handlers"
         );
         let ctx = self.consumer.context();
         ctx.stop_and_commit(&self.consumer, None, shutdown_timeout);
-        commit::commit_stored(&self.service.name, &self.consumer);
-        outcome
+        if self.service.transaction.is_none() {
+            commit::commit_stored(&self.service.name, &self.consumer);
+        }
+        match ctx.take_failure() {
+            Some(error) if outcome.is_ok() => Err(error),
+            _ => outcome,
+        }
+    }
+
+    /// Until the member first joins its group: whether it holds a
+    /// generation already (a member assigned no partition may not see an
+    /// assignment callback under every protocol).
+    fn note_membership(&self) {
+        let ctx = self.consumer.context();
+        if ctx.table().assignments > 0 || ctx.readiness.is_joined() {
+            return;
+        }
+        if group::identity(&self.consumer).is_some_and(|id| id.generation_id > 0) {
+            ctx.readiness.joined();
+        }
     }
 
     /// Dispatches a burst, run by run of records of one partition.
@@ -426,7 +479,13 @@ impl Poller {
             generation_id: identity.map(|id| id.generation_id),
         });
         let queued = Arc::new(Queued::default());
-        let sink: Arc<dyn OffsetSink> = self.consumer.clone();
+        let sink: Arc<dyn OffsetSink> = match &self.service.transaction {
+            Some(transaction) => {
+                transaction.note_position(topic, head.partition(), head.offset());
+                transaction.clone()
+            }
+            None => self.consumer.clone(),
+        };
         let partition = Partition {
             service: self.service.clone(),
             sink,

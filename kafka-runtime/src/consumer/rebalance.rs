@@ -15,7 +15,10 @@ use tokio::sync::watch;
 use super::commit;
 use super::lag::{PausedLag, PausedPartition};
 use super::table::{Slot, Table};
+use super::transaction::{Ended, Transaction};
 use crate::control::Hooks;
+use crate::readiness::ServiceReadiness;
+use crate::Error;
 
 /// The context librdkafka calls back into.
 pub(crate) struct EngineContext {
@@ -28,6 +31,12 @@ pub(crate) struct EngineContext {
     hooks: Hooks,
     /// Whether user code paused the service ([`crate::ServiceControl`]).
     paused: watch::Receiver<bool>,
+    /// Where joining and losing the group is reported.
+    pub(crate) readiness: ServiceReadiness,
+    /// The transaction of a transactional service.
+    transaction: Option<Arc<Transaction>>,
+    /// A fatal error met inside a rebalance callback.
+    failure: Mutex<Option<Error>>,
     /// The lag of paused partitions, which the statistics do not follow.
     pub(crate) paused_lag: PausedLag<EngineContext>,
 }
@@ -38,6 +47,8 @@ impl EngineContext {
         revoke_wait: Duration,
         hooks: Hooks,
         paused: watch::Receiver<bool>,
+        readiness: ServiceReadiness,
+        transaction: Option<Arc<Transaction>>,
     ) -> Self {
         EngineContext {
             service,
@@ -46,6 +57,9 @@ impl EngineContext {
             revoke_wait,
             hooks,
             paused,
+            readiness,
+            transaction,
+            failure: Mutex::new(None),
             paused_lag: PausedLag::default(),
         }
     }
@@ -80,13 +94,77 @@ impl EngineContext {
 
     /// Stops the tasks of `keys` (all when `None`), waits at most `wait`
     /// for their in-flight handlers (they store their offsets as they
-    /// finish), then commits what is stored, synchronously.
+    /// finish), then commits what is stored, synchronously; a
+    /// transactional service ends its transaction instead, once every
+    /// running handling finished (at most `wait` more).
     pub(crate) fn stop_and_commit(
         &self,
         consumer: &BaseConsumer<EngineContext>,
         keys: Option<Vec<(String, i32)>>,
         wait: Duration,
     ) {
+        let stopped = self.stop_tasks(consumer, keys, wait);
+        match &self.transaction {
+            Some(transaction) => {
+                transaction.drain(wait);
+                if let Err(error) = self.end_transaction(consumer) {
+                    self.fail(error);
+                }
+            }
+            None if stopped => commit::commit_stored(&self.service, consumer),
+            None => {}
+        }
+    }
+
+    /// Ends a transactional service's transaction, nothing running: after
+    /// an abort the engine drops every record it holds and the partitions
+    /// go back to their last committed offsets. Then handlings may start
+    /// again.
+    pub(crate) fn end_transaction(
+        &self,
+        consumer: &BaseConsumer<EngineContext>,
+    ) -> Result<(), Error> {
+        let Some(transaction) = self.transaction.as_ref().filter(|t| t.is_usable()) else {
+            return Ok(());
+        };
+        let ended = transaction.end(consumer).and_then(|ended| {
+            if ended == Ended::Aborted {
+                self.stop_tasks(consumer, None, self.revoke_wait);
+                transaction.rewind(consumer)?;
+            }
+            Ok(())
+        });
+        match ended {
+            Ok(()) => transaction.reopen(),
+            Err(_) => transaction.disable(),
+        }
+        ended
+    }
+
+    /// A fatal error inside a rebalance callback or at shutdown, for the
+    /// poll loop to end the member with ([`Self::take_failure`]).
+    fn fail(&self, error: Error) {
+        tracing::error!(service = &*self.service, %error, "fatal transaction error");
+        let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        failure.get_or_insert(error);
+    }
+
+    /// The fatal error a rebalance callback ran into, if any.
+    pub(crate) fn take_failure(&self) -> Option<Error> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
+    /// Stops the tasks of `keys` (all when `None`) and waits at most `wait`
+    /// for their in-flight handlers; whether there were any.
+    fn stop_tasks(
+        &self,
+        consumer: &BaseConsumer<EngineContext>,
+        keys: Option<Vec<(String, i32)>>,
+        wait: Duration,
+    ) -> bool {
         let slots: Vec<((String, i32), Slot)> = {
             let mut table = self.table();
             match keys {
@@ -98,7 +176,7 @@ impl EngineContext {
             }
         };
         if slots.is_empty() {
-            return;
+            return false;
         }
         let mut tasks = Vec::with_capacity(slots.len());
         for ((topic, partition), slot) in slots {
@@ -127,7 +205,7 @@ impl EngineContext {
                 }
             }
         });
-        commit::commit_stored(&self.service, consumer);
+        true
     }
 }
 
@@ -178,13 +256,23 @@ impl ConsumerContext for EngineContext {
                     .map(|e| (e.topic().to_owned(), e.partition()))
                     .collect::<Vec<_>>();
                 tracing::info!(service = &*self.service, partitions = ?keys, "partitions revoked");
+                if consumer.assignment_lost() {
+                    self.readiness
+                        .rejoining("the member lost its assignment (session timed out or fenced)");
+                    if let Some(transaction) = &self.transaction {
+                        transaction.doom("the member lost its assignment");
+                    }
+                }
                 {
                     let mut table = self.table();
                     for key in &keys {
                         table.assigned.remove(key);
                     }
                 }
-                self.stop_and_commit(consumer, Some(keys), self.revoke_wait);
+                self.stop_and_commit(consumer, Some(keys.clone()), self.revoke_wait);
+                if let Some(transaction) = &self.transaction {
+                    transaction.forget(Some(&keys));
+                }
                 if self.user_paused() {
                     // librdkafka keeps a partition's pause across an
                     // unassignment; the service's pause is re-applied on
@@ -205,6 +293,7 @@ impl ConsumerContext for EngineContext {
                     table.assigned.insert((e.topic().to_owned(), e.partition()));
                 }
                 drop(table);
+                self.readiness.joined();
                 tracing::info!(
                     service = &*self.service,
                     partitions = tpl.count(),
@@ -217,8 +306,16 @@ impl ConsumerContext for EngineContext {
                 // task now; their handled offsets are committed if the
                 // group still accepts them.
                 tracing::warn!(service = &*self.service, error = %e, "rebalance error; releasing every partition");
+                self.readiness
+                    .rejoining(&format!("rebalance error ({e}), every partition released"));
                 self.table().assigned.clear();
+                if let Some(transaction) = &self.transaction {
+                    transaction.doom("rebalance error");
+                }
                 self.stop_and_commit(consumer, None, self.revoke_wait);
+                if let Some(transaction) = &self.transaction {
+                    transaction.forget(None);
+                }
             }
         }
     }

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::limiter::Limiter;
 use super::retry::Policy;
+use super::transaction::Transaction;
 use crate::deadletter::GiveUp;
 use crate::handler::Handler;
 use crate::Message;
@@ -40,15 +41,21 @@ pub(crate) struct Service {
     /// Whether this member consumes retry topics: a record is handled only
     /// once the wait its copy names has passed.
     pub(crate) due_gate: bool,
+    /// The transaction of a transactional service (`transactionalId`).
+    pub(crate) transaction: Option<Arc<Transaction>>,
 }
 
 impl Service {
     /// Whether the poll thread may start handlings itself (`poll.rs`): one
     /// message or batch at a time per partition (key-ordered partitions
-    /// run several, on their task) and no limiter (its wait belongs on a
-    /// task).
+    /// run several, on their task), no limiter (its wait belongs on a
+    /// task), and no transaction (a handling may wait for the transaction
+    /// to reopen, and the poll thread is what ends it).
     pub(crate) fn may_start_on_poll_thread(&self) -> bool {
-        self.key_ordered_concurrency <= 1 && self.limiter.is_none() && !self.due_gate
+        self.key_ordered_concurrency <= 1
+            && self.limiter.is_none()
+            && !self.due_gate
+            && self.transaction.is_none()
     }
 
     /// On a member of retry topics, waits until `msgs` are due (the last

@@ -40,7 +40,13 @@ pub(crate) struct Binding {
     pub(crate) timeout: Option<Duration>,
     pub(crate) async_produce: bool,
     pub(crate) trpc_meta: bool,
-    pub(crate) round_robin: bool,
+    pub(crate) partitioner: Partitioner,
+    /// Whether the runtime computes `hash` partitions itself (sarama's
+    /// FNV-1a) rather than librdkafka's `fnv1a_random`: on a transaction's
+    /// client, whose librdkafka partitioner is `random` for every binding.
+    pub(crate) hash_in_runtime: bool,
+    /// The bootstrap brokers, sorted: which cluster the binding writes to.
+    pub(crate) brokers: Vec<String>,
     pub(crate) callbacks: Option<AsyncCallbacks>,
 }
 
@@ -58,10 +64,49 @@ impl Binding {
             timeout,
             async_produce: config.async_produce,
             trpc_meta: config.common.trpc_meta,
-            round_robin: config.partitioner == Partitioner::RoundRobin,
+            partitioner: config.partitioner,
+            hash_in_runtime: false,
+            brokers: sorted_brokers(&config.common.brokers),
             callbacks: None,
         }
     }
+
+    /// Whether the runtime picks the partition of a record without one
+    /// (round-robin; hash on a transaction's client), which needs the
+    /// topic's partition count.
+    pub(crate) fn picks_partition(&self, has_key: bool) -> bool {
+        match self.partitioner {
+            Partitioner::RoundRobin => true,
+            Partitioner::Hash => self.hash_in_runtime && has_key,
+            Partitioner::Random => false,
+        }
+    }
+
+    /// The partition the runtime picks for a record of `topic` with `key`,
+    /// out of `count` (see [`Binding::picks_partition`]).
+    pub(crate) fn pick_partition(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        count: i32,
+    ) -> Option<i32> {
+        match (self.partitioner, key) {
+            (Partitioner::RoundRobin, _) => Some(self.client.round_robin.next(topic, count)),
+            (Partitioner::Hash, Some(key)) if self.hash_in_runtime => {
+                Some(super::partition::sarama_hash_partition(key, count))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A broker list in an order-free form, to tell whether two bindings write
+/// to the same cluster.
+pub(crate) fn sorted_brokers(brokers: &[String]) -> Vec<String> {
+    let mut sorted: Vec<String> = brokers.iter().map(|b| b.trim().to_owned()).collect();
+    sorted.sort();
+    sorted.dedup();
+    sorted
 }
 
 /// An asynchronous record, borrowed from the caller while it is queued
@@ -126,11 +171,13 @@ impl Binding {
     {
         let timeout = self.effective_timeout();
         let started = Instant::now();
-        if self.round_robin && record.partition.is_none() {
+        if record.partition.is_none() && self.picks_partition(record.key.is_some()) {
             match self.client.partition_count(record.topic, timeout).await {
                 Ok(count) => {
-                    let partition = self.client.round_robin.next(record.topic, count);
-                    record = record.partition(partition);
+                    let key = record.key.map(ToBytes::to_bytes);
+                    if let Some(partition) = self.pick_partition(record.topic, key, count) {
+                        record = record.partition(partition);
+                    }
                 }
                 Err(error) => return Err((error, record.delivery_opaque)),
             }

@@ -288,6 +288,21 @@ impl SharedClient {
             .map_err(|(error, back)| (error, back.delivery_opaque))
     }
 
+    /// Asks a broker for the cluster's metadata (no topics): whether this
+    /// client reaches one within `timeout`. Blocks.
+    pub(crate) fn reach_a_broker(&self, timeout: Duration) -> Result<(), KafkaError> {
+        let metadata = self.producer.client().fetch_metadata(None, timeout)?;
+        if metadata.brokers().is_empty() {
+            return Err(KafkaError::MetadataFetch(RDKafkaErrorCode::AllBrokersDown));
+        }
+        Ok(())
+    }
+
+    /// The librdkafka producer, for the transactional calls.
+    pub(crate) fn producer(&self) -> &ThreadedProducer<HealthContext> {
+        &self.producer
+    }
+
     /// The cached partition count of `topic`, if still fresh.
     pub(crate) fn cached_partition_count(&self, topic: &str) -> Option<i32> {
         self.cached_count(topic)

@@ -93,6 +93,18 @@ pub enum ProduceError {
         #[source]
         source: KafkaError,
     },
+    /// A producer used inside a transactional handler cannot join the
+    /// transaction: it writes to another cluster than the service's
+    /// transaction (a transaction spans one cluster).
+    #[error("producer `{producer}` cannot join the transaction of service `{service}`: {reason}")]
+    OutsideTransaction {
+        /// The service name or target of the producer.
+        producer: String,
+        /// The transactional consumer service whose handler used it.
+        service: String,
+        /// Why, and what to do.
+        reason: String,
+    },
     /// Shutdown's deadline passed while records were still in flight.
     #[error("{in_flight} record(s) of producer `{producer}` still unacknowledged when the shutdown deadline passed")]
     FlushIncomplete {
@@ -160,7 +172,9 @@ impl ProduceError {
             | ProduceError::BrokerUnreachable { topic, .. }
             | ProduceError::Serialization { topic, .. }
             | ProduceError::Kafka { topic, .. } => Some(topic),
-            ProduceError::NoTopic { .. } | ProduceError::FlushIncomplete { .. } => None,
+            ProduceError::NoTopic { .. }
+            | ProduceError::OutsideTransaction { .. }
+            | ProduceError::FlushIncomplete { .. } => None,
         }
     }
 }

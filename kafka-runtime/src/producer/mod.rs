@@ -92,6 +92,7 @@ mod props;
 mod raw;
 mod record;
 mod registry;
+mod transactional;
 mod typed;
 
 pub use callbacks::{set_async_callbacks, AsyncCallbacks, ErrorCallback, SuccessCallback};
@@ -102,4 +103,5 @@ pub use record::{Delivered, Headers, Key, SentRecord};
 pub use registry::{build_producer, ProducerRegistration, ProducerSource};
 pub use typed::{FromRawProducer, Producer};
 
-pub(crate) use registry::ProducerSet;
+pub(crate) use registry::{BrokerProbe, ProducerSet};
+pub(crate) use transactional::{scope as transaction_scope, TransactionalProducer};

@@ -1,5 +1,6 @@
 //! The bytes-level producer: the seed's client API on one binding.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -263,12 +264,21 @@ impl RawProducer {
             value,
             headers: &headers,
         };
-        if let Err((pending, partition)) = self.queue_async(&record) {
-            self.binding
-                .requeue_async(&record, pending, partition)
-                .await;
+        let binding = self.route()?;
+        if let Err((pending, partition)) = Self::queue_async(&binding, &record) {
+            binding.requeue_async(&record, pending, partition).await;
         }
         Ok(())
+    }
+
+    /// The binding a record goes through: this producer's own, or inside
+    /// a transactional handler its twin on the transaction's client
+    /// (`transactional.rs`).
+    fn route(&self) -> Result<Cow<'_, Arc<Binding>>, ProduceError> {
+        match super::transactional::current() {
+            None => Ok(Cow::Borrowed(&self.binding)),
+            Some(transaction) => transaction.route(&self.binding).map(Cow::Owned),
+        }
     }
 
     /// Queues an asynchronous record without waiting: this is the whole
@@ -277,12 +287,14 @@ impl RawProducer {
     /// already picked, if any) when queueing must wait: librdkafka's queue
     /// is full, or round-robin needs a partition count it has not cached.
     #[allow(clippy::result_large_err)]
-    fn queue_async(&self, record: &Outgoing<'_>) -> Result<(), (Box<Pending>, Option<i32>)> {
-        let binding = &self.binding;
+    fn queue_async(
+        binding: &Arc<Binding>,
+        record: &Outgoing<'_>,
+    ) -> Result<(), (Box<Pending>, Option<i32>)> {
         let pending = Box::new(Pending::Async(AsyncDelivery::start(binding.clone())));
-        let partition = if binding.round_robin {
+        let partition = if binding.picks_partition(record.key.is_some()) {
             match binding.client.cached_partition_count(record.topic) {
-                Some(count) => Some(binding.client.round_robin.next(record.topic, count)),
+                Some(count) => binding.pick_partition(record.topic, record.key, count),
                 None => return Err((pending, None)),
             }
         } else {
@@ -422,12 +434,13 @@ impl RawProducer {
             headers: record.headers,
             delivery_opaque: Box::new(Pending::Awaited(sender)),
         };
+        let binding = self.route()?;
         let queued = Instant::now();
-        self.binding
+        binding
             .enqueue(record, size)
             .await
             .map_err(|(error, _)| error)?;
-        self.binding
+        binding
             .await_delivery_of(acknowledgement, queued, topic, size)
             .await
     }

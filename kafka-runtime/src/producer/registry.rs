@@ -229,6 +229,15 @@ impl ProducerSet {
         Ok(producer)
     }
 
+    /// One broker probe per librdkafka client, for readiness.
+    pub(crate) fn probes(&self) -> Vec<BrokerProbe> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut probes: Vec<BrokerProbe> =
+            state.clients.values().cloned().map(BrokerProbe).collect();
+        probes.sort_by(|a, b| a.0.label.cmp(&b.0.label));
+        probes
+    }
+
     pub(crate) fn client_count(&self) -> usize {
         self.state
             .lock()
@@ -253,6 +262,23 @@ impl ProducerSet {
             .into_iter()
             .find_map(Result::err)
             .map_or(Ok(()), |error| Err(error.into()))
+    }
+}
+
+/// Asks a broker for metadata through one producer client: readiness
+/// counts a producer as ready once this succeeded.
+pub(crate) struct BrokerProbe(Arc<SharedClient>);
+
+impl BrokerProbe {
+    /// The client's label (its service name or declaring type).
+    pub(crate) fn label(&self) -> &str {
+        &self.0.label
+    }
+
+    /// Whether a broker answers a metadata request within `timeout`.
+    /// Blocks: call it from a blocking thread.
+    pub(crate) fn reach(&self, timeout: Duration) -> Result<(), rdkafka::error::KafkaError> {
+        self.0.reach_a_broker(timeout)
     }
 }
 

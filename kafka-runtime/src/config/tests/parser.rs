@@ -121,7 +121,7 @@ fn unknown_duplicate_and_other_side_keys() {
     );
     assert!(
         err.ends_with(
-            "retryInterval, retryBackoff, retryMaxInterval, retryJitter, retryTopics, deadLetterTopic"
+            "retryInterval, retryBackoff, retryMaxInterval, retryJitter, retryTopics, deadLetterTopic, groupInstanceId, groupProtocol, transactionalId, transactionCommitInterval"
         ),
         "{err}"
     );
