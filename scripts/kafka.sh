@@ -493,8 +493,13 @@ pick a free one or leave KAFKA_PORT unset"
     for n in $(seq 1 "$nodes"); do write_node_config "$n" "$voters"; done
 
     local cluster_id scram=()
-    # What `kafka-storage random-uuid` prints: 16 random bytes, base64url.
-    cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    # What `kafka-storage random-uuid` prints: 16 random bytes, base64url,
+    # never starting with '-' (Kafka's own rule: the storage tool would take
+    # such an id for an option and refuse to format).
+    cluster_id=-
+    while [[ $cluster_id == -* ]]; do
+        cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    done
     if [[ $mode == single ]]; then
         scram=(-S "SCRAM-SHA-256=[name=kafka-rs-256,password=$sasl_password]"
             -S "SCRAM-SHA-512=[name=kafka-rs-512,password=$sasl_password]")
