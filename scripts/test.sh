@@ -170,6 +170,9 @@ banner "Apache Kafka phase: install (once per machine) and start"
 t=$SECONDS
 bash scripts/kafka.sh install </dev/null
 timings+=("Apache Kafka install check/fetch: $((SECONDS - t))s")
+# kafka.sh's own bad-input paths (unknown command, port in use, no or old
+# Java, no Maven): a clear message and a non-zero exit each.
+bash scripts/kafka-errors.sh </dev/null
 t=$SECONDS
 kafka_started=1
 # An assignment, not `eval "$(...)"`, so that a failed start stops the run.

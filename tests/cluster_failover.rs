@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use cluster_support::*;
 use reliability_support::{
-    assert_nothing_lost, assert_repeats_explained, high_watermarks, longest_gap, now_ms, poll,
-    read_assignments, read_record, repeats, report, Exposure,
+    assert_repeats_explained, longest_gap, now_ms, poll, read_assignments, repeats, report,
+    Exposure,
 };
 
 const PARTITIONS: i32 = 6;
@@ -49,7 +49,6 @@ async fn killing_the_busiest_partitions_leader_loses_and_duplicates_nothing() {
     let downtime = Duration::from_secs(env_size("DOWNTIME_S", 5) as u64);
     let LoadRun {
         cluster,
-        bootstrap,
         topic,
         spec,
         watch,
@@ -91,44 +90,20 @@ async fn killing_the_busiest_partitions_leader_loses_and_duplicates_nothing() {
     let _ = stop.send(true);
     let production_ended = now_ms();
     let sends = sending.await.unwrap();
-    let failed: Vec<&Send> = sends.iter().filter(|s| s.outcome.is_err()).collect();
-    assert!(
-        failed.is_empty(),
-        "{} sends failed, first: {:?}",
-        failed.len(),
-        failed.first()
-    );
-    let high = high_watermarks(&bootstrap, &topic, PARTITIONS);
-    let in_log = high.values().sum::<i64>() as usize;
-    let all = poll(Duration::from_secs(180), Duration::from_millis(200), || {
-        follow.update().handled_unique() >= in_log
-    })
-    .await;
-    consumer.assert_running();
-    assert!(all, "the consumer handled every record in the log");
-    let all_committed = poll(Duration::from_secs(60), Duration::from_millis(200), || {
-        reliability_support::committed(&bootstrap, &spec.group, &topic, PARTITIONS) == high
-    })
-    .await;
-    let samples = watch.stop().await;
-    assert!(
-        all_committed,
-        "the consumer committed everything it handled"
-    );
+    let (high, samples) =
+        settle(&sends, &spec, PARTITIONS, &mut follow, &mut consumer, watch).await;
     let in_sync_after = cluster.wait_in_sync().await;
     let status = consumer.terminate(Duration::from_secs(30));
     assert!(status.success(), "clean exit on SIGTERM, got {status}");
 
-    let log = read_log(&bootstrap, &topic, PARTITIONS).await;
-    let acked = assert_acknowledged_exactly_once(&sends, &log);
-    assert_eq!(acked, sends.len());
-    assert_eq!(
-        log.len(),
+    let Outcome {
         acked,
-        "the log holds the acknowledged records and nothing else"
-    );
-    let lines = read_record(&spec.record);
-    let (handled, distinct, duplicates) = assert_nothing_lost(&high, &lines);
+        in_log,
+        lines,
+        handled,
+        distinct,
+        duplicates,
+    } = assert_outcome(&sends, &spec, PARTITIONS, &high).await;
     let settle = |at: u128| {
         samples
             .advanced_after(at)
@@ -204,7 +179,7 @@ async fn killing_the_busiest_partitions_leader_loses_and_duplicates_nothing() {
         begun.elapsed().as_secs_f64(),
         (restart_at - killed_at) as f64 / 1000.0,
         (restarted_at - restart_at) as f64 / 1000.0,
-        log.len(),
+        in_log,
         explained.join(", "),
         producer_busiest_gap.as_millis(),
         slowest_busiest.as_millis(),

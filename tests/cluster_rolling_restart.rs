@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use cluster_support::*;
 use reliability_support::{
-    assert_nothing_lost, assert_repeats_explained, committed, high_watermarks, longest_gap, now_ms,
-    poll, read_assignments, read_record, repeats, report, Exposure,
+    assert_repeats_explained, longest_gap, now_ms, poll, read_assignments, repeats, report,
+    Exposure,
 };
 
 const PARTITIONS: i32 = 6;
@@ -47,7 +47,6 @@ async fn a_rolling_restart_under_load_loses_nothing_and_restarts_no_client() {
     let rate = env_size("RATE", 1_000) as u64;
     let LoadRun {
         cluster,
-        bootstrap,
         topic,
         spec,
         watch,
@@ -90,30 +89,8 @@ async fn a_rolling_restart_under_load_loses_nothing_and_restarts_no_client() {
     let production_ended = now_ms();
     let produced_for = begun.elapsed();
     let sends = sending.await.unwrap();
-    let failed: Vec<&Send> = sends.iter().filter(|s| s.outcome.is_err()).collect();
-    assert!(
-        failed.is_empty(),
-        "{} sends failed, first: {:?}",
-        failed.len(),
-        failed.first()
-    );
-    let high = high_watermarks(&bootstrap, &topic, PARTITIONS);
-    let in_log = high.values().sum::<i64>() as usize;
-    let all = poll(Duration::from_secs(180), Duration::from_millis(200), || {
-        follow.update().handled_unique() >= in_log
-    })
-    .await;
-    consumer.assert_running();
-    assert!(all, "the consumer handled every record in the log");
-    let all_committed = poll(Duration::from_secs(60), Duration::from_millis(200), || {
-        committed(&bootstrap, &spec.group, &topic, PARTITIONS) == high
-    })
-    .await;
-    let samples = watch.stop().await;
-    assert!(
-        all_committed,
-        "the consumer committed everything it handled"
-    );
+    let (high, samples) =
+        settle(&sends, &spec, PARTITIONS, &mut follow, &mut consumer, watch).await;
     assert_eq!(
         consumer.child.id(),
         consumer_pid,
@@ -122,16 +99,14 @@ async fn a_rolling_restart_under_load_loses_nothing_and_restarts_no_client() {
     let status = consumer.terminate(Duration::from_secs(30));
     assert!(status.success(), "clean exit on SIGTERM, got {status}");
 
-    let log = read_log(&bootstrap, &topic, PARTITIONS).await;
-    let acked = assert_acknowledged_exactly_once(&sends, &log);
-    assert_eq!(acked, sends.len());
-    assert_eq!(
-        log.len(),
+    let Outcome {
         acked,
-        "the log holds the acknowledged records and nothing else"
-    );
-    let lines = read_record(&spec.record);
-    let (handled, distinct, duplicates) = assert_nothing_lost(&high, &lines);
+        in_log,
+        lines,
+        handled,
+        distinct,
+        duplicates,
+    } = assert_outcome(&sends, &spec, PARTITIONS, &high).await;
     let exposures: Vec<Exposure> = restarts
         .iter()
         .map(|r| {
@@ -189,7 +164,7 @@ async fn a_rolling_restart_under_load_loses_nothing_and_restarts_no_client() {
          restarted (consumer pid {consumer_pid} throughout, one producer runtime); {}; overall \
          longest consumer gap {} ms",
         produced_for.as_secs_f64(),
-        log.len(),
+        in_log,
         explained.join(", "),
         figures.join("; "),
         longest_gap(&lines, None, restarts[0].stopping, production_ended),

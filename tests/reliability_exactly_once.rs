@@ -43,6 +43,30 @@ struct Spec {
 }
 
 impl Spec {
+    /// An input and an output topic named after `name`, made on Apache Kafka
+    /// (these tests refuse any other broker), and the service between them.
+    async fn on_fresh_topics(name: &str) -> (TestBroker, Spec) {
+        let broker = TestBroker::start().await.unwrap();
+        assert_eq!(
+            broker.kind(),
+            "external",
+            "this test needs Apache Kafka: run it through scripts/test.sh (Apache Kafka phase), \
+             or with KAFKA_RS_TEST_BOOTSTRAP from `scripts/kafka.sh start`"
+        );
+        let input = unique_name(&format!("{name}-in"));
+        let output = unique_name(&format!("{name}-out"));
+        broker.create_topic(&input, PARTITIONS).await.unwrap();
+        broker.create_topic(&output, PARTITIONS).await.unwrap();
+        let spec = Spec {
+            bootstrap: broker.bootstrap(),
+            input: input.clone(),
+            output: output.clone(),
+            group: unique_name(&format!("{name}-group")),
+            progress: record_path(&input),
+        };
+        (broker, spec)
+    }
+
     fn spawn(&self, run: &str) -> ConsumerProcess {
         // One instance, restarted: the same transactional id fences the
         // killed process's producer and aborts what it left open; the same
@@ -141,25 +165,9 @@ async fn sigkills_leave_every_input_exactly_once_in_the_read_committed_output() 
     assert!(messages > 0 && kills > 0, "the test never runs empty");
     let (mut rng, seed) = Rng::seeded();
     let started = Instant::now();
-    let broker = TestBroker::start().await.unwrap();
-    assert_eq!(
-        broker.kind(),
-        "external",
-        "this test needs Apache Kafka: run it through scripts/test.sh (Apache Kafka phase), \
-         or with KAFKA_RS_TEST_BOOTSTRAP from `scripts/kafka.sh start`"
-    );
-    let input = unique_name("exactly-once-in");
-    let output = unique_name("exactly-once-out");
-    broker.create_topic(&input, PARTITIONS).await.unwrap();
-    broker.create_topic(&output, PARTITIONS).await.unwrap();
-    let spec = Spec {
-        bootstrap: broker.bootstrap(),
-        input: input.clone(),
-        output: output.clone(),
-        group: unique_name("exactly-once-group"),
-        progress: record_path(&input),
-    };
-    let producer = producer(&broker.bootstrap());
+    let (_broker, spec) = Spec::on_fresh_topics("exactly-once").await;
+    let input = spec.input.clone();
+    let producer = producer(&spec.bootstrap);
 
     // One chunk of input per incarnation, produced while it runs.
     let chunks = kills + 1;
@@ -300,24 +308,9 @@ fn signal(process: &ConsumerProcess, signal: &str) {
 async fn a_frozen_zombie_and_rebalances_keep_every_input_exactly_once() {
     let messages = env_usize("RELIABILITY_MESSAGES", 5_000).min(3_000);
     let started = Instant::now();
-    let broker = TestBroker::start().await.unwrap();
-    assert_eq!(
-        broker.kind(),
-        "external",
-        "this test needs Apache Kafka: run it through scripts/test.sh (Apache Kafka phase)"
-    );
-    let input = unique_name("zombie-in");
-    let output = unique_name("zombie-out");
-    broker.create_topic(&input, PARTITIONS).await.unwrap();
-    broker.create_topic(&output, PARTITIONS).await.unwrap();
-    let spec = Spec {
-        bootstrap: broker.bootstrap(),
-        input: input.clone(),
-        output: output.clone(),
-        group: unique_name("zombie-group"),
-        progress: record_path(&input),
-    };
-    let producer = producer(&broker.bootstrap());
+    let (_broker, spec) = Spec::on_fresh_topics("zombie").await;
+    let input = spec.input.clone();
+    let producer = producer(&spec.bootstrap);
     let third = move |k: usize| (messages * k / 3)..(messages * (k + 1) / 3);
 
     let first = produce_paced(producer.clone(), input.clone(), third(0).len(), 4);

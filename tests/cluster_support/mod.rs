@@ -416,7 +416,6 @@ pub fn env_size(name: &str, default: usize) -> usize {
 /// framework's idempotent producer ready to send at a steady pace.
 pub struct LoadRun {
     pub cluster: Cluster,
-    pub bootstrap: String,
     pub topic: String,
     pub spec: crate::reliability_support::ConsumerSpec,
     pub watch: crate::reliability_support::CommitWatch,
@@ -454,7 +453,6 @@ impl LoadRun {
         let sender = PacedSender::start(&bootstrap, &topic, 60_000).await;
         LoadRun {
             cluster,
-            bootstrap,
             topic,
             spec,
             watch,
@@ -462,5 +460,92 @@ impl LoadRun {
             follow,
             sender,
         }
+    }
+}
+
+/// The end of a run under load, once production stopped: every send was
+/// acknowledged, then the still running consumer handled every record in the
+/// log and committed all of it. Returns the partitions' high watermarks and
+/// the commits the watch sampled during the run.
+pub async fn settle(
+    sends: &[Send],
+    spec: &crate::reliability_support::ConsumerSpec,
+    partitions: i32,
+    follow: &mut crate::reliability_support::Follow,
+    consumer: &mut crate::reliability_support::ConsumerProcess,
+    watch: crate::reliability_support::CommitWatch,
+) -> (
+    BTreeMap<i32, i64>,
+    crate::reliability_support::CommitSamples,
+) {
+    use crate::reliability_support::{committed, high_watermarks, poll};
+    let failed: Vec<&Send> = sends.iter().filter(|s| s.outcome.is_err()).collect();
+    assert!(
+        failed.is_empty(),
+        "{} sends failed, first: {:?}",
+        failed.len(),
+        failed.first()
+    );
+    let high = high_watermarks(&spec.bootstrap, &spec.topic, partitions);
+    let in_log = high.values().sum::<i64>() as usize;
+    let all = poll(Duration::from_secs(180), Duration::from_millis(200), || {
+        follow.update().handled_unique() >= in_log
+    })
+    .await;
+    consumer.assert_running();
+    assert!(all, "the consumer handled every record in the log");
+    let all_committed = poll(Duration::from_secs(60), Duration::from_millis(200), || {
+        committed(&spec.bootstrap, &spec.group, &spec.topic, partitions) == high
+    })
+    .await;
+    let samples = watch.stop().await;
+    assert!(
+        all_committed,
+        "the consumer committed everything it handled"
+    );
+    (high, samples)
+}
+
+/// What a run under load left, checked once its consumer stopped.
+pub struct Outcome {
+    /// Acknowledged sends: all of them, each in the log exactly once.
+    pub acked: usize,
+    /// Records in the log: the acknowledged ones and nothing else.
+    pub in_log: usize,
+    /// The consumer's record file.
+    pub lines: Vec<crate::reliability_support::Line>,
+    /// Handlings, distinct records handled, and records handled twice.
+    pub handled: usize,
+    pub distinct: usize,
+    pub duplicates: usize,
+}
+
+/// Reads the log and the consumer's record back: every acknowledged send in
+/// the log exactly once and nothing else there, every record of the log
+/// (up to `high`) handled.
+pub async fn assert_outcome(
+    sends: &[Send],
+    spec: &crate::reliability_support::ConsumerSpec,
+    partitions: i32,
+    high: &BTreeMap<i32, i64>,
+) -> Outcome {
+    use crate::reliability_support::{assert_nothing_lost, read_record};
+    let log = read_log(&spec.bootstrap, &spec.topic, partitions).await;
+    let acked = assert_acknowledged_exactly_once(sends, &log);
+    assert_eq!(acked, sends.len());
+    assert_eq!(
+        log.len(),
+        acked,
+        "the log holds the acknowledged records and nothing else"
+    );
+    let lines = read_record(&spec.record);
+    let (handled, distinct, duplicates) = assert_nothing_lost(high, &lines);
+    Outcome {
+        acked,
+        in_log: log.len(),
+        lines,
+        handled,
+        distinct,
+        duplicates,
     }
 }
