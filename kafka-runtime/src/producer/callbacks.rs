@@ -31,10 +31,13 @@ pub type ErrorCallback = Arc<dyn Fn(&ProduceError, &SentRecord) + Send + Sync>;
 /// The callbacks that receive the outcome of `async_send_message` and of
 /// `produce` on an `async=1` target. Each fires exactly once per record.
 ///
-/// They run on the producer client's delivery thread (inside the runtime
-/// of the first asynchronous send, so tokio calls work): keep them short, a
-/// slow callback delays the reports of the records after it. A panicking
-/// callback is logged.
+/// They run where the producer client's delivery reports are served: its
+/// own thread (inside the runtime of the first asynchronous send, so tokio
+/// calls work), or, while a task sends asynchronously at a high rate, that
+/// task between its sends (every 1,024 sends, as a hand-written librdkafka
+/// loop serves its reports). Keep them short and never block on a future
+/// in them: a slow callback delays the reports of the records after it and
+/// the task that serves it. A panicking callback is logged.
 ///
 /// A producer's own callbacks ([`crate::producer::RawProducer::with_callbacks`])
 /// take precedence, slot by slot, over the global ones

@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 use rdkafka::client::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Message as _, ToBytes};
-use rdkafka::producer::{
-    BaseRecord, DeliveryResult, Producer as _, ProducerContext, ThreadedProducer,
-};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer as _, ProducerContext};
 use rdkafka::ClientConfig;
 use tokio::sync::oneshot;
 
@@ -18,6 +16,7 @@ use super::deliveries::{AsyncDelivery, Deliveries};
 use super::error::ProduceError;
 use super::partition::RoundRobin;
 use super::record::Delivered;
+use super::serving::{ServedProducer, SERVING_THREAD};
 
 /// How long a topic's partition count is trusted before it is fetched again
 /// (round-robin needs it; partitions are rarely added).
@@ -119,34 +118,31 @@ impl ProducerContext for HealthContext {
 /// asynchronous deliveries (so shutdown can wait for their callbacks),
 /// partition counts and round-robin counters.
 ///
-/// One `ThreadedProducer` serves awaited and asynchronous sends alike: each
-/// record's delivery opaque says who gets its outcome ([`Pending`]), and the
-/// context's delivery callback, on the client's polling thread, hands it
-/// over. (rdkafka's `FutureProducer` would add a channel and a wake-up per
+/// One librdkafka producer serves awaited and asynchronous sends alike:
+/// each record's delivery opaque says who gets its outcome ([`Pending`]),
+/// and the context's delivery callback, wherever reports are served
+/// (`serving.rs`), hands it over. (rdkafka's `FutureProducer` would add a channel and a wake-up per
 /// record, which asynchronous sends do not need.)
 pub(crate) struct SharedClient {
     pub(crate) label: String,
-    producer: Arc<ThreadedProducer<HealthContext>>,
+    producer: Arc<ServedProducer<HealthContext>>,
     health: Arc<ClientHealth>,
     pub(crate) deliveries: Deliveries,
     partition_counts: Mutex<HashMap<String, (i32, Instant)>>,
     pub(crate) round_robin: RoundRobin,
-    /// Set when the client is dropped on its own polling thread (see
+    /// Set when the client is dropped on its own serving thread (see
     /// `Drop`); declared last so that it is dropped after `producer`.
     release: Mutex<Option<std::sync::mpsc::Sender<()>>>,
 }
 
-/// The name rdkafka gives a `ThreadedProducer`'s polling thread.
-const POLLING_THREAD: &str = "producer polling thread";
-
 impl Drop for SharedClient {
     fn drop(&mut self) {
         // An asynchronous record's report holds the client, so the last
-        // reference may go on the client's own polling thread, and
+        // reference may go on the client's own serving thread, and
         // destroying the producer there would join that very thread. Hand
         // the producer to a thread of its own, which drops it once this
         // client (including `producer`) is gone: `release` closes then.
-        if std::thread::current().name() != Some(POLLING_THREAD) {
+        if std::thread::current().name() != Some(SERVING_THREAD) {
             return;
         }
         let producer = Arc::clone(&self.producer);
@@ -187,7 +183,12 @@ impl SharedClient {
         };
         let mut properties = properties.clone();
         crate::logging::configure(&mut properties);
-        let producer = Arc::new(properties.create_with_context(context)?);
+        let producer: BaseProducer<HealthContext> = properties.create_with_context(context)?;
+        let producer = ServedProducer::start(producer).map_err(|error| {
+            tracing::error!(producer = %label, %error, "cannot start the thread serving the producer's events");
+            KafkaError::ClientCreation(error.to_string())
+        })?;
+        let producer = Arc::new(producer);
         Ok(SharedClient {
             label,
             producer,
@@ -259,12 +260,14 @@ impl SharedClient {
         P: ToBytes + ?Sized,
     {
         loop {
-            match self.producer.send(record) {
+            match self.producer.producer().send(record) {
                 Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
                     if Instant::now() < deadline =>
                 {
                     record = back;
+                    // Only served reports free room in the queue.
+                    self.producer.serve_here();
                     tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
                 }
                 Err((error, back)) => return Err((error, back.delivery_opaque)),
@@ -284,14 +287,25 @@ impl SharedClient {
         P: ToBytes + ?Sized,
     {
         self.producer
+            .producer()
             .send(record)
             .map_err(|(error, back)| (error, back.delivery_opaque))
+    }
+
+    /// Counts an asynchronous send: the sending thread serves the queued
+    /// reports now and then (`serving.rs`).
+    pub(crate) fn sent_async(&self) {
+        self.producer.sent_async();
     }
 
     /// Asks a broker for the cluster's metadata (no topics): whether this
     /// client reaches one within `timeout`. Blocks.
     pub(crate) fn reach_a_broker(&self, timeout: Duration) -> Result<(), KafkaError> {
-        let metadata = self.producer.client().fetch_metadata(None, timeout)?;
+        let metadata = self
+            .producer
+            .producer()
+            .client()
+            .fetch_metadata(None, timeout)?;
         if metadata.brokers().is_empty() {
             return Err(KafkaError::MetadataFetch(RDKafkaErrorCode::AllBrokersDown));
         }
@@ -299,8 +313,8 @@ impl SharedClient {
     }
 
     /// The librdkafka producer, for the transactional calls.
-    pub(crate) fn producer(&self) -> &ThreadedProducer<HealthContext> {
-        &self.producer
+    pub(crate) fn producer(&self) -> &BaseProducer<HealthContext> {
+        self.producer.producer()
     }
 
     /// The cached partition count of `topic`, if still fresh.
@@ -352,7 +366,7 @@ impl SharedClient {
         // fetch_metadata blocks on the network: keep it off the async workers.
         let fetched = tokio::task::spawn_blocking(move || {
             let metadata = client
-                .producer
+                .producer()
                 .client()
                 .fetch_metadata(Some(&name), timeout)?;
             let Some(entry) = metadata.topics().iter().find(|t| t.name() == name) else {
@@ -404,13 +418,13 @@ impl SharedClient {
         self.deliveries.remember_runtime();
         let client = Arc::clone(self);
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let flushed = tokio::task::spawn_blocking(move || client.producer.flush(remaining))
+        let flushed = tokio::task::spawn_blocking(move || client.producer().flush(remaining))
             .await
             .unwrap_or(Err(KafkaError::Canceled));
         if flushed.is_err() {
             return Err(ProduceError::FlushIncomplete {
                 producer: self.label.clone(),
-                in_flight: self.producer.in_flight_count(),
+                in_flight: self.producer().in_flight_count(),
             });
         }
         // The delivery reports are in; let their callbacks finish too.

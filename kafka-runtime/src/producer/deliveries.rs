@@ -2,8 +2,9 @@
 //! what each record carries through librdkafka, and the count `flush` waits
 //! on.
 //!
-//! A record's outcome is reported from librdkafka's delivery callback, on
-//! the client's polling thread: the record travels as the message's
+//! A record's outcome is reported from librdkafka's delivery callback,
+//! wherever reports are served (the client's serving thread, or a task
+//! sending asynchronously: `serving.rs`): the record travels as the message's
 //! delivery opaque ([`AsyncDelivery`], boxed once), so there is no future,
 //! channel or wake-up per record. Those cost more than librdkafka's own
 //! work per record (the async path ran at 0.4x of a bare `BaseProducer`).
@@ -63,7 +64,7 @@ pub(crate) struct Deliveries {
     outstanding: Arc<Outstanding>,
     /// Where the rare follow-up of a failed delivery (the timeout diagnosis,
     /// which fetches metadata) runs: the runtime of the first async send,
-    /// refreshed by every `flush`. The polling thread is not a runtime thread.
+    /// refreshed by every `flush`. The serving thread is not a runtime thread.
     runtime: Mutex<Option<Handle>>,
     has_runtime: AtomicBool,
 }
@@ -163,7 +164,7 @@ impl AsyncDelivery {
     }
 
     /// Reports the outcome librdkafka gave (metrics, then the callbacks);
-    /// runs on the client's polling thread.
+    /// runs where the client's reports are served (`serving.rs`).
     pub(crate) fn complete(self, result: &DeliveryResult<'_>) {
         let binding = &*self.binding;
         let message = match result {
@@ -272,7 +273,7 @@ mod tests {
 
     /// A producer dropped with records in flight: every record is still
     /// reported once, and the client (released by the last report, on its
-    /// polling thread) is closed without that thread joining itself.
+    /// serving thread) is closed without that thread joining itself.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn dropped_with_records_in_flight_reports_each_once() {
         let broker = EmbeddedBroker::start().unwrap();

@@ -92,6 +92,7 @@ mod props;
 mod raw;
 mod record;
 mod registry;
+mod serving;
 mod transactional;
 mod typed;
 

@@ -304,7 +304,10 @@ impl RawProducer {
             .client
             .try_send(record.to_librdkafka(partition, pending))
         {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                binding.client.sent_async();
+                Ok(())
+            }
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), pending)) => {
                 Err((pending, partition))
             }
